@@ -1,0 +1,38 @@
+// The seed page's 4-date water mask, written with the public API:
+// per date NDWI = (G - NIR) / (G + NIR + 0.001) in float32 (G = band 2,
+// NIR = band 4), mask = NDWI > 0 as uint8, then a logical AND over the dates.
+#ifndef EOSCALE_EXAMPLES_WATER_MASK_WATER_MASK_H_
+#define EOSCALE_EXAMPLES_WATER_MASK_WATER_MASK_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "eoscale/core/tiling.h"
+#include "eoscale/graph/run_stats.h"
+
+namespace eoscale::examples {
+
+struct WaterMaskOptions {
+  int workers = 2;
+  TilingOptions tiling;
+  int64_t memory_budget_bytes = 0;  // 0 = the engine's default
+  std::vector<std::string> writer_options;
+};
+
+struct WaterMaskResult {
+  int64_t water_pixels = 0;
+  int64_t pixels = 0;  // output pixels
+  RunStats stats;
+};
+
+// Writes the uint8 mask (1 = water on every date) of `inputs` (4-band int16
+// GeoTIFFs of one size) to `output`.
+absl::StatusOr<WaterMaskResult> RunWaterMask(const std::vector<std::string>& inputs,
+                                             const std::string& output,
+                                             const WaterMaskOptions& options);
+
+}  // namespace eoscale::examples
+
+#endif  // EOSCALE_EXAMPLES_WATER_MASK_WATER_MASK_H_

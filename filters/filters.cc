@@ -1,0 +1,1 @@
+#include "eoscale/filters/filters.h"

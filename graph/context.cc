@@ -1,0 +1,310 @@
+#include "eoscale/graph/context.h"
+
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "eoscale/graph/graph_state.h"
+#include "eoscale/io/gdal_raster.h"
+
+namespace eoscale {
+namespace internal {
+
+GraphState::GraphState(ContextOptions opts) : options(std::move(opts)) {}
+
+absl::Status GraphState::CheckImage(const Image& image, absl::string_view use) const {
+  if (image.node_ < 0 || image.node_ >= static_cast<int>(nodes.size())) {
+    return absl::InvalidArgumentError(absl::StrCat(use, ": empty or foreign image handle"));
+  }
+  const Node& n = nodes[image.node_];
+  if (image.output_ < 0 || image.output_ >= static_cast<int>(n.outputs.size())) {
+    return absl::InvalidArgumentError(absl::StrCat(use, ": image handle has no output ", image.output_));
+  }
+  if (n.released[image.output_]) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(use, ": image '", image.name(), "' was released and cannot be used any more"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::any> GraphState::GetReduction(int node) {
+  Node& n = nodes[node];
+  if (!n.reduce_done) {
+    SinkRequest r;
+    r.kind = SinkRequest::Kind::kReduce;
+    r.reduce_node = node;
+    if (absl::Status s = Execute({r}); !s.ok()) return s;
+  }
+  return n.reduce_value;
+}
+
+absl::StatusOr<std::any> ReductionBase::GetAny() {
+  std::shared_ptr<GraphState> g = graph_.lock();
+  if (!g) {
+    return absl::FailedPreconditionError("reduction used after its context was destroyed");
+  }
+  if (node_ < 0 || node_ >= static_cast<int>(g->nodes.size())) {
+    return absl::InvalidArgumentError("empty reduction handle");
+  }
+  return g->GetReduction(node_);
+}
+
+}  // namespace internal
+
+using internal::GraphState;
+using internal::Node;
+using internal::NodeKind;
+using internal::Port;
+using internal::SinkRequest;
+
+namespace {
+constexpr char kContextGone[] = "image used after its context was destroyed";
+}  // namespace
+
+absl::StatusOr<Profile> Image::profile() const {
+  std::shared_ptr<GraphState> g = graph_.lock();
+  if (!g) {
+    return node_ < 0 ? absl::InvalidArgumentError("empty image handle")
+                     : absl::FailedPreconditionError(kContextGone);
+  }
+  if (absl::Status s = g->CheckImage(*this, "profile"); !s.ok()) return s;
+  return g->ProfileOf({node_, output_});
+}
+
+std::string Image::name() const {
+  std::shared_ptr<GraphState> g = graph_.lock();
+  std::string base = "?";
+  if (g && node_ >= 0 && node_ < static_cast<int>(g->nodes.size())) base = g->nodes[node_].name;
+  return absl::StrCat(base, "#", node_, ":", output_);
+}
+
+absl::StatusOr<std::unique_ptr<Context>> Context::Create(ContextOptions options) {
+  if (options.workers < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a context needs at least 1 worker, got ", options.workers));
+  }
+  if (options.tiling.tile_size < 0 || options.tiling.tile_max_size < 0) {
+    return absl::InvalidArgumentError("tile_size and tile_max_size must not be negative");
+  }
+  if (options.memory_budget_bytes < 0) {
+    return absl::InvalidArgumentError("memory_budget_bytes must not be negative");
+  }
+  io::EnsureGdalInitialized();
+  return std::unique_ptr<Context>(new Context(std::make_shared<GraphState>(std::move(options))));
+}
+
+Context::Context(std::shared_ptr<GraphState> state) : state_(std::move(state)) {}
+Context::~Context() = default;
+
+const RunStats& Context::last_run_stats() const { return state_->last_stats; }
+const ContextOptions& Context::options() const { return state_->options; }
+
+namespace {
+int AddNode(GraphState& g, Node n) {
+  n.id = static_cast<int>(g.nodes.size());
+  n.released.assign(n.outputs.size(), false);
+  g.nodes.push_back(std::move(n));
+  return g.nodes.back().id;
+}
+
+// Checks handles and the "same size" precondition; fills profiles.
+absl::Status CheckInputs(const GraphState& g, absl::Span<const Image> inputs, absl::string_view what,
+                         std::vector<Port>* ports, std::vector<Profile>* profiles) {
+  if (inputs.empty()) return absl::InvalidArgumentError(absl::StrCat(what, ": at least one input image is needed"));
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (absl::Status s = g.CheckImage(inputs[i], absl::StrCat(what, " input ", i)); !s.ok()) return s;
+    ports->push_back(g.PortOf(inputs[i]));
+    profiles->push_back(g.ProfileOf(ports->back()));
+    const Profile& p0 = profiles->front();
+    const Profile& p = profiles->back();
+    if (p.width != p0.width || p.height != p0.height) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, ": all inputs must have the same width and height; input 0 (", inputs[0].name(), ") is ",
+          p0.width, "x", p0.height, " but input ", i, " (", inputs[i].name(), ") is ", p.width, "x", p.height));
+    }
+  }
+  return absl::OkStatus();
+}
+}  // namespace
+
+// Each public method checks that its handles belong to this context: a handle
+// from another context has a different GraphState.
+#define EOSCALE_CHECK_OWNER(image, use)                                                  \
+  do {                                                                                   \
+    std::shared_ptr<GraphState> owner = (image).graph_.lock();                           \
+    if (!owner) return absl::FailedPreconditionError(absl::StrCat(use, ": ", kContextGone)); \
+    if (owner != state_) return absl::InvalidArgumentError(absl::StrCat(use, ": image belongs to another context")); \
+  } while (0)
+
+absl::StatusOr<Image> Context::Open(const std::string& path, std::vector<int> bands) {
+  absl::StatusOr<std::unique_ptr<RasterSource>> src = io::OpenRaster(path, std::move(bands));
+  if (!src.ok()) return src.status();
+  Node n;
+  n.kind = NodeKind::kFileSource;
+  n.name = absl::StrCat("read ", path);
+  n.outputs = {(*src)->profile()};
+  n.file = std::move(*src);
+  return Image(state_, AddNode(*state_, std::move(n)), 0);
+}
+
+absl::StatusOr<Image> Context::CreateConstant(const Profile& profile, double value) {
+  if (absl::Status s = ValidateProfile(profile, "constant image"); !s.ok()) return s;
+  Node n;
+  n.kind = NodeKind::kConstantSource;
+  n.name = absl::StrCat("constant ", value);
+  n.outputs = {profile};
+  n.constant = value;
+  return Image(state_, AddNode(*state_, std::move(n)), 0);
+}
+
+absl::StatusOr<Image> Context::Wrap(const Profile& profile, const void* data) {
+  if (absl::Status s = ValidateProfile(profile, "wrapped memory"); !s.ok()) return s;
+  if (data == nullptr) return absl::InvalidArgumentError("wrapped memory: data is null");
+  Node n;
+  n.kind = NodeKind::kMemorySource;
+  n.name = "memory";
+  n.outputs = {profile};
+  n.memory = data;
+  return Image(state_, AddNode(*state_, std::move(n)), 0);
+}
+
+absl::StatusOr<Image> Context::FromArray(Array array) {
+  if (absl::Status s = ValidateProfile(array.profile(), "array"); !s.ok()) return s;
+  Node n;
+  n.kind = NodeKind::kMemorySource;
+  n.name = "array";
+  n.outputs = {array.profile()};
+  auto shared = std::make_shared<const Array>(std::move(array));
+  n.memory = shared->data();
+  n.array = std::move(shared);
+  return Image(state_, AddNode(*state_, std::move(n)), 0);
+}
+
+absl::StatusOr<std::vector<Image>> Context::Map(absl::Span<const Image> inputs, MapFilter filter) {
+  const std::string what = absl::StrCat("filter '", filter.name, "'");
+  for (const Image& i : inputs) EOSCALE_CHECK_OWNER(i, what);
+  std::vector<Port> ports;
+  std::vector<Profile> in_profiles;
+  if (absl::Status s = CheckInputs(*state_, inputs, what, &ports, &in_profiles); !s.ok()) return s;
+  if (filter.margin < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": margin must not be negative, got ", filter.margin));
+  }
+  if (!filter.fn) return absl::InvalidArgumentError(absl::StrCat(what, ": no filter function set"));
+  std::vector<Profile> outs;
+  if (filter.profiles) {
+    absl::StatusOr<std::vector<Profile>> p = filter.profiles(in_profiles);
+    if (!p.ok()) {
+      return absl::Status(p.status().code(),
+                          absl::StrCat(what, ": output profile function failed: ", p.status().message()));
+    }
+    outs = *std::move(p);
+  } else {
+    outs = in_profiles;
+  }
+  if (outs.empty()) return absl::InvalidArgumentError(absl::StrCat(what, ": the filter has no output profile"));
+  if (filter.num_outputs >= 0 && filter.num_outputs != static_cast<int>(outs.size())) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": size mismatch: the filter declares ",
+                                                   filter.num_outputs, " outputs but its profile function returned ",
+                                                   outs.size(), " profiles"));
+  }
+  for (size_t j = 0; j < outs.size(); ++j) {
+    if (absl::Status s = ValidateProfile(outs[j], absl::StrCat(what, " output ", j)); !s.ok()) return s;
+    if (outs[j].width != in_profiles[0].width || outs[j].height != in_profiles[0].height) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, ": output ", j, " is ", outs[j].width, "x", outs[j].height, " but the inputs are ",
+          in_profiles[0].width, "x", in_profiles[0].height, "; a Map keeps the width and height"));
+    }
+  }
+  Node n;
+  n.kind = NodeKind::kMap;
+  n.name = filter.name;
+  n.inputs = std::move(ports);
+  n.outputs = std::move(outs);
+  n.margin = filter.margin;
+  n.fn = std::move(filter.fn);
+  const int id = AddNode(*state_, std::move(n));
+  std::vector<Image> images;
+  for (size_t j = 0; j < state_->nodes[id].outputs.size(); ++j) images.push_back(Image(state_, id, static_cast<int>(j)));
+  return images;
+}
+
+absl::StatusOr<int> Context::AddReduce(absl::Span<const Image> inputs, const std::string& name,
+                                       std::function<absl::StatusOr<std::any>(const ReduceTile&)> map,
+                                       std::function<std::any(std::any, std::any)> combine) {
+  const std::string what = absl::StrCat("reduce '", name, "'");
+  for (const Image& i : inputs) EOSCALE_CHECK_OWNER(i, what);
+  std::vector<Port> ports;
+  std::vector<Profile> in_profiles;
+  if (absl::Status s = CheckInputs(*state_, inputs, what, &ports, &in_profiles); !s.ok()) return s;
+  Node n;
+  n.kind = NodeKind::kReduce;
+  n.name = name;
+  n.inputs = std::move(ports);
+  n.reduce_map = std::move(map);
+  n.reduce_combine = std::move(combine);
+  const int id = AddNode(*state_, std::move(n));
+  SinkRequest r;
+  r.kind = SinkRequest::Kind::kReduce;
+  r.reduce_node = id;
+  state_->pending.push_back(r);
+  return id;
+}
+
+absl::Status Context::Write(const Image& image, const std::string& path, std::vector<std::string> options) {
+  const std::string what = absl::StrCat("write '", path, "'");
+  EOSCALE_CHECK_OWNER(image, what);
+  if (absl::Status s = state_->CheckImage(image, what); !s.ok()) return s;
+  if (absl::Status s = io::CheckWritable(path); !s.ok()) return s;
+  SinkRequest r;
+  r.kind = SinkRequest::Kind::kFile;
+  r.port = state_->PortOf(image);
+  r.path = path;
+  r.options = std::move(options);
+  state_->pending.push_back(std::move(r));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Array> Context::ReadAll(const Image& image) {
+  EOSCALE_CHECK_OWNER(image, "read");
+  if (absl::Status s = state_->CheckImage(image, "read"); !s.ok()) return s;
+  const Port port = state_->PortOf(image);
+  Array out(state_->ProfileOf(port));
+  SinkRequest r;
+  r.kind = SinkRequest::Kind::kMemory;
+  r.port = port;
+  r.array = &out;
+  if (absl::Status s = state_->Execute({r}); !s.ok()) return s;
+  return out;
+}
+
+absl::Status Context::Release(const Image& image) {
+  EOSCALE_CHECK_OWNER(image, "release");
+  if (absl::Status s = state_->CheckImage(image, "release"); !s.ok()) return s;
+  Node& n = state_->nodes[image.node_];
+  n.released[image.output_] = true;
+  // An in-memory source nobody reads can drop its pixels now.
+  if (n.kind == NodeKind::kMemorySource && n.array) {
+    bool used = false;
+    for (const Node& m : state_->nodes) {
+      for (const Port& p : m.inputs) used |= p.node == n.id;
+    }
+    if (!used) {
+      n.array.reset();
+      n.memory = nullptr;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Context::Run() {
+  std::vector<SinkRequest> sinks;
+  sinks.swap(state_->pending);
+  // Reductions already computed (by Get) need not run again.
+  std::erase_if(sinks, [&](const SinkRequest& r) {
+    return r.kind == SinkRequest::Kind::kReduce && state_->nodes[r.reduce_node].reduce_done;
+  });
+  if (sinks.empty()) return absl::OkStatus();
+  return state_->Execute(std::move(sinks));
+}
+
+}  // namespace eoscale

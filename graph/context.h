@@ -1,0 +1,194 @@
+// Context: the entry point. It owns a lazy graph of images; calls build the
+// graph and return handles and run nothing; Run() (or asking for data)
+// streams tiles through the graph on oneTBB with bounded memory.
+//
+//   auto ctx = eoscale::Context::Create({.workers = 2});
+//   auto img = (*ctx)->Open("in.tif");
+//   auto out = (*ctx)->Map({*img}, filter);
+//   (*ctx)->Write((*out)[0], "out.tif");
+//   absl::Status s = (*ctx)->Run();
+//
+// Thread safety: a Context and its handles are used from one thread at a
+// time. Filters run concurrently on the context's worker threads.
+// Lifetime: handles (Image, Reduction) may outlive the Context; using one
+// afterwards returns an error, never crashes.
+#ifndef EOSCALE_GRAPH_CONTEXT_H_
+#define EOSCALE_GRAPH_CONTEXT_H_
+
+#include <any>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "eoscale/core/array.h"
+#include "eoscale/core/profile.h"
+#include "eoscale/core/tiling.h"
+#include "eoscale/graph/filter.h"
+#include "eoscale/graph/run_stats.h"
+
+namespace eoscale {
+
+namespace internal {
+class GraphState;
+}  // namespace internal
+
+struct Progress {
+  std::string node;         // node whose tile just finished
+  int64_t tiles_done = 0;   // tile tasks finished in this run, all nodes
+  int64_t tiles_total = 0;  // tile tasks of this run, all nodes
+};
+// Called from worker threads, one call at a time, after each tile task.
+// Returning false cancels the run (it then returns absl::CancelledError).
+using ProgressCallback = std::function<bool(const Progress&)>;
+
+struct ContextOptions {
+  // Worker threads (>= 1). 0 is an error.
+  int workers = 2;
+  TilingOptions tiling;
+  // Ceiling on live tile bytes plus GDAL's block cache, in bytes. 0 picks
+  // max(64 MiB, the graph's minimum). A budget below the minimum working set
+  // of one tile is an error that states the minimum.
+  int64_t memory_budget_bytes = 0;
+  ProgressCallback progress;
+};
+
+// A handle on an image of a context's graph (a source, or an output of a Map).
+// Cheap to copy. Does not keep the image's data alive by itself.
+class Image {
+ public:
+  Image() = default;
+  // The image's profile; an error if the handle is empty, released, or its
+  // context is gone.
+  absl::StatusOr<Profile> profile() const;
+  // "ndwi#3:0" — node name, node id and output index.
+  std::string name() const;
+
+ private:
+  friend class Context;
+  friend class internal::GraphState;
+  Image(std::weak_ptr<internal::GraphState> g, int node, int output)
+      : graph_(std::move(g)), node_(node), output_(output) {}
+  std::weak_ptr<internal::GraphState> graph_;
+  int node_ = -1;
+  int output_ = 0;
+};
+
+namespace internal {
+// Type-erased reduction handle; use Reduction<V>.
+class ReductionBase {
+ protected:
+  ReductionBase() = default;
+  ReductionBase(std::weak_ptr<GraphState> g, int node) : graph_(std::move(g)), node_(node) {}
+  absl::StatusOr<std::any> GetAny();
+  std::weak_ptr<GraphState> graph_;
+  int node_ = -1;
+};
+}  // namespace internal
+
+// The future-like result of Context::Reduce.
+template <typename V>
+class Reduction : public internal::ReductionBase {
+ public:
+  Reduction() = default;
+  // Runs the graph for this reduction if it has not run yet, then returns
+  // its value (or the run's error).
+  absl::StatusOr<V> Get() {
+    absl::StatusOr<std::any> a = GetAny();
+    if (!a.ok()) return a.status();
+    return std::any_cast<V>(*std::move(a));
+  }
+
+ private:
+  friend class Context;
+  using ReductionBase::ReductionBase;
+};
+
+class Context {
+ public:
+  // Errors: workers < 1; negative tile sizes or budget.
+  static absl::StatusOr<std::unique_ptr<Context>> Create(ContextOptions options);
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  // A raster file (EOScale's open_raster). `bands` selects bands, 1-based, in
+  // that order (rasterio's `indexes`); empty means all bands. Only the
+  // selected bands are read. Errors: missing or unreadable file, not a
+  // raster, band out of range, unsupported pixel type.
+  absl::StatusOr<Image> Open(const std::string& path, std::vector<int> bands = {});
+  // An image with every sample equal to `value` (EOScale's create_image,
+  // which is all zeros).
+  absl::StatusOr<Image> CreateConstant(const Profile& profile, double value = 0.0);
+  // Pixels already in memory, band-sequential, laid out as `profile` says.
+  // Wrap does not copy: REQUIRES the memory stays valid and unchanged until
+  // the last run that reads it has returned. FromArray takes the array.
+  absl::StatusOr<Image> Wrap(const Profile& profile, const void* data);
+  absl::StatusOr<Image> FromArray(Array array);
+
+  // N images -> M images. Errors (before anything runs): no input; inputs of
+  // different sizes (EOScale's "strong hypothesis", checked); negative
+  // margin; no function; a profile function that fails, returns no profile,
+  // a profile of another width or height, or another count than num_outputs.
+  absl::StatusOr<std::vector<Image>> Map(absl::Span<const Image> inputs, MapFilter filter);
+
+  // N images -> a value. Errors as for Map.
+  template <typename V>
+  absl::StatusOr<Reduction<V>> Reduce(absl::Span<const Image> inputs, ReduceFilter<V> filter) {
+    if (!filter.map || !filter.combine) {
+      return absl::InvalidArgumentError("reduce '" + filter.name + "': map and combine must be set");
+    }
+    auto map = [m = std::move(filter.map)](const ReduceTile& t) -> absl::StatusOr<std::any> {
+      absl::StatusOr<V> v = m(t);
+      if (!v.ok()) return v.status();
+      return std::any(*std::move(v));
+    };
+    auto combine = [c = std::move(filter.combine)](std::any a, std::any b) {
+      return std::any(c(std::any_cast<V>(std::move(a)), std::any_cast<V>(std::move(b))));
+    };
+    absl::StatusOr<int> node = AddReduce(inputs, filter.name, std::move(map), std::move(combine));
+    if (!node.ok()) return node.status();
+    return Reduction<V>(state_, *node);
+  }
+
+  // Asks for `image` to be written to `path` as a tiled GeoTIFF at the next
+  // Run(). `options` are GDAL creation options added to the profile's
+  // writer options. The file is written under a temporary name in the same
+  // folder and renamed on success. Errors: released image, a path whose
+  // folder does not exist or is not writable.
+  absl::Status Write(const Image& image, const std::string& path,
+                     std::vector<std::string> options = {});
+
+  // Runs what `image` needs and returns it whole in memory (EOScale's
+  // get_array). Pending writes are not run.
+  absl::StatusOr<Array> ReadAll(const Image& image);
+
+  // The image is no longer needed (EOScale's release): data held for it (an
+  // in-memory source) is freed once nothing pending reads it, and any later
+  // use of the handle is an error.
+  absl::Status Release(const Image& image);
+
+  // Runs every pending Write and every reduction not yet computed, in one
+  // streaming pass. On error, nothing is left under the requested output
+  // names; pending work is dropped either way.
+  absl::Status Run();
+
+  // Figures of the last run (memory high-water mark, tiles, time).
+  const RunStats& last_run_stats() const;
+  const ContextOptions& options() const;
+
+ private:
+  explicit Context(std::shared_ptr<internal::GraphState> state);
+  absl::StatusOr<int> AddReduce(absl::Span<const Image> inputs, const std::string& name,
+                                std::function<absl::StatusOr<std::any>(const ReduceTile&)> map,
+                                std::function<std::any(std::any, std::any)> combine);
+  std::shared_ptr<internal::GraphState> state_;
+};
+
+}  // namespace eoscale
+
+#endif  // EOSCALE_GRAPH_CONTEXT_H_

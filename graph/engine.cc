@@ -1,0 +1,709 @@
+// The streaming engine: runs a set of sink requests over the logical graph as
+// one oneTBB flow graph per image size, with one flow-graph node per logical
+// node. Tile buffers live in a refcounting store; admission of new tiles is
+// bounded by a live-byte budget that provably never deadlocks (see
+// MinimumWorkingSet).
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <exception>
+#include <map>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/container/inlined_vector.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "eoscale/graph/graph_state.h"
+#include "eoscale/io/gdal_raster.h"
+#include "oneapi/tbb/flow_graph.h"
+#include "oneapi/tbb/task_arena.h"
+
+namespace eoscale::internal {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Neighbours = absl::InlinedVector<int, 9>;
+
+constexpr int64_t kMiB = int64_t{1} << 20;
+constexpr int64_t kDefaultBudget = 64 * kMiB;
+constexpr int64_t kMaxGdalCache = 16 * kMiB;
+
+// One image flowing through the run: the output `output` of exec node
+// `producer`, stored per tile.
+struct Edge {
+  int consumer;  // exec node
+  int input;     // input index of the consumer
+  int margin;    // margin the consumer reads this image with
+};
+
+struct Entry {
+  std::unique_ptr<PooledBuffer> buffer;
+  std::atomic<int> readers{0};
+};
+
+struct Slot {
+  int producer = -1;
+  Profile profile;
+  bool from_source = false;
+  int read_margin = 0;  // sources: window read = tile grown by this margin
+  std::vector<Edge> edges;
+  std::unique_ptr<Entry[]> entries;
+};
+
+enum class ExecKind { kSource, kMap, kReduce, kFileSink, kMemorySink };
+
+struct ExecNode {
+  ExecKind kind;
+  const Node* node = nullptr;  // logical node (sources, maps, reduces)
+  std::string name;
+  int margin = 0;              // maps: the filter's margin
+  std::vector<int> inputs;     // slot per input
+  std::vector<int> outputs;    // slot per output
+  std::vector<Profile> input_profiles;
+  std::vector<Profile> output_profiles;
+  // Sinks.
+  RasterSink* file = nullptr;
+  Array* array = nullptr;
+  // Reduce: partial results folded in tile order.
+  absl::Mutex fold_mu;
+  std::vector<std::optional<std::any>> partials;
+  int folded = 0;
+  std::any accumulator;
+  // Scheduling.
+  std::unique_ptr<std::atomic<int>[]> pending;
+  std::unique_ptr<tbb::flow::function_node<int>> flow;
+  // Figures.
+  std::atomic<int64_t> tiles{0};
+  std::atomic<int64_t> bytes{0};
+  std::atomic<int64_t> busy_ns{0};
+};
+
+std::string NodeLabel(const ExecNode& e) {
+  return e.node != nullptr ? absl::StrCat("'", e.node->name, "' (node ", e.node->id, ")")
+                           : absl::StrCat("'", e.name, "'");
+}
+
+class GroupRun {
+ public:
+  GroupRun(GraphState& g, const TileGrid& grid, int64_t store_budget)
+      : g_(g), grid_(grid), n_(grid.num_tiles()), store_budget_(store_budget) {}
+
+  // Builds exec nodes and slots for the needed logical nodes (ids sorted,
+  // hence topological) and the group's sinks.
+  void Build(const std::vector<int>& node_ids, const std::vector<SinkRequest*>& sinks,
+             const std::map<SinkRequest*, RasterSink*>& files) {
+    std::map<int, int> exec_of;  // logical node -> exec node
+    for (int id : node_ids) {
+      const Node& n = g_.nodes[id];
+      auto e = std::make_unique<ExecNode>();
+      e->node = &n;
+      e->name = n.name;
+      e->kind = n.is_source() ? ExecKind::kSource : n.kind == NodeKind::kMap ? ExecKind::kMap : ExecKind::kReduce;
+      e->margin = n.kind == NodeKind::kMap ? n.margin : 0;
+      e->output_profiles = n.outputs;
+      const int idx = static_cast<int>(exec_.size());
+      exec_of[id] = idx;
+      for (size_t o = 0; o < n.outputs.size(); ++o) {
+        auto s = std::make_unique<Slot>();
+        s->producer = idx;
+        s->profile = n.outputs[o];
+        s->from_source = n.is_source();
+        e->outputs.push_back(static_cast<int>(slots_.size()));
+        slot_of_[{id, static_cast<int>(o)}] = static_cast<int>(slots_.size());
+        slots_.push_back(std::move(s));
+      }
+      for (const Port& p : n.inputs) AddInput(*e, idx, slot_of_.at({p.node, p.output}));
+      if (e->kind == ExecKind::kReduce) e->partials.resize(n_);
+      exec_.push_back(std::move(e));
+    }
+    for (SinkRequest* r : sinks) {
+      if (r->kind == SinkRequest::Kind::kReduce) continue;  // the reduce node is the sink
+      auto e = std::make_unique<ExecNode>();
+      const int idx = static_cast<int>(exec_.size());
+      if (r->kind == SinkRequest::Kind::kFile) {
+        e->kind = ExecKind::kFileSink;
+        e->file = files.at(r);
+        e->name = absl::StrCat("write ", r->path);
+      } else {
+        e->kind = ExecKind::kMemorySink;
+        e->array = r->array;
+        e->name = "read into memory";
+      }
+      AddInput(*e, idx, slot_of_.at({r->port.node, r->port.output}));
+      exec_.push_back(std::move(e));
+    }
+    for (auto& s : slots_) {
+      for (const Edge& ed : s->edges) s->read_margin = std::max(s->read_margin, ed.margin);
+      if (!s->from_source) s->read_margin = 0;
+      s->entries.reset(new Entry[n_]);
+    }
+    for (auto& e : exec_) {
+      if (e->kind == ExecKind::kSource) ++num_sources_;
+    }
+    ComputeCosts();
+  }
+
+  int64_t min_working_set() const { return min_working_set_; }
+
+  absl::Status Execute(int workers, RunStats* stats);
+
+  void FillStats(RunStats* stats) const {
+    for (const auto& e : exec_) {
+      NodeStats ns;
+      ns.name = e->node != nullptr ? absl::StrCat(e->node->name, "#", e->node->id) : e->name;
+      ns.tiles = e->tiles.load();
+      ns.bytes_produced = e->bytes.load();
+      ns.busy_seconds = static_cast<double>(e->busy_ns.load()) * 1e-9;
+      stats->nodes.push_back(std::move(ns));
+      stats->tasks += ns.tiles;
+    }
+  }
+
+ private:
+  void AddInput(ExecNode& e, int idx, int slot) {
+    e.inputs.push_back(slot);
+    e.input_profiles.push_back(slots_[slot]->profile);
+    slots_[slot]->edges.push_back({idx, static_cast<int>(e.inputs.size()) - 1, e.margin});
+  }
+
+  // Tiles of producer `slot` that consumer tile t reads through `margin`
+  // (for a source: only tile t, read margin-expanded from the file).
+  void InputTiles(const Slot& s, int margin, int t, Neighbours* out) const {
+    out->clear();
+    if (s.from_source) {
+      out->push_back(t);
+      return;
+    }
+    std::vector<int> v;
+    grid_.TilesIntersecting(grid_.TileWithMargin(t, margin).Expanded(), &v);
+    out->assign(v.begin(), v.end());
+  }
+  // Consumer tiles that read producer tile s through an edge. The relation is
+  // symmetric: tile t's grown window meets s iff s's grown window meets t.
+  void ReaderTiles(const Slot& s, const Edge& e, int tile, Neighbours* out) const {
+    InputTiles(s, e.margin, tile, out);
+  }
+
+  int64_t SlotTileBytes(const Slot& s, int t) const {
+    const Window w = grid_.TileWithMargin(t, s.read_margin).Expanded();
+    return w.Pixels() * s.profile.bands * static_cast<int64_t>(PixelSize(s.profile.type));
+  }
+  // A Map reading a Map output with a margin gathers the neighbour tiles
+  // into one buffer, unless a single tile already covers the grown window.
+  bool NeedsGather(const Slot& s, int margin, int t) const {
+    if (s.from_source || margin == 0) return false;
+    const Window w = grid_.TileWithMargin(t, margin).Expanded();
+    return !grid_.TileWindow(t).Contains(w);
+  }
+  int64_t GatherBytes(const Slot& s, int margin, int t) const {
+    if (!NeedsGather(s, margin, t)) return 0;
+    const Window w = grid_.TileWithMargin(t, margin).Expanded();
+    return w.Pixels() * s.profile.bands * static_cast<int64_t>(PixelSize(s.profile.type));
+  }
+
+  // Bytes allocated for tile index t over the whole graph (reserved when t
+  // is admitted), the readers of every entry, the inputs every task waits
+  // for, and the minimum working set.
+  void ComputeCosts();
+
+  void TryAdmit(bool force);
+  void Launch(int exec, int t) {
+    in_flight_.fetch_add(1, std::memory_order_relaxed);
+    exec_[exec]->flow->try_put(t);
+  }
+  void RunTask(int exec, int t);
+  absl::Status RunSource(ExecNode& e, int t);
+  absl::Status RunMap(ExecNode& e, int t, std::vector<std::unique_ptr<PooledBuffer>>* outputs);
+  absl::Status RunReduce(ExecNode& e, int t);
+  absl::Status RunSink(ExecNode& e, int t);
+  ConstView InputView(const ExecNode& e, int input, int t, std::unique_ptr<PooledBuffer>* gather);
+  void ReleaseInputs(const ExecNode& e, int t);
+  void Publish(const ExecNode& e, int t, std::vector<std::unique_ptr<PooledBuffer>>* outputs);
+  void FreeBuffer(std::unique_ptr<PooledBuffer> b) {
+    const int64_t bytes = static_cast<int64_t>(b->bytes());
+    b.reset();
+    reserved_.fetch_sub(bytes, std::memory_order_acq_rel);
+    TryAdmit(false);
+  }
+  void Fail(absl::Status s) {
+    {
+      absl::MutexLock l(&error_mu_);
+      if (error_.ok()) error_ = std::move(s);
+    }
+    cancelled_.store(true, std::memory_order_release);
+  }
+
+  GraphState& g_;
+  const TileGrid& grid_;
+  const int n_;
+  const int64_t store_budget_;
+  std::vector<std::unique_ptr<ExecNode>> exec_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::map<std::pair<int, int>, int> slot_of_;
+  int num_sources_ = 0;
+  std::vector<int64_t> cost_;
+  int64_t min_working_set_ = 0;
+
+  absl::Mutex admit_mu_;
+  int next_tile_ ABSL_GUARDED_BY(admit_mu_) = 0;
+  std::atomic<int64_t> reserved_{0};
+  std::atomic<int64_t> in_flight_{0};
+  std::atomic<bool> cancelled_{false};
+  absl::Mutex error_mu_;
+  absl::Status error_ ABSL_GUARDED_BY(error_mu_);
+  absl::Mutex progress_mu_;
+  int64_t tasks_done_ ABSL_GUARDED_BY(progress_mu_) = 0;
+  int64_t tasks_total_ = 0;
+};
+
+void GroupRun::ComputeCosts() {
+  cost_.assign(n_, 0);
+  Neighbours nb;
+  for (int t = 0; t < n_; ++t) {
+    for (const auto& s : slots_) cost_[t] += SlotTileBytes(*s, t);
+    for (const auto& e : exec_) {
+      if (e->kind != ExecKind::kMap) continue;
+      for (int slot : e->inputs) cost_[t] += GatherBytes(*slots_[slot], e->margin, t);
+    }
+  }
+  // Readers per entry and inputs awaited per task.
+  for (auto& e : exec_) e->pending.reset(new std::atomic<int>[n_]);
+  std::vector<std::vector<int>> pending(exec_.size(), std::vector<int>(n_, 0));
+  std::vector<std::vector<int>> readers(slots_.size(), std::vector<int>(n_, 0));
+  for (size_t si = 0; si < slots_.size(); ++si) {
+    const Slot& s = *slots_[si];
+    for (const Edge& ed : s.edges) {
+      for (int t = 0; t < n_; ++t) {
+        InputTiles(s, ed.margin, t, &nb);
+        pending[ed.consumer][t] += static_cast<int>(nb.size());
+        for (int u : nb) readers[si][u] += 1;
+      }
+    }
+  }
+  for (size_t ei = 0; ei < exec_.size(); ++ei) {
+    for (int t = 0; t < n_; ++t) exec_[ei]->pending[t].store(pending[ei][t], std::memory_order_relaxed);
+    tasks_total_ += n_;
+  }
+  for (size_t si = 0; si < slots_.size(); ++si) {
+    for (int t = 0; t < n_; ++t) slots_[si]->entries[t].readers.store(readers[si][t], std::memory_order_relaxed);
+  }
+  // Minimum working set: replay the dependency structure sequentially. When
+  // the engine cannot admit tile t, every task runnable from tiles < t has
+  // run (else something is in flight and will free memory), so the bytes
+  // still reserved are exactly those of this replay at the same point. A
+  // budget of max_t(reserved before t + cost(t)) therefore always lets the
+  // next tile in: no deadlock.
+  std::vector<std::vector<int>> left_readers = readers;
+  int64_t reserved = 0;
+  std::vector<std::pair<int, int>> work;
+  for (int t = 0; t < n_; ++t) {
+    min_working_set_ = std::max(min_working_set_, reserved + cost_[t]);
+    reserved += cost_[t];
+    for (size_t ei = 0; ei < exec_.size(); ++ei) {
+      if (exec_[ei]->kind == ExecKind::kSource) work.push_back({static_cast<int>(ei), t});
+    }
+    while (!work.empty()) {
+      auto [ei, u] = work.back();
+      work.pop_back();
+      const ExecNode& e = *exec_[ei];
+      for (int slot : e.inputs) {
+        const Slot& s = *slots_[slot];
+        reserved -= GatherBytes(s, e.margin, u);
+        InputTiles(s, e.margin, u, &nb);
+        for (int v : nb) {
+          if (--left_readers[slot][v] == 0) reserved -= SlotTileBytes(s, v);
+        }
+      }
+      for (int slot : e.outputs) {
+        const Slot& s = *slots_[slot];
+        if (left_readers[slot][u] == 0) reserved -= SlotTileBytes(s, u);
+        for (const Edge& ed : s.edges) {
+          InputTiles(s, ed.margin, u, &nb);  // symmetric: the readers of u
+          for (int v : nb) {
+            if (--pending[ed.consumer][v] == 0) work.push_back({ed.consumer, v});
+          }
+        }
+      }
+    }
+  }
+}
+
+void GroupRun::TryAdmit(bool force) {
+  absl::InlinedVector<int, 8> admitted;
+  {
+    absl::MutexLock l(&admit_mu_);
+    while (next_tile_ < n_ && !cancelled_.load(std::memory_order_acquire)) {
+      const int64_t c = cost_[next_tile_];
+      const int64_t r = reserved_.load(std::memory_order_acquire);
+      if (r + c > store_budget_ && !(force && in_flight_.load(std::memory_order_acquire) == 0)) break;
+      force = false;
+      reserved_.fetch_add(c, std::memory_order_acq_rel);
+      in_flight_.fetch_add(num_sources_, std::memory_order_acq_rel);
+      admitted.push_back(next_tile_++);
+    }
+  }
+  for (int t : admitted) {
+    for (size_t ei = 0; ei < exec_.size(); ++ei) {
+      if (exec_[ei]->kind == ExecKind::kSource) exec_[ei]->flow->try_put(t);
+    }
+  }
+}
+
+ConstView GroupRun::InputView(const ExecNode& e, int input, int t, std::unique_ptr<PooledBuffer>* gather) {
+  const Slot& s = *slots_[e.inputs[input]];
+  const Window want = grid_.TileWithMargin(t, e.margin).Expanded();
+  if (s.from_source || !NeedsGather(s, e.margin, t)) {
+    return s.entries[t].buffer->view().Sub(want);
+  }
+  *gather = std::make_unique<PooledBuffer>(&g_.pool, s.profile.type, s.profile.bands, want);
+  View dst = (*gather)->view();
+  Neighbours nb;
+  InputTiles(s, e.margin, t, &nb);
+  for (int u : nb) {
+    const Window tw = grid_.TileWindow(u);
+    const int x0 = std::max(tw.x, want.x), y0 = std::max(tw.y, want.y);
+    const int x1 = std::min(tw.x + tw.width, want.x + want.width);
+    const int y1 = std::min(tw.y + tw.height, want.y + want.height);
+    const Window part{x0, y0, x1 - x0, y1 - y0};
+    CopyPixels(s.entries[u].buffer->view().Sub(part), dst.Sub(part));
+  }
+  return (*gather)->view();
+}
+
+void GroupRun::ReleaseInputs(const ExecNode& e, int t) {
+  Neighbours nb;
+  for (int slot : e.inputs) {
+    Slot& s = *slots_[slot];
+    InputTiles(s, e.margin, t, &nb);
+    for (int u : nb) {
+      Entry& en = s.entries[u];
+      if (en.readers.fetch_sub(1, std::memory_order_acq_rel) == 1) FreeBuffer(std::move(en.buffer));
+    }
+  }
+}
+
+void GroupRun::Publish(const ExecNode& e, int t, std::vector<std::unique_ptr<PooledBuffer>>* outputs) {
+  Neighbours nb;
+  for (size_t o = 0; o < e.outputs.size(); ++o) {
+    Slot& s = *slots_[e.outputs[o]];
+    Entry& en = s.entries[t];
+    if (en.readers.load(std::memory_order_acquire) == 0) {
+      FreeBuffer(std::move((*outputs)[o]));  // nobody reads this output
+      continue;
+    }
+    en.buffer = std::move((*outputs)[o]);
+  }
+  for (int slot : e.outputs) {
+    const Slot& s = *slots_[slot];
+    for (const Edge& ed : s.edges) {
+      ReaderTiles(s, ed, t, &nb);
+      for (int v : nb) {
+        if (exec_[ed.consumer]->pending[v].fetch_sub(1, std::memory_order_acq_rel) == 1) Launch(ed.consumer, v);
+      }
+    }
+  }
+}
+
+absl::Status GroupRun::RunSource(ExecNode& e, int t) {
+  const Slot& s = *slots_[e.outputs[0]];
+  const Window w = grid_.TileWithMargin(t, s.read_margin).Expanded();
+  auto buf = std::make_unique<PooledBuffer>(&g_.pool, s.profile.type, s.profile.bands, w);
+  e.bytes.fetch_add(static_cast<int64_t>(buf->bytes()), std::memory_order_relaxed);
+  const Node& n = *e.node;
+  absl::Status st;
+  if (n.kind == NodeKind::kFileSource) {
+    st = n.file->Read(buf->view());
+  } else if (n.kind == NodeKind::kMemorySource) {
+    const ConstView whole = ConstView::Contiguous(n.memory, s.profile.type, s.profile.bands,
+                                                  {0, 0, s.profile.width, s.profile.height});
+    CopyPixels(whole.Sub(w), buf->view());
+  } else {
+    View v = buf->view();
+    DispatchPixelType(s.profile.type, [&]<typename T>() { v.As<T>().Fill(static_cast<T>(n.constant)); });
+  }
+  std::vector<std::unique_ptr<PooledBuffer>> outs;
+  outs.push_back(std::move(buf));
+  if (!st.ok()) {
+    FreeBuffer(std::move(outs[0]));
+    return st;
+  }
+  Publish(e, t, &outs);
+  return absl::OkStatus();
+}
+
+absl::Status GroupRun::RunMap(ExecNode& e, int t, std::vector<std::unique_ptr<PooledBuffer>>* outputs) {
+  const Tile tile = grid_.TileWithMargin(t, e.margin);
+  absl::InlinedVector<ConstView, 8> ins;
+  absl::InlinedVector<std::unique_ptr<PooledBuffer>, 8> gathers(e.inputs.size());
+  for (size_t i = 0; i < e.inputs.size(); ++i) ins.push_back(InputView(e, static_cast<int>(i), t, &gathers[i]));
+  absl::InlinedVector<View, 8> outs;
+  for (const Profile& p : e.output_profiles) {
+    outputs->push_back(std::make_unique<PooledBuffer>(&g_.pool, p.type, p.bands, tile.window));
+    e.bytes.fetch_add(static_cast<int64_t>(outputs->back()->bytes()), std::memory_order_relaxed);
+    outs.push_back(outputs->back()->view());
+  }
+  MapTile mt{tile, absl::MakeConstSpan(ins), e.input_profiles, absl::MakeConstSpan(outs), e.output_profiles};
+  absl::Status st;
+  try {
+    st = e.node->fn(mt);
+  } catch (const std::exception& ex) {
+    st = absl::InternalError(absl::StrCat("threw an exception: ", ex.what()));
+  } catch (...) {
+    st = absl::InternalError("threw an unknown exception");
+  }
+  for (auto& gb : gathers) {
+    if (gb) FreeBuffer(std::move(gb));
+  }
+  return st;
+}
+
+absl::Status GroupRun::RunReduce(ExecNode& e, int t) {
+  const Tile tile = grid_.TileWithMargin(t, 0);
+  absl::InlinedVector<ConstView, 8> ins;
+  std::unique_ptr<PooledBuffer> none;
+  for (size_t i = 0; i < e.inputs.size(); ++i) ins.push_back(InputView(e, static_cast<int>(i), t, &none));
+  ReduceTile rt{tile, absl::MakeConstSpan(ins), e.input_profiles};
+  absl::StatusOr<std::any> part;
+  try {
+    part = e.node->reduce_map(rt);
+    if (!part.ok()) return part.status();
+    absl::MutexLock l(&e.fold_mu);
+    e.partials[t] = *std::move(part);
+    while (e.folded < n_ && e.partials[e.folded].has_value()) {
+      std::any v = std::move(*e.partials[e.folded]);
+      e.partials[e.folded].reset();
+      e.accumulator = e.folded == 0 ? std::move(v) : e.node->reduce_combine(std::move(e.accumulator), std::move(v));
+      ++e.folded;
+    }
+  } catch (const std::exception& ex) {
+    return absl::InternalError(absl::StrCat("threw an exception: ", ex.what()));
+  } catch (...) {
+    return absl::InternalError("threw an unknown exception");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status GroupRun::RunSink(ExecNode& e, int t) {
+  const Slot& s = *slots_[e.inputs[0]];
+  const Window w = grid_.TileWindow(t);
+  const ConstView v = s.entries[t].buffer->view().Sub(w);
+  if (e.kind == ExecKind::kFileSink) return e.file->Write(v);
+  CopyPixels(v, e.array->mutable_view().Sub(w));
+  return absl::OkStatus();
+}
+
+void GroupRun::RunTask(int exec, int t) {
+  ExecNode& e = *exec_[exec];
+  if (!cancelled_.load(std::memory_order_acquire)) {
+    const auto start = Clock::now();
+    absl::Status st;
+    std::vector<std::unique_ptr<PooledBuffer>> outputs;
+    switch (e.kind) {
+      case ExecKind::kSource: st = RunSource(e, t); break;
+      case ExecKind::kMap: st = RunMap(e, t, &outputs); break;
+      case ExecKind::kReduce: st = RunReduce(e, t); break;
+      case ExecKind::kFileSink:
+      case ExecKind::kMemorySink: st = RunSink(e, t); break;
+    }
+    if (e.kind != ExecKind::kSource) ReleaseInputs(e, t);
+    if (!st.ok()) {
+      for (auto& b : outputs) {
+        if (b) FreeBuffer(std::move(b));
+      }
+      const Window w = grid_.TileWindow(t);
+      const char* role = e.kind == ExecKind::kMap ? "filter" : e.kind == ExecKind::kReduce ? "reduce" : "node";
+      Fail(absl::Status(st.code(), absl::StrCat(role, " ", NodeLabel(e), " failed on tile ", t, " (",
+                                                DescribeWindow(w), "): ", st.message())));
+    } else if (e.kind == ExecKind::kMap) {
+      Publish(e, t, &outputs);
+    } else if (e.kind != ExecKind::kSource) {
+      // Sinks and reduces have no consumers.
+    }
+    e.tiles.fetch_add(1, std::memory_order_relaxed);
+    e.busy_ns.fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count(),
+                        std::memory_order_relaxed);
+    if (g_.options.progress && st.ok()) {
+      absl::MutexLock l(&progress_mu_);
+      ++tasks_done_;
+      if (!g_.options.progress(Progress{e.node ? e.node->name : e.name, tasks_done_, tasks_total_})) {
+        Fail(absl::CancelledError(absl::StrCat("run cancelled by the progress callback after ", tasks_done_,
+                                               " of ", tasks_total_, " tile tasks")));
+      }
+    }
+  }
+  if (in_flight_.fetch_sub(1, std::memory_order_acq_rel) == 1) TryAdmit(true);
+}
+
+absl::Status GroupRun::Execute(int workers, RunStats* stats) {
+  tbb::task_arena arena(workers);
+  arena.execute([&] {
+    tbb::flow::graph fg;
+    for (size_t ei = 0; ei < exec_.size(); ++ei) {
+      const size_t concurrency = exec_[ei]->kind == ExecKind::kFileSink ? 1 : tbb::flow::unlimited;
+      exec_[ei]->flow = std::make_unique<tbb::flow::function_node<int>>(
+          fg, concurrency, [this, ei](int t) {
+            RunTask(static_cast<int>(ei), t);
+            return tbb::flow::continue_msg();
+          });
+    }
+    TryAdmit(false);
+    if (in_flight_.load() == 0) TryAdmit(true);
+    fg.wait_for_all();
+    for (auto& e : exec_) e->flow.reset();
+  });
+  // Drop whatever a cancelled run left in the store.
+  for (auto& s : slots_) {
+    for (int t = 0; t < n_; ++t) s->entries[t].buffer.reset();
+  }
+  FillStats(stats);
+  absl::MutexLock l(&error_mu_);
+  if (!error_.ok()) return error_;
+  for (auto& e : exec_) {
+    if (e->kind == ExecKind::kReduce) {
+      Node& n = g_.nodes[e->node->id];
+      n.reduce_value = std::move(e->accumulator);
+      n.reduce_done = true;
+    }
+  }
+  return absl::OkStatus();
+}
+
+int DefaultTileSize(const GraphState& g, const std::vector<int>& ids) {
+  for (int id : ids) {
+    const Node& n = g.nodes[id];
+    if (n.kind != NodeKind::kFileSource) continue;
+    const int bw = n.file->block_width(), bh = n.file->block_height();
+    if (bw == bh && bw >= 64 && bw <= 1024) return bw;
+  }
+  return 256;
+}
+
+}  // namespace
+
+absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
+  const auto start = Clock::now();
+  last_stats = RunStats{};
+  // Needed logical nodes, grouped by image size (a Map keeps the size, so a
+  // connected part of the graph has one size).
+  std::vector<bool> needed(nodes.size(), false);
+  std::vector<int> stack;
+  for (const SinkRequest& r : sinks) stack.push_back(r.kind == SinkRequest::Kind::kReduce ? r.reduce_node : r.port.node);
+  while (!stack.empty()) {
+    const int id = stack.back();
+    stack.pop_back();
+    if (needed[id]) continue;
+    needed[id] = true;
+    for (const Port& p : nodes[id].inputs) stack.push_back(p.node);
+  }
+  for (size_t id = 0; id < nodes.size(); ++id) {
+    if (needed[id] && nodes[id].kind == NodeKind::kMemorySource && nodes[id].memory == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat("in-memory image '", nodes[id].name, "#", id,
+                                                        "' was released and its pixels freed"));
+    }
+  }
+  auto size_of = [&](int id) {
+    const Node& n = nodes[id];
+    const Profile& p = n.kind == NodeKind::kReduce ? ProfileOf(n.inputs[0]) : n.outputs[0];
+    return std::make_pair(p.width, p.height);
+  };
+  std::vector<std::pair<int, int>> sizes;
+  for (const SinkRequest& r : sinks) {
+    auto sz = size_of(r.kind == SinkRequest::Kind::kReduce ? r.reduce_node : r.port.node);
+    if (std::find(sizes.begin(), sizes.end(), sz) == sizes.end()) sizes.push_back(sz);
+  }
+
+  // Writers are created first (an unwritable path fails before any work)
+  // and committed last (a failure anywhere leaves no output).
+  std::vector<std::unique_ptr<RasterSink>> files;
+  std::map<SinkRequest*, RasterSink*> file_of;
+  auto abort_all = [&] {
+    for (auto& f : files) f->Abort();
+  };
+
+  const int64_t total_budget = options.memory_budget_bytes;
+  const int64_t cache = total_budget > 0 ? std::clamp(total_budget / 8, int64_t{1} * kMiB, kMaxGdalCache)
+                                         : kMaxGdalCache;
+  io::SetGdalCacheMax(cache);
+  last_stats.gdal_cache_max_bytes = cache;
+  pool.ResetPeak();
+
+  for (const auto& sz : sizes) {
+    std::vector<int> ids;
+    for (size_t id = 0; id < nodes.size(); ++id) {
+      if (needed[id] && size_of(static_cast<int>(id)) == sz) ids.push_back(static_cast<int>(id));
+    }
+    std::vector<SinkRequest*> group_sinks;
+    for (SinkRequest& r : sinks) {
+      if (size_of(r.kind == SinkRequest::Kind::kReduce ? r.reduce_node : r.port.node) == sz) group_sinks.push_back(&r);
+    }
+    absl::StatusOr<TileGrid> grid = MakeTileGrid(sz.first, sz.second, options.tiling, options.workers,
+                                                 DefaultTileSize(*this, ids));
+    if (!grid.ok()) {
+      abort_all();
+      return grid.status();
+    }
+    int tw = 0, th = 0;
+    const bool uniform = grid->IsUniform(&tw, &th);
+    if (last_stats.tile_width == 0) {
+      last_stats.tile_width = grid->xs()[1];
+      last_stats.tile_height = grid->ys()[1];
+    }
+    for (SinkRequest* r : group_sinks) {
+      if (r->kind != SinkRequest::Kind::kFile) continue;
+      const Profile& p = ProfileOf(r->port);
+      absl::StatusOr<std::unique_ptr<RasterSink>> f =
+          io::CreateGeoTiff(r->path, p, uniform ? tw : 256, uniform ? th : 256, r->options);
+      if (!f.ok()) {
+        abort_all();
+        return f.status();
+      }
+      file_of[r] = f->get();
+      files.push_back(*std::move(f));
+    }
+    // The budget: the user's (minus GDAL's cache), or a default that is
+    // raised to the graph's minimum.
+    GroupRun probe(*this, *grid, 0);
+    probe.Build(ids, group_sinks, file_of);
+    const int64_t min_ws = probe.min_working_set();
+    int64_t store_budget;
+    if (total_budget > 0) {
+      store_budget = total_budget - cache;
+      if (store_budget < min_ws) {
+        abort_all();
+        return absl::ResourceExhaustedError(absl::StrCat(
+            "memory budget of ", total_budget, " bytes is too small: one tile's working set needs ", min_ws,
+            " bytes of tiles plus ", cache, " bytes of GDAL cache (", min_ws + cache, " bytes) with tiles of ",
+            grid->xs()[1], "x", grid->ys()[1], " pixels; raise the budget or use smaller tiles"));
+      }
+    } else {
+      store_budget = std::max(kDefaultBudget - cache, min_ws);
+    }
+    last_stats.budget_bytes = std::max(last_stats.budget_bytes, store_budget);
+    last_stats.min_budget_bytes = std::max(last_stats.min_budget_bytes, min_ws);
+    last_stats.tiles += grid->num_tiles();
+    GroupRun run(*this, *grid, store_budget);
+    run.Build(ids, group_sinks, file_of);
+    absl::Status st = run.Execute(options.workers, &last_stats);
+    if (!st.ok()) {
+      abort_all();
+      last_stats.peak_live_bytes = pool.peak_bytes();
+      last_stats.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+      return st;
+    }
+  }
+  for (auto& f : files) {
+    if (absl::Status s = f->Commit(); !s.ok()) {
+      abort_all();
+      return s;
+    }
+  }
+  last_stats.peak_live_bytes = pool.peak_bytes();
+  last_stats.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return absl::OkStatus();
+}
+
+}  // namespace eoscale::internal

@@ -1,0 +1,50 @@
+// GDAL implementations of RasterSource and RasterSink, and GDAL's global
+// settings (driver registration, block cache bound).
+#ifndef EOSCALE_IO_GDAL_RASTER_H_
+#define EOSCALE_IO_GDAL_RASTER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "eoscale/core/raster_io.h"
+
+namespace eoscale::io {
+
+// Opens `path` for reading, on the 1-based `bands` (all when empty). Each
+// reading thread gets its own GDAL dataset handle (GDAL handles are not
+// thread-safe). Reads of whole file blocks bypass GDAL's block cache.
+// Errors: NotFound (missing file), PermissionDenied (unreadable),
+// InvalidArgument (not a raster, band out of range), Unimplemented
+// (unsupported pixel type).
+absl::StatusOr<std::unique_ptr<RasterSource>> OpenRaster(const std::string& path,
+                                                         std::vector<int> bands = {});
+
+// Creates a tiled GeoTIFF for `profile` under a temporary name beside
+// `path`, with blocks of block_width x block_height when GeoTIFF allows it
+// (multiples of 16; else 256), or strips of block_height rows when
+// block_width is the image width. `options` (GDAL creation options,
+// "KEY=VALUE") override the defaults; the profile's writer options come
+// first. CRS, geotransform and nodata are set from the profile.
+// Errors: the folder does not exist or is not writable, GDAL refuses.
+absl::StatusOr<std::unique_ptr<RasterSink>> CreateGeoTiff(const std::string& path,
+                                                          const Profile& profile,
+                                                          int block_width, int block_height,
+                                                          const std::vector<std::string>& options = {});
+
+// Checks now that `path` could be created (its folder exists and is
+// writable, it is not a folder).
+absl::Status CheckWritable(const std::string& path);
+
+// Registers GDAL's drivers once. Thread-safe.
+void EnsureGdalInitialized();
+// Bounds GDAL's global block cache.
+void SetGdalCacheMax(int64_t bytes);
+int64_t GdalCacheMax();
+int64_t GdalCacheUsed();
+
+}  // namespace eoscale::io
+
+#endif  // EOSCALE_IO_GDAL_RASTER_H_
