@@ -158,10 +158,10 @@ class DateGenerator {
         lakes_(size, 12, 300, 3000, 1.0, RngState(seed, 1)),
         vegetation_(size, 10, 60, 800, 1.0, RngState(seed, 2)),
         // Per date: small local changes of the shore.
-        lakes_change_(size, 3, 150, 600, 0.2, RngState(seed, 1000 + date)) {
+        lakes_change_(size, 3, 150, 600, 0.15, RngState(seed, 1000 + date)) {
     uint64_t rng = RngState(seed, 2000 + date);
     // Water level: the threshold on the lake field (about 15% of land is lake).
-    level_ = static_cast<float>(1.0 + 0.16 * (Uniform(rng) - 0.5));
+    level_ = static_cast<float>(1.0 + 0.1 * (Uniform(rng) - 0.5));
     river_half_width_change_ = static_cast<float>(8.0 * (Uniform(rng) - 0.5));
     greenness_ = static_cast<float>(0.85 + 0.3 * Uniform(rng));
     noise_key_ = Hash32(Hash32(seed ^ 0xA5A5A5A5U) + static_cast<uint32_t>(date) * 0x9E3779B9U);
