@@ -20,8 +20,8 @@ namespace eoscale::bench {
 
 struct PlainResult {
   int64_t water_pixels = 0;
-  int64_t pixels = 0;         // output pixels
-  double wall_seconds = 0;    // from opening the inputs to closing the output
+  int64_t pixels = 0;       // output pixels
+  double wall_seconds = 0;  // the whole call, up to the closed output
 };
 
 // Writes the mask of `inputs` to `output` (directly under that name; a failed

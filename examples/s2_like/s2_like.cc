@@ -293,12 +293,11 @@ bool IsCompleteDate(const std::string& path, int size, int date, uint32_t seed) 
   if (!std::filesystem::is_regular_file(path, ec)) return false;
   GdalErrorCapture quiet;
   const char* const drivers[] = {"GTiff", nullptr};
-  std::unique_ptr<GDALDataset> ds(GDALDataset::Open(
-      path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY, drivers, nullptr, nullptr));
+  std::unique_ptr<GDALDataset> ds(GDALDataset::Open(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY,
+                                                    drivers, nullptr, nullptr));
   if (ds == nullptr) return false;
   if (ds->GetRasterXSize() != size || ds->GetRasterYSize() != size ||
-      ds->GetRasterCount() != kBands ||
-      ds->GetRasterBand(1)->GetRasterDataType() != GDT_Int16) {
+      ds->GetRasterCount() != kBands || ds->GetRasterBand(1)->GetRasterDataType() != GDT_Int16) {
     return false;
   }
   const char* marker = ds->GetMetadataItem(kMarkerKey);
@@ -345,8 +344,7 @@ absl::Status WriteDate(const std::string& path, int size, int date, uint32_t see
   if (capture.failed()) {
     ds.reset();
     std::filesystem::remove(tmp, ec);
-    return absl::UnavailableError(
-        absl::StrCat("cannot set up '", tmp, "': ", GdalSays(capture)));
+    return absl::UnavailableError(absl::StrCat("cannot set up '", tmp, "': ", GdalSays(capture)));
   }
 
   // Rows of blocks are generated in parallel and written in order by one
@@ -360,57 +358,55 @@ absl::Status WriteDate(const std::string& path, int size, int date, uint32_t see
   int next_row = 0;         // touched by the serial input filter only
   GDALDataset* out = ds.get();
 
+  auto take = [&](tbb::flow_control& fc) -> BlockRow* {
+    if (next_row >= blocks_y || failed.load(std::memory_order_relaxed)) {
+      fc.stop();
+      return nullptr;
+    }
+    std::unique_ptr<BlockRow> row;
+    {
+      std::lock_guard<std::mutex> lock(pool_mu);
+      if (!pool.empty()) {
+        row = std::move(pool.back());
+        pool.pop_back();
+      }
+    }
+    if (row == nullptr) {
+      row = std::make_unique<BlockRow>();
+      row->data.resize(gen.BlockRowElements());
+    }
+    row->index = next_row++;
+    return row.release();
+  };
+  auto fill = [&](BlockRow* row) {
+    gen.FillBlockRow(row->index, row->data.data());
+    return row;
+  };
+  auto write = [&](BlockRow* raw) {
+    std::unique_ptr<BlockRow> row(raw);
+    if (!failed.load(std::memory_order_relaxed)) {
+      GdalErrorCapture write_capture;  // this thread's GDAL errors
+      bool ok = true;
+      for (int b = 0; b < kBands && ok; ++b) {
+        GDALRasterBand* band = out->GetRasterBand(b + 1);
+        for (int bx = 0; bx < gen.blocks_x() && ok; ++bx) {
+          int16_t* block =
+              row->data.data() + (static_cast<size_t>(b) * gen.blocks_x() + bx) * kBlock * kBlock;
+          ok = band->WriteBlock(bx, row->index, block) == CE_None;
+        }
+      }
+      if (!ok || write_capture.failed()) {
+        write_error = absl::StrCat("block row ", row->index, ": ", GdalSays(write_capture));
+        failed.store(true);
+      }
+    }
+    std::lock_guard<std::mutex> lock(pool_mu);
+    pool.push_back(std::move(row));
+  };
   tbb::parallel_pipeline(
-      tokens,
-      tbb::make_filter<void, BlockRow*>(
-          tbb::filter_mode::serial_in_order,
-          [&](tbb::flow_control& fc) -> BlockRow* {
-            if (next_row >= blocks_y || failed.load(std::memory_order_relaxed)) {
-              fc.stop();
-              return nullptr;
-            }
-            std::unique_ptr<BlockRow> row;
-            {
-              std::lock_guard<std::mutex> lock(pool_mu);
-              if (!pool.empty()) {
-                row = std::move(pool.back());
-                pool.pop_back();
-              }
-            }
-            if (row == nullptr) {
-              row = std::make_unique<BlockRow>();
-              row->data.resize(gen.BlockRowElements());
-            }
-            row->index = next_row++;
-            return row.release();
-          }) &
-          tbb::make_filter<BlockRow*, BlockRow*>(tbb::filter_mode::parallel,
-                                                 [&](BlockRow* row) {
-                                                   gen.FillBlockRow(row->index, row->data.data());
-                                                   return row;
-                                                 }) &
-          tbb::make_filter<BlockRow*, void>(
-              tbb::filter_mode::serial_in_order, [&](BlockRow* raw) {
-                std::unique_ptr<BlockRow> row(raw);
-                if (!failed.load(std::memory_order_relaxed)) {
-                  GdalErrorCapture write_capture;
-                  for (int b = 0; b < kBands && !write_capture.failed(); ++b) {
-                    GDALRasterBand* band = out->GetRasterBand(b + 1);
-                    for (int bx = 0; bx < gen.blocks_x(); ++bx) {
-                      int16_t* block = row->data.data() + (static_cast<size_t>(b) * gen.blocks_x() +
-                                                           bx) * kBlock * kBlock;
-                      if (band->WriteBlock(bx, row->index, block) != CE_None) break;
-                    }
-                  }
-                  if (write_capture.failed()) {
-                    write_error = absl::StrCat("block row ", row->index, ": ",
-                                               GdalSays(write_capture));
-                    failed.store(true);
-                  }
-                }
-                std::lock_guard<std::mutex> lock(pool_mu);
-                pool.push_back(std::move(row));
-              }));
+      tokens, tbb::make_filter<void, BlockRow*>(tbb::filter_mode::serial_in_order, take) &
+                  tbb::make_filter<BlockRow*, BlockRow*>(tbb::filter_mode::parallel, fill) &
+                  tbb::make_filter<BlockRow*, void>(tbb::filter_mode::serial_in_order, write));
 
   ds.reset();  // closes: writes the TIFF directory
   if (failed.load() || capture.failed()) {
