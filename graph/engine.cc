@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -89,8 +90,7 @@ std::string NodeLabel(const ExecNode& e) {
 
 class GroupRun {
  public:
-  GroupRun(GraphState& g, const TileGrid& grid, int64_t store_budget)
-      : g_(g), grid_(grid), n_(grid.num_tiles()), store_budget_(store_budget) {}
+  GroupRun(GraphState& g, const TileGrid& grid) : g_(g), grid_(grid), n_(grid.num_tiles()) {}
 
   // Builds exec nodes and slots for the needed logical nodes (ids sorted,
   // hence topological) and the group's sinks.
@@ -148,6 +148,8 @@ class GroupRun {
   }
 
   int64_t min_working_set() const { return min_working_set_; }
+  // REQUIRES: budget >= min_working_set(), else admission may have to force tiles in.
+  void set_store_budget(int64_t budget) { store_budget_ = budget; }
 
   absl::Status Execute(int workers, RunStats* stats);
 
@@ -240,7 +242,7 @@ class GroupRun {
   GraphState& g_;
   const TileGrid& grid_;
   const int n_;
-  const int64_t store_budget_;
+  int64_t store_budget_ = 0;
   std::vector<std::unique_ptr<ExecNode>> exec_;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::map<std::pair<int, int>, int> slot_of_;
@@ -628,6 +630,7 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
   const int64_t cache = total_budget > 0 ? std::clamp(total_budget / 8, int64_t{1} * kMiB, kMaxGdalCache)
                                          : kMaxGdalCache;
   io::SetGdalCacheMax(cache);
+  absl::Cleanup trim = [this] { pool.Trim(); };  // recycled blocks go back between runs
   last_stats.gdal_cache_max_bytes = cache;
   pool.ResetPeak();
 
@@ -666,9 +669,9 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
     }
     // The budget: the user's (minus GDAL's cache), or a default that is
     // raised to the graph's minimum.
-    GroupRun probe(*this, *grid, 0);
-    probe.Build(ids, group_sinks, file_of);
-    const int64_t min_ws = probe.min_working_set();
+    GroupRun run(*this, *grid);
+    run.Build(ids, group_sinks, file_of);
+    const int64_t min_ws = run.min_working_set();
     int64_t store_budget;
     if (total_budget > 0) {
       store_budget = total_budget - cache;
@@ -685,8 +688,8 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
     last_stats.budget_bytes = std::max(last_stats.budget_bytes, store_budget);
     last_stats.min_budget_bytes = std::max(last_stats.min_budget_bytes, min_ws);
     last_stats.tiles += grid->num_tiles();
-    GroupRun run(*this, *grid, store_budget);
-    run.Build(ids, group_sinks, file_of);
+    run.set_store_budget(store_budget);
+    pool.set_retain_limit(store_budget);  // recycle tile blocks within the budget
     absl::Status st = run.Execute(options.workers, &last_stats);
     if (!st.ok()) {
       abort_all();
