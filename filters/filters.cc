@@ -1,1 +1,0 @@
-#include "eoscale/filters/filters.h"
