@@ -9,8 +9,9 @@ constexpr std::align_val_t kAlign{64};
 
 BufferPool::~BufferPool() { Trim(); }
 
-void* BufferPool::Allocate(size_t bytes) {
+void* BufferPool::Allocate(size_t bytes, int tag) {
   if (bytes == 0) bytes = 1;
+  const int64_t b = static_cast<int64_t>(bytes);
   void* p = nullptr;
   {
     absl::MutexLock lock(&mu_);
@@ -18,32 +19,62 @@ void* BufferPool::Allocate(size_t bytes) {
     if (it != free_.end() && !it->second.empty()) {
       p = it->second.back();
       it->second.pop_back();
-      retained_ -= static_cast<int64_t>(bytes);
+      retained_ -= b;
+    }
+    const int64_t now = live_.load(std::memory_order_relaxed) + b;
+    live_.store(now, std::memory_order_relaxed);
+    total_.fetch_add(b, std::memory_order_relaxed);
+    if (tag >= 0 && tag < static_cast<int>(tags_.size())) {
+      tags_[tag].allocated += b;
+      tags_[tag].live += b;
+    }
+    if (now > peak_.load(std::memory_order_relaxed)) {
+      peak_.store(now, std::memory_order_relaxed);
+      OnPeak();
     }
   }
   if (p == nullptr) p = ::operator new(bytes, kAlign);
-  const int64_t now = live_.fetch_add(static_cast<int64_t>(bytes), std::memory_order_relaxed) +
-                      static_cast<int64_t>(bytes);
-  total_.fetch_add(static_cast<int64_t>(bytes), std::memory_order_relaxed);
-  int64_t peak = peak_.load(std::memory_order_relaxed);
-  while (now > peak && !peak_.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
-  }
   return p;
 }
 
-void BufferPool::Free(void* p, size_t bytes) {
+void BufferPool::OnPeak() {
+  for (TagFigures& t : tags_) t.live_at_peak = t.live;
+  if (probe_) probe_at_peak_ = probe_();
+}
+
+void BufferPool::Free(void* p, size_t bytes, int tag) {
   if (bytes == 0) bytes = 1;
-  const int64_t live =
-      live_.fetch_sub(static_cast<int64_t>(bytes), std::memory_order_relaxed) - static_cast<int64_t>(bytes);
+  const int64_t b = static_cast<int64_t>(bytes);
   {
     absl::MutexLock lock(&mu_);
-    if (live + retained_ + static_cast<int64_t>(bytes) <= retain_limit_) {
+    const int64_t live = live_.load(std::memory_order_relaxed) - b;
+    live_.store(live, std::memory_order_relaxed);
+    if (tag >= 0 && tag < static_cast<int>(tags_.size())) tags_[tag].live -= b;
+    if (live + retained_ + b <= retain_limit_) {
       free_[bytes].push_back(p);
-      retained_ += static_cast<int64_t>(bytes);
+      retained_ += b;
       return;
     }
   }
   ::operator delete(p, kAlign);
+}
+
+void BufferPool::ResetPeak(int num_tags, std::function<int64_t()> probe) {
+  absl::MutexLock lock(&mu_);
+  peak_.store(live_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  tags_.assign(num_tags, TagFigures{});
+  probe_ = std::move(probe);
+  probe_at_peak_ = probe_ ? probe_() : 0;
+}
+
+std::vector<BufferPool::TagFigures> BufferPool::tag_figures() const {
+  absl::MutexLock lock(&mu_);
+  return tags_;
+}
+
+int64_t BufferPool::probe_at_peak() const {
+  absl::MutexLock lock(&mu_);
+  return probe_at_peak_;
 }
 
 int64_t BufferPool::retained_bytes() const {
@@ -65,11 +96,11 @@ void BufferPool::Trim() {
   retained_ = 0;
 }
 
-PooledBuffer::PooledBuffer(BufferPool* pool, PixelType type, int bands, const Window& window)
-    : pool_(pool), type_(type), bands_(bands), window_(window),
+PooledBuffer::PooledBuffer(BufferPool* pool, PixelType type, int bands, const Window& window, int tag)
+    : pool_(pool), tag_(tag), type_(type), bands_(bands), window_(window),
       bytes_(static_cast<size_t>(window.Pixels()) * bands * PixelSize(type)),
-      data_(pool->Allocate(bytes_)) {}
+      data_(pool->Allocate(bytes_, tag)) {}
 
-PooledBuffer::~PooledBuffer() { pool_->Free(data_, bytes_); }
+PooledBuffer::~PooledBuffer() { pool_->Free(data_, bytes_, tag_); }
 
 }  // namespace eoscale

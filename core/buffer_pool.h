@@ -3,13 +3,15 @@
 // and recycles freed blocks of the same size so that a steady stream of
 // tiles does not go back to the system allocator for every tile.
 //
-// Thread-safe.
+// Thread-safe. Counters are updated under one mutex, so the per-tag
+// figures at the peak add up exactly to the peak.
 #ifndef EOSCALE_CORE_BUFFER_POOL_H_
 #define EOSCALE_CORE_BUFFER_POOL_H_
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -29,21 +31,36 @@ class BufferPool {
   BufferPool(const BufferPool&) = delete;
   BufferPool& operator=(const BufferPool&) = delete;
 
-  // 64-byte aligned, uninitialised. Counted live until Free.
-  void* Allocate(size_t bytes);
-  // REQUIRES: p came from Allocate(bytes) on this pool.
-  void Free(void* p, size_t bytes);
+  // 64-byte aligned, uninitialised. Counted live until Free, under `tag`
+  // (an owner id, e.g. a graph node; tags >= num_tags() are counted only in
+  // the totals).
+  void* Allocate(size_t bytes, int tag = 0);
+  // REQUIRES: p came from Allocate(bytes, tag) on this pool.
+  void Free(void* p, size_t bytes, int tag = 0);
 
   int64_t live_bytes() const { return live_.load(std::memory_order_relaxed); }
   int64_t peak_bytes() const { return peak_.load(std::memory_order_relaxed); }
   int64_t total_allocated_bytes() const { return total_.load(std::memory_order_relaxed); }
   int64_t retained_bytes() const;
-  void ResetPeak() { peak_.store(live_bytes(), std::memory_order_relaxed); }
+  // Starts a new measurement: the peak becomes the current live bytes, and
+  // `num_tags` per-tag counters start at zero. `probe`, if set, is sampled
+  // each time a new peak is reached (e.g. GDAL's cache in use).
+  void ResetPeak(int num_tags = 0, std::function<int64_t()> probe = nullptr);
+
+  struct TagFigures {
+    int64_t allocated = 0;     // bytes allocated in total
+    int64_t live = 0;          // bytes live now
+    int64_t live_at_peak = 0;  // bytes live when the overall peak was reached
+  };
+  // Per-tag figures since ResetPeak, and the probe's value at the peak.
+  std::vector<TagFigures> tag_figures() const;
+  int64_t probe_at_peak() const;
   void set_retain_limit(int64_t limit);
   // Gives every retained block back to the system.
   void Trim();
 
  private:
+  void OnPeak() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::atomic<int64_t> live_{0};
   std::atomic<int64_t> peak_{0};
   std::atomic<int64_t> total_{0};
@@ -51,13 +68,16 @@ class BufferPool {
   int64_t retain_limit_ ABSL_GUARDED_BY(mu_);
   int64_t retained_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<size_t, std::vector<void*>> free_ ABSL_GUARDED_BY(mu_);
+  std::vector<TagFigures> tags_ ABSL_GUARDED_BY(mu_);
+  std::function<int64_t()> probe_ ABSL_GUARDED_BY(mu_);
+  int64_t probe_at_peak_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // A band-sequential buffer of pixels covering `window`, owned, allocated
 // from a BufferPool (which must outlive it).
 class PooledBuffer {
  public:
-  PooledBuffer(BufferPool* pool, PixelType type, int bands, const Window& window);
+  PooledBuffer(BufferPool* pool, PixelType type, int bands, const Window& window, int tag = 0);
   ~PooledBuffer();
   PooledBuffer(const PooledBuffer&) = delete;
   PooledBuffer& operator=(const PooledBuffer&) = delete;
@@ -69,9 +89,11 @@ class PooledBuffer {
   View view() { return View::Contiguous(data_, type_, bands_, window_); }
   ConstView view() const { return ConstView::Contiguous(data_, type_, bands_, window_); }
   void* data() { return data_; }
+  int tag() const { return tag_; }
 
  private:
   BufferPool* pool_;
+  int tag_;
   PixelType type_;
   int bands_;
   Window window_;

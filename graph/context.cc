@@ -1,6 +1,7 @@
 #include "eoscale/graph/context.h"
 
 #include <cstring>
+#include <filesystem>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -141,7 +142,7 @@ absl::StatusOr<Image> Context::Open(const std::string& path, std::vector<int> ba
   if (!src.ok()) return src.status();
   Node n;
   n.kind = NodeKind::kFileSource;
-  n.name = absl::StrCat("read ", path);
+  n.name = absl::StrCat("read ", std::filesystem::path(path).filename().string());
   n.outputs = {(*src)->profile()};
   n.file = std::move(*src);
   return Image(state_, AddNode(*state_, std::move(n)), 0);

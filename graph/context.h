@@ -55,6 +55,9 @@ struct ContextOptions {
   // of one tile is an error that states the minimum.
   int64_t memory_budget_bytes = 0;
   ProgressCallback progress;
+  // Records every tile task and samples live bytes and RSS (see
+  // RunStats::tasks_trace; Context::WriteTrace). Off: no cost.
+  bool trace = false;
 };
 
 // A handle on an image of a context's graph (a source, or an output of a Map).
@@ -177,8 +180,19 @@ class Context {
   // names; pending work is dropped either way.
   absl::Status Run();
 
-  // Figures of the last run (memory high-water mark, tiles, time).
+  // Figures of the last run (memory high-water mark, tiles, time, memory
+  // report per node).
   const RunStats& last_run_stats() const;
+
+  // The logical graph in Graphviz DOT: one node per source, filter call and
+  // sink, edges per image. After a run, annotated per node with the run's
+  // figures, and the critical path (the chain of dependent nodes with the
+  // most busy time) drawn in red.
+  std::string ToDot() const;
+  absl::Status WriteDot(const std::string& path) const;
+  // The last run's tile tasks as Chrome trace-event JSON (opens in Perfetto).
+  // REQUIRES: options().trace was set for that run.
+  absl::Status WriteTrace(const std::string& path) const;
   const ContextOptions& options() const;
 
  private:

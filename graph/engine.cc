@@ -3,7 +3,12 @@
 // node. Tile buffers live in a refcounting store; admission of new tiles is
 // bounded by a live-byte budget that provably never deadlocks (see
 // MinimumWorkingSet).
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <thread>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -20,7 +25,9 @@
 #include "absl/synchronization/mutex.h"
 #include "eoscale/graph/graph_state.h"
 #include "eoscale/io/gdal_raster.h"
+#include "oneapi/tbb/enumerable_thread_specific.h"
 #include "oneapi/tbb/flow_graph.h"
+#include "oneapi/tbb/global_control.h"
 #include "oneapi/tbb/task_arena.h"
 
 namespace eoscale::internal {
@@ -59,6 +66,7 @@ enum class ExecKind { kSource, kMap, kReduce, kFileSink, kMemorySink };
 
 struct ExecNode {
   ExecKind kind;
+  int index = 0;  // position in the run; the buffer pool tag
   const Node* node = nullptr;  // logical node (sources, maps, reduces)
   std::string name;
   int margin = 0;              // maps: the filter's margin
@@ -100,6 +108,7 @@ class GroupRun {
     for (int id : node_ids) {
       const Node& n = g_.nodes[id];
       auto e = std::make_unique<ExecNode>();
+      e->index = static_cast<int>(exec_.size());
       e->node = &n;
       e->name = n.name;
       e->kind = n.is_source() ? ExecKind::kSource : n.kind == NodeKind::kMap ? ExecKind::kMap : ExecKind::kReduce;
@@ -124,6 +133,7 @@ class GroupRun {
       if (r->kind == SinkRequest::Kind::kReduce) continue;  // the reduce node is the sink
       auto e = std::make_unique<ExecNode>();
       const int idx = static_cast<int>(exec_.size());
+      e->index = idx;
       if (r->kind == SinkRequest::Kind::kFile) {
         e->kind = ExecKind::kFileSink;
         e->file = files.at(r);
@@ -154,18 +164,46 @@ class GroupRun {
   absl::Status Execute(int workers, RunStats* stats);
 
   void FillStats(RunStats* stats) const {
+    const std::vector<BufferPool::TagFigures> tags = g_.pool.tag_figures();
     for (const auto& e : exec_) {
       NodeStats ns;
       ns.name = e->node != nullptr ? absl::StrCat(e->node->name, "#", e->node->id) : e->name;
+      ns.node_id = e->node != nullptr ? e->node->id : -1;
+      static constexpr const char* kKinds[] = {"source", "map", "reduce", "write", "memory"};
+      ns.kind = kKinds[static_cast<int>(e->kind)];
       ns.tiles = e->tiles.load();
       ns.bytes_produced = e->bytes.load();
+      if (e->index < static_cast<int>(tags.size())) ns.live_at_peak = tags[e->index].live_at_peak;
       ns.busy_seconds = static_cast<double>(e->busy_ns.load()) * 1e-9;
-      stats->nodes.push_back(std::move(ns));
       stats->tasks += ns.tiles;
+      stats->nodes.push_back(std::move(ns));
     }
+    if (trace_) {
+      for (auto& local : events_) {
+        for (TaskEvent ev : local) {
+          ev.node += node_offset_;
+          stats->tasks_trace.push_back(ev);
+        }
+      }
+    }
+  }
+  int num_exec() const { return static_cast<int>(exec_.size()); }
+  // Enables tracing; times are taken from `origin`; node indices shifted by
+  // `node_offset` (the nodes of earlier groups in RunStats::nodes).
+  void EnableTrace(Clock::time_point origin, int node_offset) {
+    trace_ = true;
+    origin_ = origin;
+    node_offset_ = node_offset;
   }
 
  private:
+  static int ExecIndex(const ExecNode& e) { return e.index; }
+  int ThreadIndex() {
+    int& id = thread_ids_.local();
+    if (id < 0) id = next_thread_id_.fetch_add(1, std::memory_order_relaxed);
+    return id;
+  }
+
   void AddInput(ExecNode& e, int idx, int slot) {
     e.inputs.push_back(slot);
     e.input_profiles.push_back(slots_[slot]->profile);
@@ -260,6 +298,13 @@ class GroupRun {
   absl::Mutex progress_mu_;
   int64_t tasks_done_ ABSL_GUARDED_BY(progress_mu_) = 0;
   int64_t tasks_total_ = 0;
+  // Tracing (off unless EnableTrace).
+  bool trace_ = false;
+  Clock::time_point origin_;
+  int node_offset_ = 0;
+  tbb::enumerable_thread_specific<int> thread_ids_{-1};
+  std::atomic<int> next_thread_id_{0};
+  tbb::enumerable_thread_specific<std::vector<TaskEvent>> events_;
 };
 
 void GroupRun::ComputeCosts() {
@@ -361,7 +406,7 @@ ConstView GroupRun::InputView(const ExecNode& e, int input, int t, std::unique_p
   if (s.from_source || !NeedsGather(s, e.margin, t)) {
     return s.entries[t].buffer->view().Sub(want);
   }
-  *gather = std::make_unique<PooledBuffer>(&g_.pool, s.profile.type, s.profile.bands, want);
+  *gather = std::make_unique<PooledBuffer>(&g_.pool, s.profile.type, s.profile.bands, want, ExecIndex(e));
   View dst = (*gather)->view();
   Neighbours nb;
   InputTiles(s, e.margin, t, &nb);
@@ -413,7 +458,7 @@ void GroupRun::Publish(const ExecNode& e, int t, std::vector<std::unique_ptr<Poo
 absl::Status GroupRun::RunSource(ExecNode& e, int t) {
   const Slot& s = *slots_[e.outputs[0]];
   const Window w = grid_.TileWithMargin(t, s.read_margin).Expanded();
-  auto buf = std::make_unique<PooledBuffer>(&g_.pool, s.profile.type, s.profile.bands, w);
+  auto buf = std::make_unique<PooledBuffer>(&g_.pool, s.profile.type, s.profile.bands, w, ExecIndex(e));
   e.bytes.fetch_add(static_cast<int64_t>(buf->bytes()), std::memory_order_relaxed);
   const Node& n = *e.node;
   absl::Status st;
@@ -444,7 +489,7 @@ absl::Status GroupRun::RunMap(ExecNode& e, int t, std::vector<std::unique_ptr<Po
   for (size_t i = 0; i < e.inputs.size(); ++i) ins.push_back(InputView(e, static_cast<int>(i), t, &gathers[i]));
   absl::InlinedVector<View, 8> outs;
   for (const Profile& p : e.output_profiles) {
-    outputs->push_back(std::make_unique<PooledBuffer>(&g_.pool, p.type, p.bands, tile.window));
+    outputs->push_back(std::make_unique<PooledBuffer>(&g_.pool, p.type, p.bands, tile.window, ExecIndex(e)));
     e.bytes.fetch_add(static_cast<int64_t>(outputs->back()->bytes()), std::memory_order_relaxed);
     outs.push_back(outputs->back()->view());
   }
@@ -522,12 +567,23 @@ void GroupRun::RunTask(int exec, int t) {
                                                 DescribeWindow(w), "): ", st.message())));
     } else if (e.kind == ExecKind::kMap) {
       Publish(e, t, &outputs);
-    } else if (e.kind != ExecKind::kSource) {
-      // Sinks and reduces have no consumers.
     }
     e.tiles.fetch_add(1, std::memory_order_relaxed);
-    e.busy_ns.fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count(),
-                        std::memory_order_relaxed);
+    const auto end = Clock::now();
+    const int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count();
+    e.busy_ns.fetch_add(ns, std::memory_order_relaxed);
+    if (trace_) {
+      int64_t bytes = 0;
+      if (e.kind == ExecKind::kSource) bytes = SlotTileBytes(*slots_[e.outputs[0]], t);
+      for (const Profile& p : e.output_profiles) {
+        if (e.kind == ExecKind::kMap) {
+          bytes += grid_.TileWindow(t).Pixels() * p.bands * static_cast<int64_t>(PixelSize(p.type));
+        }
+      }
+      events_.local().push_back(TaskEvent{
+          e.index, t, ThreadIndex(),
+          std::chrono::duration_cast<std::chrono::nanoseconds>(start - origin_).count(), ns, bytes});
+    }
     if (g_.options.progress && st.ok()) {
       absl::MutexLock l(&progress_mu_);
       ++tasks_done_;
@@ -541,6 +597,9 @@ void GroupRun::RunTask(int exec, int t) {
 }
 
 absl::Status GroupRun::Execute(int workers, RunStats* stats) {
+  // Allow `workers` threads even beyond the machine's cores (oneTBB's
+  // default pool has cores - 1 workers).
+  tbb::global_control threads(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(workers));
   tbb::task_arena arena(workers);
   arena.execute([&] {
     tbb::flow::graph fg;
@@ -572,6 +631,21 @@ absl::Status GroupRun::Execute(int workers, RunStats* stats) {
     }
   }
   return absl::OkStatus();
+}
+
+int64_t CurrentRss() {
+  long pages = 0, resident = 0;
+  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return static_cast<int64_t>(resident) * ::sysconf(_SC_PAGESIZE);
+}
+
+int64_t PeakRss() {
+  struct rusage ru;
+  ::getrusage(RUSAGE_SELF, &ru);
+  return static_cast<int64_t>(ru.ru_maxrss) * 1024;
 }
 
 int DefaultTileSize(const GraphState& g, const std::vector<int>& ids) {
@@ -632,7 +706,36 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
   io::SetGdalCacheMax(cache);
   absl::Cleanup trim = [this] { pool.Trim(); };  // recycled blocks go back between runs
   last_stats.gdal_cache_max_bytes = cache;
-  pool.ResetPeak();
+  last_stats.workers = options.workers;
+  last_sinks = sinks;
+  for (SinkRequest& r : last_sinks) r.array = nullptr;
+
+  // While tracing, a sampler records live bytes and RSS about every millisecond.
+  std::atomic<bool> sampling{options.trace};
+  std::thread sampler;
+  auto sample = [&] {
+    last_stats.counters_trace.push_back(CounterSample{
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count(), pool.live_bytes(),
+        CurrentRss()});
+  };
+  if (options.trace) {
+    sample();  // at least one sample before and one after, however short the run
+    sampler = std::thread([&] {
+      while (true) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        if (!sampling.load(std::memory_order_acquire)) break;
+        sample();
+      }
+    });
+  }
+  absl::Cleanup stop_sampler = [&] {
+    sampling.store(false, std::memory_order_release);
+    if (sampler.joinable()) {
+      sampler.join();
+      sample();
+    }
+    last_stats.peak_rss_bytes = PeakRss();
+  };
 
   for (const auto& sz : sizes) {
     std::vector<int> ids;
@@ -689,11 +792,16 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
     last_stats.min_budget_bytes = std::max(last_stats.min_budget_bytes, min_ws);
     last_stats.tiles += grid->num_tiles();
     run.set_store_budget(store_budget);
+    pool.ResetPeak(run.num_exec(), [] { return io::GdalCacheUsed(); });
+    if (options.trace) run.EnableTrace(start, static_cast<int>(last_stats.nodes.size()));
     pool.set_retain_limit(store_budget);  // recycle tile blocks within the budget
     absl::Status st = run.Execute(options.workers, &last_stats);
+    if (pool.peak_bytes() >= last_stats.peak_live_bytes) {
+      last_stats.peak_live_bytes = pool.peak_bytes();
+      last_stats.gdal_cache_at_peak_bytes = pool.probe_at_peak();
+    }
     if (!st.ok()) {
       abort_all();
-      last_stats.peak_live_bytes = pool.peak_bytes();
       last_stats.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
       return st;
     }
@@ -704,7 +812,6 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
       return s;
     }
   }
-  last_stats.peak_live_bytes = pool.peak_bytes();
   last_stats.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return absl::OkStatus();
 }

@@ -75,6 +75,7 @@ class GraphState {
   ContextOptions options;
   std::vector<Node> nodes;
   std::vector<SinkRequest> pending;
+  std::vector<SinkRequest> last_sinks;  // the last run's sinks (for DOT), arrays cleared
   RunStats last_stats;
   BufferPool pool{0};
 

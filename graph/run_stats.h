@@ -10,9 +10,29 @@ namespace eoscale {
 
 struct NodeStats {
   std::string name;
+  int node_id = -1;            // logical node id; -1 for a sink (write, read into memory)
+  std::string kind;            // "source", "map", "reduce", "write", "memory"
   int64_t tiles = 0;           // tile tasks run
   int64_t bytes_produced = 0;  // tile bytes this node allocated in total
+  int64_t live_at_peak = 0;    // of this node's bytes, those live at the run's peak
   double busy_seconds = 0;     // summed over threads
+};
+
+// One tile task, for traces. Times are from the start of the run.
+struct TaskEvent {
+  int node = 0;  // index into RunStats::nodes
+  int tile = 0;
+  int thread = 0;  // worker index, 0-based
+  int64_t start_ns = 0;
+  int64_t duration_ns = 0;
+  int64_t bytes = 0;  // tile bytes the task allocated
+};
+
+// Sampled about every millisecond while tracing.
+struct CounterSample {
+  int64_t time_ns = 0;
+  int64_t live_bytes = 0;  // live tile bytes
+  int64_t rss_bytes = 0;   // process resident set
 };
 
 struct RunStats {
@@ -25,7 +45,13 @@ struct RunStats {
   int64_t gdal_cache_max_bytes = 0;
   int tile_width = 0;             // first grid's tile size
   int tile_height = 0;
+  int64_t gdal_cache_at_peak_bytes = 0;  // GDAL block cache in use at the peak
+  int64_t peak_rss_bytes = 0;     // the process's peak resident set, at the end of the run
+  int workers = 0;
   std::vector<NodeStats> nodes;
+  // Filled when ContextOptions::trace is set.
+  std::vector<TaskEvent> tasks_trace;
+  std::vector<CounterSample> counters_trace;
 };
 
 }  // namespace eoscale

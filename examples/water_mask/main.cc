@@ -5,7 +5,8 @@
 //                                                                 ┘         └── count water pixels
 //
 // Usage: water_mask [--workers N] [--tile-size PX] [--strips]
-//                   [--memory-budget-mib N] OUTPUT.tif [INPUT.tif ...]
+//                   [--memory-budget-mib N] [--dot FILE] [--trace FILE] [--report]
+//                   OUTPUT.tif [INPUT.tif ...]
 // With no input, a deterministic synthetic dataset (4 dates, 4 bands int16,
 // 3500 x 3500) is generated first in a temporary folder.
 #include <sys/resource.h>
@@ -17,7 +18,10 @@
 #include <string>
 #include <vector>
 
+#include <algorithm>
+
 #include "absl/strings/numbers.h"
+#include "eoscale/graph/report.h"
 #include "s2_like.h"
 #include "water_mask.h"
 
@@ -26,7 +30,10 @@ namespace {
 void Usage() {
   std::fprintf(stderr,
                "usage: water_mask [--workers N] [--tile-size PX] [--strips] [--memory-budget-mib N]\n"
-               "                  OUTPUT.tif [INPUT.tif ...]\n"
+               "                  [--dot FILE] [--trace FILE] [--report] OUTPUT.tif [INPUT.tif ...]\n"
+               "  --dot FILE     write the graph, annotated with the run's figures (Graphviz DOT)\n"
+               "  --trace FILE   write every tile task as Chrome trace-event JSON (Perfetto)\n"
+               "  --report       print the memory report per node\n"
                "With no INPUT, generates 4 synthetic dates of 3500x3500 first.\n");
 }
 
@@ -37,6 +44,7 @@ bool ParseInt(const char* s, int64_t* v) { return absl::SimpleAtoi(s, v); }
 int main(int argc, char** argv) {
   eoscale::examples::WaterMaskOptions options;
   std::vector<std::string> positional;
+  bool report = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     int64_t v = 0;
@@ -56,6 +64,14 @@ int main(int argc, char** argv) {
       options.tiling.mode = eoscale::TileMode::kStrips;
     } else if (a == "--memory-budget-mib") {
       options.memory_budget_bytes = next_int("--memory-budget-mib") << 20;
+    } else if (a == "--dot" || a == "--trace") {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "water_mask: %s needs a file name\n", a.c_str());
+        return 2;
+      }
+      (a == "--dot" ? options.dot_path : options.trace_path) = argv[++i];
+    } else if (a == "--report") {
+      report = true;
     } else if (a == "-h" || a == "--help") {
       Usage();
       return 0;
@@ -90,7 +106,24 @@ int main(int argc, char** argv) {
     }
     inputs = *made;
   }
+  // A one-line progress bar, updated in place, only on a terminal.
+  const bool tty = ::isatty(STDOUT_FILENO);
+  int last_percent = -1;
+  if (tty) {
+    options.progress = [&last_percent](const eoscale::Progress& p) {
+      const int percent = static_cast<int>(100 * p.tiles_done / std::max<int64_t>(p.tiles_total, 1));
+      if (percent != last_percent) {
+        last_percent = percent;
+        const int filled = percent / 4;
+        std::printf("\r[%.*s%*s] %3d%%  %lld/%lld tile tasks", filled, "#########################", 25 - filled, "",
+                    percent, static_cast<long long>(p.tiles_done), static_cast<long long>(p.tiles_total));
+        std::fflush(stdout);
+      }
+      return true;
+    };
+  }
   auto result = eoscale::examples::RunWaterMask(inputs, output, options);
+  if (tty && last_percent >= 0) std::printf("\n");
   if (!tmpdir.empty()) std::filesystem::remove_all(tmpdir);
   if (!result.ok()) {
     std::fprintf(stderr, "water_mask: %s\n", result.status().ToString().c_str());
@@ -108,5 +141,8 @@ int main(int argc, char** argv) {
   std::printf("peak RSS            %.1f MiB\n", ru.ru_maxrss / 1024.0);
   std::printf("water pixels        %lld of %lld\n", static_cast<long long>(result->water_pixels),
               static_cast<long long>(result->pixels));
+  if (report) std::printf("\n%s", eoscale::FormatMemoryReport(s).c_str());
+  if (!options.dot_path.empty()) std::printf("graph written to %s\n", options.dot_path.c_str());
+  if (!options.trace_path.empty()) std::printf("trace written to %s\n", options.trace_path.c_str());
   return 0;
 }

@@ -91,6 +91,8 @@ absl::StatusOr<WaterMaskResult> RunWaterMask(const std::vector<std::string>& inp
   co.workers = options.workers;
   co.tiling = options.tiling;
   co.memory_budget_bytes = options.memory_budget_bytes;
+  co.progress = options.progress;
+  co.trace = !options.trace_path.empty();
   absl::StatusOr<std::unique_ptr<Context>> ctx = Context::Create(co);
   if (!ctx.ok()) return ctx.status();
   Context& c = **ctx;
@@ -125,6 +127,12 @@ absl::StatusOr<WaterMaskResult> RunWaterMask(const std::vector<std::string>& inp
 
   if (absl::Status s = c.Write((*water)[0], output, options.writer_options); !s.ok()) return s;
   if (absl::Status s = c.Run(); !s.ok()) return s;  // the write and the count, in one pass
+  if (!options.dot_path.empty()) {
+    if (absl::Status s = c.WriteDot(options.dot_path); !s.ok()) return s;
+  }
+  if (!options.trace_path.empty()) {
+    if (absl::Status s = c.WriteTrace(options.trace_path); !s.ok()) return s;
+  }
 
   WaterMaskResult r;
   absl::StatusOr<int64_t> n = water_pixels->Get();

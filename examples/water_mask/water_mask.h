@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "eoscale/core/tiling.h"
+#include "eoscale/graph/context.h"
 #include "eoscale/graph/run_stats.h"
 
 namespace eoscale::examples {
@@ -19,6 +20,9 @@ struct WaterMaskOptions {
   TilingOptions tiling;
   int64_t memory_budget_bytes = 0;  // 0 = the engine's default
   std::vector<std::string> writer_options;
+  eoscale::ProgressCallback progress;  // optional
+  std::string dot_path;    // if set, the run-annotated graph is written there
+  std::string trace_path;  // if set, the run is traced and its trace written there
 };
 
 struct WaterMaskResult {
