@@ -289,6 +289,7 @@ absl::Status Context::Release(const Image& image) {
     for (const Node& m : state_->nodes) {
       for (const Port& p : m.inputs) used |= p.node == n.id;
     }
+    for (const SinkRequest& r : state_->pending) used |= r.kind != SinkRequest::Kind::kReduce && r.port.node == n.id;
     if (!used) {
       n.array.reset();
       n.memory = nullptr;

@@ -96,6 +96,13 @@ std::string NodeLabel(const ExecNode& e) {
                            : absl::StrCat("'", e.name, "'");
 }
 
+// Progress over the whole run (all image sizes).
+struct RunProgress {
+  absl::Mutex mu;
+  int64_t done ABSL_GUARDED_BY(mu) = 0;
+  int64_t total = 0;
+};
+
 class GroupRun {
  public:
   GroupRun(GraphState& g, const TileGrid& grid) : g_(g), grid_(grid), n_(grid.num_tiles()) {}
@@ -188,6 +195,9 @@ class GroupRun {
     }
   }
   int num_exec() const { return static_cast<int>(exec_.size()); }
+  int64_t num_tasks() const { return tasks_total_; }
+  // REQUIRES: `p` outlives the run.
+  void set_progress(RunProgress* p) { progress_ = p; }
   // Enables tracing; times are taken from `origin`; node indices shifted by
   // `node_offset` (the nodes of earlier groups in RunStats::nodes).
   void EnableTrace(Clock::time_point origin, int node_offset) {
@@ -295,9 +305,8 @@ class GroupRun {
   std::atomic<bool> cancelled_{false};
   absl::Mutex error_mu_;
   absl::Status error_ ABSL_GUARDED_BY(error_mu_);
-  absl::Mutex progress_mu_;
-  int64_t tasks_done_ ABSL_GUARDED_BY(progress_mu_) = 0;
-  int64_t tasks_total_ = 0;
+  int64_t tasks_total_ = 0;  // tile tasks of this group
+  RunProgress* progress_ = nullptr;
   // Tracing (off unless EnableTrace).
   bool trace_ = false;
   Clock::time_point origin_;
@@ -585,11 +594,11 @@ void GroupRun::RunTask(int exec, int t) {
           std::chrono::duration_cast<std::chrono::nanoseconds>(start - origin_).count(), ns, bytes});
     }
     if (g_.options.progress && st.ok()) {
-      absl::MutexLock l(&progress_mu_);
-      ++tasks_done_;
-      if (!g_.options.progress(Progress{e.node ? e.node->name : e.name, tasks_done_, tasks_total_})) {
-        Fail(absl::CancelledError(absl::StrCat("run cancelled by the progress callback after ", tasks_done_,
-                                               " of ", tasks_total_, " tile tasks")));
+      absl::MutexLock l(&progress_->mu);
+      ++progress_->done;
+      if (!g_.options.progress(Progress{e.node ? e.node->name : e.name, progress_->done, progress_->total})) {
+        Fail(absl::CancelledError(absl::StrCat("run cancelled by the progress callback after ", progress_->done,
+                                               " of ", progress_->total, " tile tasks")));
       }
     }
   }
@@ -737,6 +746,11 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
     last_stats.peak_rss_bytes = PeakRss();
   };
 
+  // Every group is planned (grid, writers, budget) before any runs, so that
+  // a bad budget or path fails before work starts and progress covers the run.
+  std::vector<std::unique_ptr<TileGrid>> grids;
+  std::vector<std::unique_ptr<GroupRun>> runs;
+  RunProgress progress;
   for (const auto& sz : sizes) {
     std::vector<int> ids;
     for (size_t id = 0; id < nodes.size(); ++id) {
@@ -752,11 +766,13 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
       abort_all();
       return grid.status();
     }
+    grids.push_back(std::make_unique<TileGrid>(*std::move(grid)));
+    const TileGrid& g = *grids.back();
     int tw = 0, th = 0;
-    const bool uniform = grid->IsUniform(&tw, &th);
+    const bool uniform = g.IsUniform(&tw, &th);
     if (last_stats.tile_width == 0) {
-      last_stats.tile_width = grid->xs()[1];
-      last_stats.tile_height = grid->ys()[1];
+      last_stats.tile_width = g.xs()[1];
+      last_stats.tile_height = g.ys()[1];
     }
     for (SinkRequest* r : group_sinks) {
       if (r->kind != SinkRequest::Kind::kFile) continue;
@@ -772,9 +788,9 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
     }
     // The budget: the user's (minus GDAL's cache), or a default that is
     // raised to the graph's minimum.
-    GroupRun run(*this, *grid);
-    run.Build(ids, group_sinks, file_of);
-    const int64_t min_ws = run.min_working_set();
+    auto run = std::make_unique<GroupRun>(*this, g);
+    run->Build(ids, group_sinks, file_of);
+    const int64_t min_ws = run->min_working_set();
     int64_t store_budget;
     if (total_budget > 0) {
       store_budget = total_budget - cache;
@@ -783,19 +799,24 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
         return absl::ResourceExhaustedError(absl::StrCat(
             "memory budget of ", total_budget, " bytes is too small: one tile's working set needs ", min_ws,
             " bytes of tiles plus ", cache, " bytes of GDAL cache (", min_ws + cache, " bytes) with tiles of ",
-            grid->xs()[1], "x", grid->ys()[1], " pixels; raise the budget or use smaller tiles"));
+            g.xs()[1], "x", g.ys()[1], " pixels; raise the budget or use smaller tiles"));
       }
     } else {
       store_budget = std::max(kDefaultBudget - cache, min_ws);
     }
     last_stats.budget_bytes = std::max(last_stats.budget_bytes, store_budget);
     last_stats.min_budget_bytes = std::max(last_stats.min_budget_bytes, min_ws);
-    last_stats.tiles += grid->num_tiles();
-    run.set_store_budget(store_budget);
-    pool.ResetPeak(run.num_exec(), [] { return io::GdalCacheUsed(); });
-    if (options.trace) run.EnableTrace(start, static_cast<int>(last_stats.nodes.size()));
-    pool.set_retain_limit(store_budget);  // recycle tile blocks within the budget
-    absl::Status st = run.Execute(options.workers, &last_stats);
+    last_stats.tiles += g.num_tiles();
+    run->set_store_budget(store_budget);
+    run->set_progress(&progress);
+    progress.total += run->num_tasks();
+    runs.push_back(std::move(run));
+  }
+  for (auto& run : runs) {
+    pool.ResetPeak(run->num_exec(), [] { return io::GdalCacheUsed(); });
+    if (options.trace) run->EnableTrace(start, static_cast<int>(last_stats.nodes.size()));
+    pool.set_retain_limit(last_stats.budget_bytes);  // recycle tile blocks within the budget
+    absl::Status st = run->Execute(options.workers, &last_stats);
     if (pool.peak_bytes() >= last_stats.peak_live_bytes) {
       last_stats.peak_live_bytes = pool.peak_bytes();
       last_stats.gdal_cache_at_peak_bytes = pool.probe_at_peak();
