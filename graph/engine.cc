@@ -317,15 +317,7 @@ class GroupRun {
 };
 
 void GroupRun::ComputeCosts() {
-  cost_.assign(n_, 0);
   Neighbours nb;
-  for (int t = 0; t < n_; ++t) {
-    for (const auto& s : slots_) cost_[t] += SlotTileBytes(*s, t);
-    for (const auto& e : exec_) {
-      if (e->kind != ExecKind::kMap) continue;
-      for (int slot : e->inputs) cost_[t] += GatherBytes(*slots_[slot], e->margin, t);
-    }
-  }
   // Readers per entry and inputs awaited per task.
   for (auto& e : exec_) e->pending.reset(new std::atomic<int>[n_]);
   std::vector<std::vector<int>> pending(exec_.size(), std::vector<int>(n_, 0));
@@ -347,18 +339,23 @@ void GroupRun::ComputeCosts() {
   for (size_t si = 0; si < slots_.size(); ++si) {
     for (int t = 0; t < n_; ++t) slots_[si]->entries[t].readers.store(readers[si][t], std::memory_order_relaxed);
   }
-  // Minimum working set: replay the dependency structure sequentially. When
-  // the engine cannot admit tile t, every task runnable from tiles < t has
-  // run (else something is in flight and will free memory), so the bytes
-  // still reserved are exactly those of this replay at the same point. A
-  // budget of max_t(reserved before t + cost(t)) therefore always lets the
-  // next tile in: no deadlock.
+  // Replay the dependency structure sequentially, admitting tiles in order.
+  // Admitting tile t makes a deterministic set of tasks runnable (its
+  // "cascade": the sources of t, then every task whose last input that made
+  // possible); cost(t) is what those tasks allocate. A task can only run
+  // once the admission that completes its cascade happened, so reserving
+  // cost(t) at admission covers every allocation before it is made.
+  // When the engine cannot admit tile t and nothing is in flight, every
+  // cascade of tiles < t has run, so the bytes still reserved are exactly
+  // those of this replay at the same point. A budget of
+  // max_t(reserved before t + cost(t)) therefore always lets the next tile
+  // in: no deadlock.
+  cost_.assign(n_, 0);
   std::vector<std::vector<int>> left_readers = readers;
   int64_t reserved = 0;
   std::vector<std::pair<int, int>> work;
   for (int t = 0; t < n_; ++t) {
-    min_working_set_ = std::max(min_working_set_, reserved + cost_[t]);
-    reserved += cost_[t];
+    int64_t cost = 0, freed = 0;
     for (size_t ei = 0; ei < exec_.size(); ++ei) {
       if (exec_[ei]->kind == ExecKind::kSource) work.push_back({static_cast<int>(ei), t});
     }
@@ -366,17 +363,20 @@ void GroupRun::ComputeCosts() {
       auto [ei, u] = work.back();
       work.pop_back();
       const ExecNode& e = *exec_[ei];
+      for (int slot : e.outputs) cost += SlotTileBytes(*slots_[slot], u);
       for (int slot : e.inputs) {
         const Slot& s = *slots_[slot];
-        reserved -= GatherBytes(s, e.margin, u);
+        const int64_t gather = GatherBytes(s, e.margin, u);
+        cost += gather;
+        freed += gather;
         InputTiles(s, e.margin, u, &nb);
         for (int v : nb) {
-          if (--left_readers[slot][v] == 0) reserved -= SlotTileBytes(s, v);
+          if (--left_readers[slot][v] == 0) freed += SlotTileBytes(s, v);
         }
       }
       for (int slot : e.outputs) {
         const Slot& s = *slots_[slot];
-        if (left_readers[slot][u] == 0) reserved -= SlotTileBytes(s, u);
+        if (left_readers[slot][u] == 0) freed += SlotTileBytes(s, u);
         for (const Edge& ed : s.edges) {
           InputTiles(s, ed.margin, u, &nb);  // symmetric: the readers of u
           for (int v : nb) {
@@ -385,6 +385,9 @@ void GroupRun::ComputeCosts() {
         }
       }
     }
+    cost_[t] = cost;
+    min_working_set_ = std::max(min_working_set_, reserved + cost);
+    reserved += cost - freed;
   }
 }
 
