@@ -1,0 +1,319 @@
+// GDALFillNodata (GDAL 3.6, alg/rasterfill.cpp) on one tile.
+//
+// GDAL's algorithm, for a search distance d (n = floor(d)):
+//  1. Top-down pass: for each pixel, the nearest valid pixel above it in its
+//     column (itself included), if at most d rows up.
+//  2. Bottom-up pass, the same from below (row y uses the info of row y+1,
+//     i.e. strictly below); for each pixel to fill, step left and right one
+//     column at a time (up to n columns, the bound shrinking every four steps
+//     to the farthest quadrant found so far) and keep per quadrant (top-left,
+//     bottom-left, top-right, bottom-right) the nearest of those column
+//     candidates. Quadrants with a candidate at distance <= d are averaged
+//     with weights 1 / distance, in double, rounded to float32.
+//  3. Smoothing: `iterations` Jacobi passes of a 3x3 mean over the filled
+//     pixels, reading valid and filled neighbours; the first and last image
+//     rows are never smoothed.
+//
+// Why a tile with margin n + iterations gives exactly the whole-image
+// result: a fill value depends only on valid pixels at most n columns and n
+// rows away (candidates are at |dx| <= n by the step bound, and vertically
+// within d by the column passes; GDAL may look one step or one row further,
+// but such a candidate is at distance >= n + 1 > d: it can neither be used
+// nor displace a nearer one, nor change the step bound's floor). The tile's
+// passes start at its own edge, which only loses candidates more than n away
+// from the stable window; clamping the column steps at the tile edge instead
+// of the image edge only re-checks the same candidate (a strict "nearer"
+// test, so no change). A smoothing pass moves information by one pixel, so
+// the stable window needs fills `iterations` pixels around it, which need n
+// more. Ties between equidistant candidates resolve by step order, the same
+// in both. Hence the fill is computed only on the stable window grown by the
+// iterations, and the margin's outer ring only feeds it.
+#include "eoscale/filters/fill_nodata.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "eoscale/filters/sample.h"
+
+namespace eoscale::filters {
+namespace {
+
+// Where to compute fills, in tile (input view) coordinates: [x0, x1) x [y0, y1).
+struct Region {
+  int x0, y0, x1, y1;
+};
+
+// The conversion GDAL applies when it writes float32 values to an integer
+// band (GDALCopyWord in GDAL 3.6: add +-0.5 in float, clamp, truncate; NaN
+// becomes the lowest value). Checked against GDAL by the tests for 8- and
+// 16-bit types.
+template <typename T, typename W>
+T StoreLikeGdal(W v) {
+  if constexpr (std::is_floating_point_v<T>) {
+    return static_cast<T>(v);
+  } else {
+    if (std::isnan(v)) return std::numeric_limits<T>::lowest();
+    const W rounded = v >= W{0} ? v + W{0.5} : v - W{0.5};
+    const double lo = static_cast<double>(std::numeric_limits<T>::lowest());
+    const double hi = static_cast<double>(std::numeric_limits<T>::max());
+    return static_cast<T>(std::clamp(static_cast<double>(rounded), lo, hi));
+  }
+}
+
+// One band of one tile. W is the working type (float, as GDAL; double for
+// float64 images). Inputs: `val` and `valid` over the w x h tile; outputs:
+// `val` updated inside `r` and `filled` (GDAL's filter mask) inside `r`.
+template <typename W>
+class BandFiller {
+ public:
+  BandFiller(int w, int h, double d) : w_(w), h_(h), d_(d), n_(static_cast<int>(std::floor(d))) {}
+
+  // Steps 1 and 2 over region `r`.
+  void Fill(const Region& r, std::vector<W>& val, const std::vector<uint8_t>& valid, std::vector<uint8_t>& filled) {
+    // 1. Top-down: rows [0, r.y1).
+    td_y_.assign(static_cast<size_t>(w_) * r.y1, -1);
+    td_v_.assign(static_cast<size_t>(w_) * r.y1, W{0});
+    for (int y = 0; y < r.y1; ++y) {
+      const size_t row = static_cast<size_t>(y) * w_;
+      for (int x = 0; x < w_; ++x) {
+        const size_t i = row + x;
+        if (valid[i]) {
+          td_y_[i] = y;
+          td_v_[i] = val[i];
+        } else if (y > 0 && td_y_[i - w_] >= 0 && y - td_y_[i - w_] <= d_) {
+          td_y_[i] = td_y_[i - w_];
+          td_v_[i] = td_v_[i - w_];
+        }
+      }
+    }
+    // 2. Bottom-up, interpolating rows [r.y0, r.y1) on the way.
+    std::vector<int> last_y(w_, -1), this_y(w_, -1);
+    std::vector<W> last_v(w_, W{0}), this_v(w_, W{0});
+    std::vector<W> out_row(w_);
+    for (int y = h_ - 1; y >= r.y0; --y) {
+      const size_t row = static_cast<size_t>(y) * w_;
+      for (int x = 0; x < w_; ++x) {
+        if (valid[row + x]) {
+          this_y[x] = y;
+          this_v[x] = val[row + x];
+        } else if (last_y[x] >= 0 && last_y[x] - y <= d_) {
+          this_y[x] = last_y[x];
+          this_v[x] = last_v[x];
+        } else {
+          this_y[x] = -1;
+        }
+      }
+      if (y < r.y1) {
+        const int* top_y = td_y_.data() + row;
+        const W* top_v = td_v_.data() + row;
+        for (int x = r.x0; x < r.x1; ++x) {
+          if (valid[row + x]) continue;
+          W v;
+          if (Interpolate(x, y, top_y, top_v, last_y.data(), last_v.data(), &v)) {
+            out_row[x] = v;
+            filled[row + x] = 1;
+          }
+        }
+        // Written after the row: filled pixels never become sources.
+        for (int x = r.x0; x < r.x1; ++x) {
+          if (filled[row + x]) val[row + x] = out_row[x];
+        }
+      }
+      std::swap(last_y, this_y);
+      std::swap(last_v, this_v);
+    }
+  }
+
+  // Step 3 over region `r`: `iterations` Jacobi passes over the filled
+  // pixels, reading pixels that are valid or filled. `top_row` and
+  // `bottom_row` are the tile rows of the image's first and last rows (or
+  // out of [0, h) when the tile does not reach them).
+  void Smooth(const Region& r, int iterations, int top_row, int bottom_row, std::vector<W>& val,
+              const std::vector<uint8_t>& valid, const std::vector<uint8_t>& filled) {
+    std::vector<uint8_t> tmask(valid.size());
+    for (size_t i = 0; i < valid.size(); ++i) tmask[i] = valid[i] | filled[i];
+    std::vector<W> next;
+    for (int it = 0; it < iterations; ++it) {
+      next = val;
+      for (int y = r.y0; y < r.y1; ++y) {
+        if (y == top_row || y == bottom_row) continue;
+        const size_t row = static_cast<size_t>(y) * w_;
+        for (int x = r.x0; x < r.x1; ++x) {
+          if (!filled[row + x]) continue;
+          double sum = 0.0, weight = 0.0;
+          // GDAL's order: previous, this, next line; left, centre, right.
+          for (int dy = -1; dy <= 1; ++dy) {
+            const int yy = y + dy;
+            if (yy < 0 || yy >= h_) continue;
+            const size_t nrow = static_cast<size_t>(yy) * w_;
+            for (int dx = -1; dx <= 1; ++dx) {
+              const int xx = x + dx;
+              if (xx < 0 || xx >= w_ || !tmask[nrow + xx]) continue;
+              sum += static_cast<double>(val[nrow + xx]);
+              weight += 1.0;
+            }
+          }
+          next[row + x] = static_cast<W>(sum / weight);
+        }
+      }
+      std::swap(val, next);
+    }
+  }
+
+ private:
+  // GDAL's QUAD_CHECK.
+  static void QuadCheck(double& quad_dist, W& quad_value, int tx, int ty, int x, int y, W value) {
+    if (ty < 0) return;
+    const double dx = static_cast<double>(tx) - static_cast<double>(x);
+    const double dy = static_cast<double>(ty) - static_cast<double>(y);
+    const double dist_sq = dx * dx + dy * dy;
+    if (dist_sq < quad_dist * quad_dist) {
+      quad_dist = std::sqrt(dist_sq);
+      quad_value = value;
+    }
+  }
+
+  bool Interpolate(int x, int y, const int* top_y, const W* top_v, const int* bottom_y, const W* bottom_v,
+                   W* out) const {
+    double dist[4];
+    W value[4];
+    for (int q = 0; q < 4; ++q) {
+      dist[q] = d_ + 1.0;
+      value[q] = W{0};
+    }
+    int bound = n_;
+    for (int step = 0; step <= bound; ++step) {
+      const int lx = std::max(0, x - step);
+      const int rx = std::min(w_ - 1, x + step);
+      QuadCheck(dist[0], value[0], lx, top_y[lx], x, y, top_v[lx]);        // top left
+      QuadCheck(dist[1], value[1], lx, bottom_y[lx], x, y, bottom_v[lx]);  // bottom left
+      if (step == 0) continue;
+      QuadCheck(dist[2], value[2], rx, top_y[rx], x, y, top_v[rx]);        // top right
+      QuadCheck(dist[3], value[3], rx, bottom_y[rx], x, y, bottom_v[rx]);  // bottom right
+      if ((step & 0x3) == 0) {
+        bound = static_cast<int>(std::floor(std::max(std::max(dist[0], dist[1]), std::max(dist[2], dist[3]))));
+      }
+    }
+    double weight_sum = 0.0, value_sum = 0.0;
+    bool any = false;
+    for (int q = 0; q < 4; ++q) {
+      if (dist[q] <= d_) {
+        any = true;
+        const double weight = 1.0 / dist[q];
+        weight_sum += weight;
+        value_sum += static_cast<double>(value[q]) * weight;
+      }
+    }
+    if (!any) return false;
+    *out = static_cast<W>(value_sum / weight_sum);
+    return true;
+  }
+
+  const int w_, h_;
+  const double d_;
+  const int n_;
+  std::vector<int> td_y_;
+  std::vector<W> td_v_;
+};
+
+template <typename T>
+void FillTile(const MapTile& t, const FillNodataOptions& o) {
+  using W = std::conditional_t<std::is_same_v<T, double>, double, float>;
+  const ConstView& in = t.inputs[0];
+  const auto src = in.As<T>();
+  const auto dst = t.outputs[0].As<T>();
+  const int w = in.cols(), h = in.rows();
+  const int s = o.smoothing_iterations;
+  const Region r{std::max(0, t.StableX() - s), std::max(0, t.StableY() - s),
+                 std::min(w, t.StableX() + dst.cols() + s), std::min(h, t.StableY() + dst.rows() + s)};
+  const int top_row = -in.window().y;
+  const int bottom_row = t.input_profiles[0].height - 1 - in.window().y;
+  const size_t pixels = static_cast<size_t>(w) * h;
+  std::vector<W> val(pixels);
+  std::vector<uint8_t> valid(pixels), filled(pixels);
+  const NodataTest<T> is_nodata(t.input_profiles[0].nodata);
+  BandFiller<W> filler(w, h, o.max_search_distance);
+
+  for (int b = 0; b < src.bands(); ++b) {
+    // Values and validity of the whole tile.
+    for (int y = 0; y < h; ++y) {
+      const T* row = src.Row(b, y);
+      W* v = val.data() + static_cast<size_t>(y) * w;
+      uint8_t* ok = valid.data() + static_cast<size_t>(y) * w;
+      for (int x = 0; x < w; ++x) {
+        v[x] = static_cast<W>(row[x]);
+        ok[x] = is_nodata(row[x]) ? 0 : 1;
+      }
+    }
+    if (t.inputs.size() > 1) {
+      const ConstView& mask = t.inputs[1];
+      const int mb = mask.bands() == 1 ? 0 : b;
+      DispatchPixelType(mask.type(), [&]<typename M>() {
+        const auto m = mask.As<M>();
+        for (int y = 0; y < h; ++y) {
+          const M* row = m.Row(mb, y);
+          uint8_t* ok = valid.data() + static_cast<size_t>(y) * w;
+          for (int x = 0; x < w; ++x) ok[x] = row[x] == M{0} ? 1 : 0;
+        }
+      });
+    }
+    std::fill(filled.begin(), filled.end(), 0);
+    filler.Fill(r, val, valid, filled);
+    if (s > 0) {
+      if constexpr (!std::is_floating_point_v<T>) {
+        // GDAL writes the fills to the band, then smooths what it reads back.
+        for (size_t i = 0; i < pixels; ++i) {
+          if (filled[i]) val[i] = static_cast<W>(StoreLikeGdal<T>(val[i]));
+        }
+      }
+      filler.Smooth(r, s, top_row, bottom_row, val, valid, filled);
+    }
+    for (int y = 0; y < dst.rows(); ++y) {
+      const size_t row = static_cast<size_t>(y + t.StableY()) * w + t.StableX();
+      const T* orig = src.Row(b, y + t.StableY()) + t.StableX();
+      T* d = dst.Row(b, y);
+      for (int x = 0; x < dst.cols(); ++x) d[x] = filled[row + x] ? StoreLikeGdal<T>(val[row + x]) : orig[x];
+    }
+  }
+}
+
+}  // namespace
+
+MapFilter FillNodata(FillNodataOptions options) {
+  MapFilter f;
+  f.name = "fill nodata";
+  f.num_outputs = 1;
+  const bool valid_options = std::isfinite(options.max_search_distance) && options.max_search_distance > 0 &&
+                             options.smoothing_iterations >= 0 &&
+                             options.max_search_distance < std::numeric_limits<int>::max() / 4;
+  f.margin = valid_options ? static_cast<int>(std::floor(options.max_search_distance)) + options.smoothing_iterations
+                           : 0;
+  f.profiles = [valid_options, options](absl::Span<const Profile> in) -> absl::StatusOr<std::vector<Profile>> {
+    if (!valid_options) {
+      return absl::InvalidArgumentError(absl::StrCat("fill nodata: max_search_distance ", options.max_search_distance,
+                                                     " must be finite and > 0, smoothing_iterations ",
+                                                     options.smoothing_iterations, " >= 0"));
+    }
+    if (in.size() > 2) {
+      return absl::InvalidArgumentError(absl::StrCat("fill nodata: ", in.size(), " inputs, expected an image and "
+                                                     "optionally a mask"));
+    }
+    if (in.size() == 2 && in[1].bands != 1 && in[1].bands != in[0].bands) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("fill nodata: a mask of ", in[1].bands, " bands for an image of ", in[0].bands));
+    }
+    return std::vector<Profile>{in[0]};
+  };
+  f.fn = [options](const MapTile& t) -> absl::Status {
+    DispatchPixelType(t.inputs[0].type(), [&]<typename T>() { FillTile<T>(t, options); });
+    return absl::OkStatus();
+  };
+  return f;
+}
+
+}  // namespace eoscale::filters

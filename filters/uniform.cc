@@ -1,0 +1,86 @@
+#include "eoscale/filters/uniform.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "eoscale/filters/border.h"
+#include "eoscale/filters/sample.h"
+
+namespace eoscale::filters {
+namespace {
+
+// One band. `rows`: for each stable row, the `size` view rows of its window;
+// `cols`: for each stable column, the `size` intermediate columns of its
+// window, as indices into [first_col, first_col + num_cols) of the view.
+template <typename T>
+void UniformBand(const ConstTypedView<T>& src, const TypedView<T>& dst, int band, int size,
+                 const std::vector<int>& rows, const std::vector<int>& cols, int first_col, int num_cols,
+                 std::vector<T>& mid, std::vector<double>& acc) {
+  const double n = static_cast<double>(size);
+  // Axis 0: the intermediate for the stable rows and every column the
+  // second pass reads, stored in T as scipy's output array.
+  mid.resize(static_cast<size_t>(dst.rows()) * num_cols);
+  acc.resize(num_cols);
+  for (int oy = 0; oy < dst.rows(); ++oy) {
+    const int* rt = rows.data() + static_cast<size_t>(oy) * size;
+    std::fill(acc.begin(), acc.end(), 0.0);
+    for (int a = 0; a < size; ++a) {
+      const T* r = src.Row(band, rt[a]) + first_col;
+      for (int c = 0; c < num_cols; ++c) acc[c] += static_cast<double>(r[c]);
+    }
+    T* m = mid.data() + static_cast<size_t>(oy) * num_cols;
+    for (int c = 0; c < num_cols; ++c) m[c] = ConvertSample<T>(acc[c] / n);
+  }
+  // Axis 1.
+  for (int oy = 0; oy < dst.rows(); ++oy) {
+    const T* m = mid.data() + static_cast<size_t>(oy) * num_cols;
+    T* d = dst.Row(band, oy);
+    for (int ox = 0; ox < dst.cols(); ++ox) {
+      const int* ct = cols.data() + static_cast<size_t>(ox) * size;
+      double s = 0.0;
+      for (int a = 0; a < size; ++a) s += static_cast<double>(m[ct[a]]);
+      d[ox] = ConvertSample<T>(s / n);
+    }
+  }
+}
+
+}  // namespace
+
+MapFilter Uniform(int size) {
+  MapFilter f;
+  f.name = "uniform";
+  f.num_outputs = 1;
+  f.margin = std::max(size, 1) / 2;
+  f.profiles = [size](absl::Span<const Profile> in) -> absl::StatusOr<std::vector<Profile>> {
+    if (size < 1) return absl::InvalidArgumentError(absl::StrCat("uniform: size ", size, " < 1"));
+    return std::vector<Profile>{in[0]};
+  };
+  f.fn = [size](const MapTile& t) -> absl::Status {
+    const ConstView& in = t.inputs[0];
+    const Profile& ip = t.input_profiles[0];
+    const Window& w = t.tile.window;
+    const int before = size / 2, after = size - before - 1;
+    std::vector<int> rows, cols;
+    BorderTable(w.y, w.height, before, after, ip.height, in.window().y, in.rows(), BorderMode::kReflect, &rows);
+    BorderTable(w.x, w.width, before, after, ip.width, in.window().x, in.cols(), BorderMode::kReflect, &cols);
+    // The columns the second pass reads, as a contiguous range of the view.
+    const auto [lo, hi] = std::minmax_element(cols.begin(), cols.end());
+    const int first_col = *lo;
+    const int num_cols = *hi - *lo + 1;
+    for (int& c : cols) c -= first_col;
+    DispatchPixelType(in.type(), [&]<typename T>() {
+      const auto src = in.As<T>();
+      const auto dst = t.outputs[0].As<T>();
+      std::vector<T> mid;
+      std::vector<double> acc;
+      for (int b = 0; b < src.bands(); ++b) {
+        UniformBand(src, dst, b, size, rows, cols, first_col, num_cols, mid, acc);
+      }
+    });
+    return absl::OkStatus();
+  };
+  return f;
+}
+
+}  // namespace eoscale::filters
