@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -11,7 +13,7 @@ namespace {
 
 std::vector<int> Boundaries(int total, int step) {
   std::vector<int> b;
-  for (int v = 0; v < total; v += step) b.push_back(v);
+  for (int64_t v = 0; v < total; v += step) b.push_back(static_cast<int>(v));
   b.push_back(total);
   return b;
 }
@@ -45,12 +47,12 @@ Tile TileGrid::TileWithMargin(int index, int margin) const {
   t.window = TileWindow(index);
   const Window& w = t.window;
   // EOScale: margin if it stays inside the image, else what is left to the border.
-  t.top = w.y - margin >= 0 ? margin : w.y;
-  t.left = w.x - margin >= 0 ? margin : w.x;
+  t.top = int64_t{w.y} - margin >= 0 ? margin : w.y;
+  t.left = int64_t{w.x} - margin >= 0 ? margin : w.x;
   const int end_y = w.y + w.height - 1;
   const int end_x = w.x + w.width - 1;
-  t.bottom = end_y + margin <= height() - 1 ? margin : height() - 1 - end_y;
-  t.right = end_x + margin <= width() - 1 ? margin : width() - 1 - end_x;
+  t.bottom = int64_t{end_y} + margin <= height() - 1 ? margin : height() - 1 - end_y;
+  t.right = int64_t{end_x} + margin <= width() - 1 ? margin : width() - 1 - end_x;
   return t;
 }
 
@@ -93,6 +95,13 @@ absl::StatusOr<TileGrid> MakeTileGrid(int width, int height, const TilingOptions
     return absl::InvalidArgumentError("tile_size and tile_max_size must not be negative");
   }
   if (default_size <= 0) default_size = 256;
+  auto checked = [&](TileGrid g) -> absl::StatusOr<TileGrid> {
+    if (static_cast<int64_t>(g.tiles_x()) * g.tiles_y() > std::numeric_limits<int>::max()) {
+      return absl::InvalidArgumentError(absl::StrCat("tiling a ", width, "x", height,
+                                                     " image this way gives too many tiles"));
+    }
+    return g;
+  };
   if (options.mode == TileMode::kTiles) {
     int size = options.tile_size;
     if (size == 0 && options.one_tile_per_worker) {
@@ -102,11 +111,11 @@ absl::StatusOr<TileGrid> MakeTileGrid(int width, int height, const TilingOptions
     }
     if (size == 0) size = default_size;
     size = std::max(size, 1);
-    return TileGrid::Uniform(width, height, size, size);
+    return checked(TileGrid::Uniform(width, height, size, size));
   }
   // Strips: full width.
   if (options.tile_size > 0) {
-    return TileGrid({0, width}, Boundaries(height, options.tile_size));
+    return checked(TileGrid({0, width}, Boundaries(height, options.tile_size)));
   }
   if (options.one_tile_per_worker) {
     // EOScale: `workers` strips of height / workers rows, the last one

@@ -22,6 +22,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "eoscale/graph/graph_state.h"
 #include "eoscale/io/gdal_raster.h"
@@ -645,6 +646,18 @@ absl::Status GroupRun::Execute(int workers, RunStats* stats) {
   return absl::OkStatus();
 }
 
+// GDAL's share of a total budget: an eighth, within [1, 16] MiB.
+int64_t GdalCacheShare(int64_t total) { return std::clamp(total / 8, int64_t{1} * kMiB, kMaxGdalCache); }
+
+// The smallest total budget whose tile share (total - GDAL's share) holds
+// `tiles` bytes. total - share(total) never decreases as total grows, so the
+// iteration from below stops at the least such total.
+int64_t MinimumTotalBudget(int64_t tiles) {
+  int64_t total = tiles;
+  while (total - GdalCacheShare(total) < tiles) total = tiles + GdalCacheShare(total);
+  return total;
+}
+
 int64_t CurrentRss() {
   long pages = 0, resident = 0;
   if (FILE* f = std::fopen("/proc/self/statm", "r")) {
@@ -713,8 +726,7 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
   };
 
   const int64_t total_budget = options.memory_budget_bytes;
-  const int64_t cache = total_budget > 0 ? std::clamp(total_budget / 8, int64_t{1} * kMiB, kMaxGdalCache)
-                                         : kMaxGdalCache;
+  const int64_t cache = total_budget > 0 ? GdalCacheShare(total_budget) : kMaxGdalCache;
   io::SetGdalCacheMax(cache);
   absl::Cleanup trim = [this] { pool.Trim(); };  // recycled blocks go back between runs
   last_stats.gdal_cache_max_bytes = cache;
@@ -773,6 +785,10 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
     const TileGrid& g = *grids.back();
     int tw = 0, th = 0;
     const bool uniform = g.IsUniform(&tw, &th);
+    // One row of tiles: its height is the image's; round the block height up
+    // to GeoTIFF's multiple of 16 so that tiles stay whole blocks (written
+    // directly, not through GDAL's cache).
+    if (uniform && g.tiles_y() == 1 && g.tiles_x() > 1) th = (th + 15) / 16 * 16;
     if (last_stats.tile_width == 0) {
       last_stats.tile_width = g.xs()[1];
       last_stats.tile_height = g.ys()[1];
@@ -794,19 +810,8 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
     auto run = std::make_unique<GroupRun>(*this, g);
     run->Build(ids, group_sinks, file_of);
     const int64_t min_ws = run->min_working_set();
-    int64_t store_budget;
-    if (total_budget > 0) {
-      store_budget = total_budget - cache;
-      if (store_budget < min_ws) {
-        abort_all();
-        return absl::ResourceExhaustedError(absl::StrCat(
-            "memory budget of ", total_budget, " bytes is too small: one tile's working set needs ", min_ws,
-            " bytes of tiles plus ", cache, " bytes of GDAL cache (", min_ws + cache, " bytes) with tiles of ",
-            g.xs()[1], "x", g.ys()[1], " pixels; raise the budget or use smaller tiles"));
-      }
-    } else {
-      store_budget = std::max(kDefaultBudget - cache, min_ws);
-    }
+    const int64_t store_budget =
+        total_budget > 0 ? total_budget - cache : std::max(kDefaultBudget - cache, min_ws);
     last_stats.budget_bytes = std::max(last_stats.budget_bytes, store_budget);
     last_stats.min_budget_bytes = std::max(last_stats.min_budget_bytes, min_ws);
     last_stats.tiles += g.num_tiles();
@@ -814,6 +819,17 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
     run->set_progress(&progress);
     progress.total += run->num_tasks();
     runs.push_back(std::move(run));
+  }
+  // A user budget must hold the largest minimum of all the run's groups.
+  if (total_budget > 0 && total_budget - cache < last_stats.min_budget_bytes) {
+    abort_all();
+    const int64_t need = last_stats.min_budget_bytes;
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "memory budget of ", total_budget, " bytes is too small: one tile's working set needs ", need,
+        " bytes of tiles plus GDAL's cache share of the budget; raise the budget to at least ",
+        absl::StrFormat("%.2f MiB", MinimumTotalBudget(need) / static_cast<double>(kMiB)), " (",
+        MinimumTotalBudget(need), " bytes) or use smaller tiles than ", last_stats.tile_width, "x",
+        last_stats.tile_height, " pixels"));
   }
   for (auto& run : runs) {
     pool.ResetPeak(run->num_exec(), [] { return io::GdalCacheUsed(); });

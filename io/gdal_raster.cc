@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "cpl_conv.h"
 #include "cpl_error.h"
 #include "cpl_string.h"
@@ -100,7 +101,10 @@ class GdalSource final : public RasterSource {
     if (h == nullptr) {
       h = GDALOpenEx(path_.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY, nullptr, nullptr, nullptr);
       if (h == nullptr) {
-        return absl::UnavailableError(absl::StrCat("cannot reopen '", path_, "': ", errors.message()));
+        struct stat st;
+        const std::string why = ::stat(path_.c_str(), &st) != 0 ? std::string("the file no longer exists")
+                                                                : errors.message();
+        return absl::UnavailableError(absl::StrCat("cannot reopen '", path_, "': ", why));
       }
     }
     const Window& w = dst.window();
@@ -162,6 +166,16 @@ std::string Dirname(const std::string& path) {
   return d.empty() ? std::string(".") : d.string();
 }
 
+// GDAL's block cache is shared by every dataset. Two sinks writing through
+// it at once (RasterIO into partial blocks, flushes on eviction or close)
+// have been seen to lose blocks (GDAL issue #2011; TSan sees libtiff copies
+// racing on one cache block). Sinks therefore write one at a time; whole
+// blocks go straight to the file (GDALWriteBlock) and hold it briefly.
+absl::Mutex& SinkMutex() {
+  static absl::Mutex mu(absl::kConstInit);
+  return mu;
+}
+
 class GeoTiffSink final : public RasterSink {
  public:
   GeoTiffSink(std::string path, std::string tmp, GDALDatasetH h, Profile profile, int bw, int bh,
@@ -174,6 +188,7 @@ class GeoTiffSink final : public RasterSink {
 
   absl::Status Write(const ConstView& src) override {
     if (h_ == nullptr) return absl::FailedPreconditionError(absl::StrCat("'", path_, "' is closed"));
+    absl::MutexLock lock(&SinkMutex());
     ScopedGdalErrors errors;
     const Window& w = src.window();
     const int psize = static_cast<int>(PixelSize(profile_.type));
@@ -215,6 +230,7 @@ class GeoTiffSink final : public RasterSink {
 
   absl::Status Commit() override {
     if (h_ == nullptr) return absl::FailedPreconditionError(absl::StrCat("'", path_, "' is closed"));
+    absl::MutexLock lock(&SinkMutex());
     ScopedGdalErrors errors;
     GDALFlushCache(h_);
     GDALClose(h_);
@@ -235,6 +251,7 @@ class GeoTiffSink final : public RasterSink {
   }
 
   void Abort() override {
+    absl::MutexLock lock(&SinkMutex());
     if (h_ != nullptr) {
       ScopedGdalErrors errors;  // swallow: we are dropping the file anyway
       GDALClose(h_);
