@@ -15,6 +15,7 @@
 #include <exception>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -229,7 +230,8 @@ class GroupRun {
       out->push_back(t);
       return;
     }
-    std::vector<int> v;
+    thread_local std::vector<int> v;  // no allocation per call
+    v.clear();
     grid_.TilesIntersecting(grid_.TileWithMargin(t, margin).Expanded(), &v);
     out->assign(v.begin(), v.end());
   }
@@ -299,8 +301,8 @@ class GroupRun {
   std::vector<int64_t> cost_;
   int64_t min_working_set_ = 0;
 
-  absl::Mutex admit_mu_;
-  int next_tile_ ABSL_GUARDED_BY(admit_mu_) = 0;
+  std::mutex admit_mu_;  // std::mutex: taken on every free (see BufferPool)
+  int next_tile_ = 0;    // guarded by admit_mu_
   std::atomic<int64_t> reserved_{0};
   std::atomic<int64_t> in_flight_{0};
   std::atomic<bool> cancelled_{false};
@@ -395,7 +397,7 @@ void GroupRun::ComputeCosts() {
 void GroupRun::TryAdmit(bool force) {
   absl::InlinedVector<int, 8> admitted;
   {
-    absl::MutexLock l(&admit_mu_);
+    std::lock_guard<std::mutex> l(admit_mu_);
     while (next_tile_ < n_ && !cancelled_.load(std::memory_order_acquire)) {
       const int64_t c = cost_[next_tile_];
       const int64_t r = reserved_.load(std::memory_order_acquire);
