@@ -6,7 +6,7 @@
 # the results folder; each console log ends with a summary table (medians,
 # ratios to the baseline of the same run).
 #
-#   scripts/bench.sh                 # the full suite (about 15 min on 2 cores)
+#   scripts/bench.sh                 # the full suite (6 min on a quiet 2-core machine)
 #   scripts/bench.sh --quick         # sizes 1024 and 3500 only, 3 repetitions
 #   scripts/bench.sh --smoke         # every benchmark once, tiny sizes (seconds)
 #   scripts/bench.sh --only macro    # one part: micro, macro, scaling
@@ -31,7 +31,7 @@ while [[ $# -gt 0 ]]; do
     --repetitions) repetitions="$2"; shift ;;
     --sizes) sizes="$2"; shift ;;
     --no-build) build=0 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
   shift
