@@ -14,10 +14,6 @@
 // Single-thread variants are timed in CPU time (robust to other load on the
 // machine), two-thread ones in wall time. Summary: time per operation as a
 // ratio to malloc.
-//
-// --absl_deadlock_detection=0: turn off Abseil's mutex deadlock detector,
-// which Debian 12's Abseil (built without NDEBUG) runs on every lock of the
-// pool's absl::Mutex; the default measures the library as shipped.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -28,7 +24,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "bench_util.h"
 #include "benchmark/benchmark.h"
 #include "eoscale/core/buffer_pool.h"
@@ -134,13 +129,8 @@ void RegisterAll() {
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--absl_deadlock_detection=0") == 0) {
-      absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-    } else if (std::strcmp(argv[i], "--smoke") != 0) {
-      std::fprintf(stderr,
-                   "buffer_pool_benchmark: unknown flag '%s' (only --smoke, --absl_deadlock_detection=0 and "
-                   "--benchmark_*)\n",
-                   argv[i]);
+    if (std::strcmp(argv[i], "--smoke") != 0) {
+      std::fprintf(stderr, "buffer_pool_benchmark: unknown flag '%s' (only --smoke and --benchmark_*)\n", argv[i]);
       return 2;
     }
   }

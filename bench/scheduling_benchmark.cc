@@ -15,13 +15,6 @@
 // With 2 workers the wall figure is about half the CPU figure when the two
 // workers run tasks in parallel without contention.
 //
-// absl_deadlock_detection: Debian 12's Abseil is built without NDEBUG, so
-// absl::Mutex runs its deadlock detector on every lock by default (a global
-// lock-order graph under one global lock: ~70 ns per lock instead of ~20,
-// and two threads locking independent mutexes serialize on it). 1 = as
-// shipped (the detector on), 0 = absl::SetMutexDeadlockDetectionMode(kIgnore)
-// before the run, to show what the detector costs the engine.
-//
 // --smoke: a 256 x 256 image (64 tiles), for CI.
 #include <time.h>
 
@@ -36,7 +29,6 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "bench_util.h"
 #include "benchmark/benchmark.h"
 #include "eoscale/graph/context.h"
@@ -111,8 +103,6 @@ absl::StatusOr<Timing> RunChain(int chain, int workers) {
 void BM_Scheduling(benchmark::State& state) {
   const int chain = static_cast<int>(state.range(0));
   const int workers = static_cast<int>(state.range(1));
-  absl::SetMutexDeadlockDetectionMode(state.range(2) != 0 ? absl::OnDeadlockCycle::kAbort
-                                                          : absl::OnDeadlockCycle::kIgnore);
   Timing base, with_chain;
   int64_t n = 0;
   for (auto _ : state) {
@@ -144,8 +134,8 @@ void BM_Scheduling(benchmark::State& state) {
   state.counters["tiles"] = tiles;
 }
 BENCHMARK(BM_Scheduling)
-    ->ArgNames({"chain", "workers", "absl_deadlock_detection"})
-    ->ArgsProduct({{1, 4, 16}, {1, 2}, {1, 0}})
+    ->ArgNames({"chain", "workers"})
+    ->ArgsProduct({{1, 4, 16}, {1, 2}})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 

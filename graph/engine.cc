@@ -24,9 +24,9 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/synchronization/mutex.h"
 #include "eoscale/graph/graph_state.h"
 #include "eoscale/io/gdal_raster.h"
+#include "eoscale/graph/tsan_annotations.h"
 #include "oneapi/tbb/enumerable_thread_specific.h"
 #include "oneapi/tbb/flow_graph.h"
 #include "oneapi/tbb/global_control.h"
@@ -41,6 +41,12 @@ using Neighbours = absl::InlinedVector<int, 9>;
 constexpr int64_t kMiB = int64_t{1} << 20;
 constexpr int64_t kDefaultBudget = 64 * kMiB;
 constexpr int64_t kMaxGdalCache = 16 * kMiB;
+
+// TSan (tsan_annotations.h): building a run's flow graph happens before any
+// of its bodies runs. A body cannot reach a per-run object before it has read
+// its captures (heap memory the building thread wrote), so this sync object
+// is a static one, shared by every run in the process.
+char tsan_graph_built = 0;
 
 // One image flowing through the run: the output `output` of exec node
 // `producer`, stored per tile.
@@ -80,12 +86,17 @@ struct ExecNode {
   RasterSink* file = nullptr;
   Array* array = nullptr;
   // Reduce: partial results folded in tile order.
-  absl::Mutex fold_mu;
+  std::mutex fold_mu;  // guards partials, folded, accumulator while running
   std::vector<std::optional<std::any>> partials;
   int folded = 0;
   std::any accumulator;
   // Scheduling.
   std::unique_ptr<std::atomic<int>[]> pending;
+  // TSan builds only (tsan_annotations.h): one sync object per tile task,
+  // released by whoever launches the task, acquired by its body; and one for
+  // the serial (concurrency 1) file sinks, whose bodies oneTBB orders.
+  std::unique_ptr<char[]> handoff;
+  char serial_sync = 0;
   std::unique_ptr<tbb::flow::function_node<int>> flow;
   // Figures.
   std::atomic<int64_t> tiles{0};
@@ -100,8 +111,8 @@ std::string NodeLabel(const ExecNode& e) {
 
 // Progress over the whole run (all image sizes).
 struct RunProgress {
-  absl::Mutex mu;
-  int64_t done ABSL_GUARDED_BY(mu) = 0;
+  std::mutex mu;
+  int64_t done = 0;  // guarded by mu
   int64_t total = 0;
 };
 
@@ -266,9 +277,24 @@ class GroupRun {
   void TryAdmit(bool force);
   void Launch(int exec, int t) {
     in_flight_.fetch_add(1, std::memory_order_relaxed);
+    if constexpr (kTsan) TsanRelease(&exec_[exec]->handoff[t]);
     exec_[exec]->flow->try_put(t);
   }
   void RunTask(int exec, int t);
+  // A flow-graph node's body: runs tile task t of exec node `exec`.
+  struct TaskBody {
+    GroupRun* run;
+    int exec;
+    tbb::flow::continue_msg operator()(int t) const {
+      // TSan: building the graph happens before its bodies run. The acquire
+      // must precede this body's reads of its own fields, which the compiler
+      // would otherwise hoist above it (TsanOpaque).
+      TsanAcquire(&tsan_graph_built);
+      const TaskBody* self = TsanOpaque(this);
+      self->run->RunTask(self->exec, t);
+      return {};
+    }
+  };
   absl::Status RunSource(ExecNode& e, int t);
   absl::Status RunMap(ExecNode& e, int t, std::vector<std::unique_ptr<PooledBuffer>>* outputs);
   absl::Status RunReduce(ExecNode& e, int t);
@@ -284,7 +310,7 @@ class GroupRun {
   }
   void Fail(absl::Status s) {
     {
-      absl::MutexLock l(&error_mu_);
+      std::lock_guard<std::mutex> l(error_mu_);
       if (error_.ok()) error_ = std::move(s);
     }
     cancelled_.store(true, std::memory_order_release);
@@ -306,8 +332,11 @@ class GroupRun {
   std::atomic<int64_t> reserved_{0};
   std::atomic<int64_t> in_flight_{0};
   std::atomic<bool> cancelled_{false};
-  absl::Mutex error_mu_;
-  absl::Status error_ ABSL_GUARDED_BY(error_mu_);
+  // std::mutex rather than absl::Mutex throughout the engine: Debian's
+  // Abseil is not built with TSan, which would not see its locks.
+  std::mutex error_mu_;
+  absl::Status error_;  // guarded by error_mu_
+  char done_sync_ = 0;  // TSan: every task body happens before wait_for_all returns
   int64_t tasks_total_ = 0;  // tile tasks of this group
   RunProgress* progress_ = nullptr;
   // Tracing (off unless EnableTrace).
@@ -322,7 +351,10 @@ class GroupRun {
 void GroupRun::ComputeCosts() {
   Neighbours nb;
   // Readers per entry and inputs awaited per task.
-  for (auto& e : exec_) e->pending.reset(new std::atomic<int>[n_]);
+  for (auto& e : exec_) {
+    e->pending.reset(new std::atomic<int>[n_]);
+    if constexpr (kTsan) e->handoff.reset(new char[n_]());
+  }
   std::vector<std::vector<int>> pending(exec_.size(), std::vector<int>(n_, 0));
   std::vector<std::vector<int>> readers(slots_.size(), std::vector<int>(n_, 0));
   for (size_t si = 0; si < slots_.size(); ++si) {
@@ -533,7 +565,7 @@ absl::Status GroupRun::RunReduce(ExecNode& e, int t) {
   try {
     part = e.node->reduce_map(rt);
     if (!part.ok()) return part.status();
-    absl::MutexLock l(&e.fold_mu);
+    std::lock_guard<std::mutex> l(e.fold_mu);
     e.partials[t] = *std::move(part);
     while (e.folded < n_ && e.partials[e.folded].has_value()) {
       std::any v = std::move(*e.partials[e.folded]);
@@ -560,6 +592,10 @@ absl::Status GroupRun::RunSink(ExecNode& e, int t) {
 
 void GroupRun::RunTask(int exec, int t) {
   ExecNode& e = *exec_[exec];
+  if constexpr (kTsan) {
+    TsanAcquire(&e.handoff[t]);
+    if (e.kind == ExecKind::kFileSink) TsanAcquire(&e.serial_sync);
+  }
   if (!cancelled_.load(std::memory_order_acquire)) {
     const auto start = Clock::now();
     absl::Status st;
@@ -600,7 +636,7 @@ void GroupRun::RunTask(int exec, int t) {
           std::chrono::duration_cast<std::chrono::nanoseconds>(start - origin_).count(), ns, bytes});
     }
     if (g_.options.progress && st.ok()) {
-      absl::MutexLock l(&progress_->mu);
+      std::lock_guard<std::mutex> l(progress_->mu);
       ++progress_->done;
       if (!g_.options.progress(Progress{e.node ? e.node->name : e.name, progress_->done, progress_->total})) {
         Fail(absl::CancelledError(absl::StrCat("run cancelled by the progress callback after ", progress_->done,
@@ -608,7 +644,11 @@ void GroupRun::RunTask(int exec, int t) {
       }
     }
   }
+  if constexpr (kTsan) {
+    if (e.kind == ExecKind::kFileSink) TsanRelease(&e.serial_sync);
+  }
   if (in_flight_.fetch_sub(1, std::memory_order_acq_rel) == 1) TryAdmit(true);
+  TsanRelease(&done_sync_);  // the body's last access to the run
 }
 
 absl::Status GroupRun::Execute(int workers, RunStats* stats) {
@@ -621,14 +661,23 @@ absl::Status GroupRun::Execute(int workers, RunStats* stats) {
     for (size_t ei = 0; ei < exec_.size(); ++ei) {
       const size_t concurrency = exec_[ei]->kind == ExecKind::kFileSink ? 1 : tbb::flow::unlimited;
       exec_[ei]->flow = std::make_unique<tbb::flow::function_node<int>>(
-          fg, concurrency, [this, ei](int t) {
-            RunTask(static_cast<int>(ei), t);
-            return tbb::flow::continue_msg();
-          });
+          fg, concurrency, TaskBody{this, static_cast<int>(ei)});
     }
+    TsanRelease(&tsan_graph_built);
     TryAdmit(false);
     if (in_flight_.load() == 0) TryAdmit(true);
     fg.wait_for_all();
+    if constexpr (kTsan) {
+      // wait_for_all waits inside libtbb for the graph's wait context to drop
+      // to zero, and each task's very last step (after our body, after
+      // oneTBB's own bookkeeping on the node) is an atomic decrement of it in
+      // oneTBB's header. A no-op reserve/release of the context makes TSan
+      // see the acquire that libtbb does, before the nodes are destroyed and
+      // the graph's stack memory is reused.
+      fg.reserve_wait();
+      fg.release_wait();
+    }
+    TsanAcquire(&done_sync_);
     for (auto& e : exec_) e->flow.reset();
   });
   // Drop whatever a cancelled run left in the store.
@@ -636,7 +685,7 @@ absl::Status GroupRun::Execute(int workers, RunStats* stats) {
     for (int t = 0; t < n_; ++t) s->entries[t].buffer.reset();
   }
   FillStats(stats);
-  absl::MutexLock l(&error_mu_);
+  std::lock_guard<std::mutex> l(error_mu_);
   if (!error_.ok()) return error_;
   for (auto& e : exec_) {
     if (e->kind == ExecKind::kReduce) {

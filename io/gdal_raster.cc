@@ -13,7 +13,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/synchronization/mutex.h"
 #include "cpl_conv.h"
 #include "cpl_error.h"
 #include "cpl_string.h"
@@ -171,8 +170,10 @@ std::string Dirname(const std::string& path) {
 // have been seen to lose blocks (GDAL issue #2011; TSan sees libtiff copies
 // racing on one cache block). Sinks therefore write one at a time; whole
 // blocks go straight to the file (GDALWriteBlock) and hold it briefly.
-absl::Mutex& SinkMutex() {
-  static absl::Mutex mu(absl::kConstInit);
+// (std::mutex: Debian's Abseil is not built with TSan, which would not see an
+// absl::Mutex.)
+std::mutex& SinkMutex() {
+  static std::mutex mu;
   return mu;
 }
 
@@ -188,7 +189,7 @@ class GeoTiffSink final : public RasterSink {
 
   absl::Status Write(const ConstView& src) override {
     if (h_ == nullptr) return absl::FailedPreconditionError(absl::StrCat("'", path_, "' is closed"));
-    absl::MutexLock lock(&SinkMutex());
+    std::lock_guard<std::mutex> lock(SinkMutex());
     ScopedGdalErrors errors;
     const Window& w = src.window();
     const int psize = static_cast<int>(PixelSize(profile_.type));
@@ -230,7 +231,7 @@ class GeoTiffSink final : public RasterSink {
 
   absl::Status Commit() override {
     if (h_ == nullptr) return absl::FailedPreconditionError(absl::StrCat("'", path_, "' is closed"));
-    absl::MutexLock lock(&SinkMutex());
+    std::lock_guard<std::mutex> lock(SinkMutex());
     ScopedGdalErrors errors;
     GDALFlushCache(h_);
     GDALClose(h_);
@@ -251,7 +252,7 @@ class GeoTiffSink final : public RasterSink {
   }
 
   void Abort() override {
-    absl::MutexLock lock(&SinkMutex());
+    std::lock_guard<std::mutex> lock(SinkMutex());
     if (h_ != nullptr) {
       ScopedGdalErrors errors;  // swallow: we are dropping the file anyway
       GDALClose(h_);

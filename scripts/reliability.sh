@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The reliability checks CI runs after the normal build and tests:
 #   1. the whole test suite under ASan + UBSan (leaks on, halt on error);
-#   2. the engine and graph tests under TSan, when EOSCALE_TSAN_PREFIX points at
-#      oneTBB and Abseil built with TSan (skipped otherwise: scripts/sanitize.sh);
+#   2. the engine and graph tests under TSan (clang; docs/fuzzing.md says how
+#      Debian's uninstrumented oneTBB is handled);
 #   3. every libFuzzer target for FUZZ_SECONDS (default 60) on its seed corpus.
 # Every step runs even if an earlier one failed; the exit code is non-zero if
 # any failed. Build folders: build-asan/, build-tsan/, build-fuzz/.

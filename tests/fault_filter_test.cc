@@ -134,7 +134,8 @@ TEST_P(FilterFaultInGraphTest, RunFailsNamingNodeAndTileAndLeavesNoTrace) {
   absl::StatusOr<std::vector<Image>> pre = ctx.Map({*src}, TwoOutputs("pre", 1, 1));
   ASSERT_TRUE(pre.ok()) << pre.status();
   MapFilter faulty = TwoOutputs("faulty", 2, 0);
-  faulty.fn = [bad, fault, inner = faulty.fn](const MapTile& t) -> absl::Status {
+  // (An init-capture: clang 14 cannot capture a structured binding.)
+  faulty.fn = [bad, fault = fault, inner = faulty.fn](const MapTile& t) -> absl::Status {
     if (t.tile.index == bad) {
       switch (fault) {
         case Fault::kThrowsStdException: throw std::runtime_error("kaboom");

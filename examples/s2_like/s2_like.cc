@@ -22,9 +22,14 @@
 #include "ogr_spatialref.h"
 #include "tbb/parallel_pipeline.h"
 #include "tbb/task_arena.h"
+#include "eoscale/graph/tsan_annotations.h"
 
 namespace eoscale::examples {
 namespace {
+
+using internal::TsanAcquire;
+using internal::TsanOpaque;
+using internal::TsanRelease;
 
 constexpr int kBlock = 256;
 constexpr int kBands = 4;  // B, G, R, NIR
@@ -309,6 +314,113 @@ struct BlockRow {
   std::vector<int16_t> data;
 };
 
+// TSan (eoscale/graph/tsan_annotations.h): Debian's libtbb is not built
+// with TSan, so the ordering parallel_pipeline guarantees is stated here: the
+// set-up happens before any filter runs (a static sync object: a filter
+// cannot reach a per-run one before reading its own fields), a row handed
+// from one filter to the next is published by the first, the calls of each
+// serial filter are ordered, and every call happens before
+// parallel_pipeline returns.
+char pipeline_started = 0;
+
+// The state shared by the three filters of WriteDate's pipeline.
+struct RowPipeline {
+  RowPipeline(const DateGenerator& g, GDALDataset* o, int rows) : gen(g), out(o), blocks_y(rows) {}
+
+  const DateGenerator& gen;
+  GDALDataset* const out;
+  const int blocks_y;
+  std::mutex pool_mu;
+  std::vector<std::unique_ptr<BlockRow>> pool;  // guarded by pool_mu
+  std::atomic<bool> failed{false};
+  std::string write_error;  // set once by the serial writer
+  int next_row = 0;         // touched by the serial input filter only
+  char take_sync = 0, write_sync = 0, done_sync = 0;  // TSan only
+
+  // Serial, in order: the next row of blocks, or stop.
+  struct Take {
+    RowPipeline* state;
+    BlockRow* operator()(tbb::flow_control& fc) const {
+      TsanAcquire(&pipeline_started);
+      RowPipeline& p = *TsanOpaque(state);
+      TsanAcquire(&p.take_sync);
+      BlockRow* row = p.TakeRow(fc);
+      if (row != nullptr) TsanRelease(row);
+      TsanRelease(&p.take_sync);
+      TsanRelease(&p.done_sync);
+      return row;
+    }
+  };
+  // Parallel: generates the row's pixels.
+  struct Fill {
+    RowPipeline* state;
+    BlockRow* operator()(BlockRow* row) const {
+      TsanAcquire(&pipeline_started);
+      RowPipeline& p = *TsanOpaque(state);
+      TsanAcquire(row);
+      p.gen.FillBlockRow(row->index, row->data.data());
+      TsanRelease(row);
+      TsanRelease(&p.done_sync);
+      return row;
+    }
+  };
+  // Serial, in order: writes the row and recycles its buffer.
+  struct Write {
+    RowPipeline* state;
+    void operator()(BlockRow* row) const {
+      TsanAcquire(&pipeline_started);
+      RowPipeline& p = *TsanOpaque(state);
+      TsanAcquire(&p.write_sync);
+      TsanAcquire(row);
+      p.WriteRow(std::unique_ptr<BlockRow>(row));
+      TsanRelease(&p.write_sync);
+      TsanRelease(&p.done_sync);
+    }
+  };
+
+  BlockRow* TakeRow(tbb::flow_control& fc) {
+    if (next_row >= blocks_y || failed.load(std::memory_order_relaxed)) {
+      fc.stop();
+      return nullptr;
+    }
+    std::unique_ptr<BlockRow> row;
+    {
+      std::lock_guard<std::mutex> lock(pool_mu);
+      if (!pool.empty()) {
+        row = std::move(pool.back());
+        pool.pop_back();
+      }
+    }
+    if (row == nullptr) {
+      row = std::make_unique<BlockRow>();
+      row->data.resize(gen.BlockRowElements());
+    }
+    row->index = next_row++;
+    return row.release();
+  }
+
+  void WriteRow(std::unique_ptr<BlockRow> row) {
+    if (!failed.load(std::memory_order_relaxed)) {
+      GdalErrorCapture write_capture;  // this thread's GDAL errors
+      bool ok = true;
+      for (int b = 0; b < kBands && ok; ++b) {
+        GDALRasterBand* band = out->GetRasterBand(b + 1);
+        for (int bx = 0; bx < gen.blocks_x() && ok; ++bx) {
+          int16_t* block =
+              row->data.data() + (static_cast<size_t>(b) * gen.blocks_x() + bx) * kBlock * kBlock;
+          ok = band->WriteBlock(bx, row->index, block) == CE_None;
+        }
+      }
+      if (!ok || write_capture.failed()) {
+        write_error = absl::StrCat("block row ", row->index, ": ", GdalSays(write_capture));
+        failed.store(true);
+      }
+    }
+    std::lock_guard<std::mutex> lock(pool_mu);
+    pool.push_back(std::move(row));
+  }
+};
+
 // Writes date `date` to `path` through `path`.tmp.
 absl::Status WriteDate(const std::string& path, int size, int date, uint32_t seed) {
   const std::string tmp = path + ".tmp";
@@ -351,68 +463,21 @@ absl::Status WriteDate(const std::string& path, int size, int date, uint32_t see
   // thread at a time, straight to the file with WriteBlock (GDAL's block
   // cache is not involved). Buffers are recycled; at most `tokens` are live.
   const int tokens = tbb::this_task_arena::max_concurrency() + 2;
-  std::mutex pool_mu;
-  std::vector<std::unique_ptr<BlockRow>> pool;  // guarded by pool_mu
-  std::atomic<bool> failed{false};
-  std::string write_error;  // set once by the serial writer
-  int next_row = 0;         // touched by the serial input filter only
-  GDALDataset* out = ds.get();
-
-  auto take = [&](tbb::flow_control& fc) -> BlockRow* {
-    if (next_row >= blocks_y || failed.load(std::memory_order_relaxed)) {
-      fc.stop();
-      return nullptr;
-    }
-    std::unique_ptr<BlockRow> row;
-    {
-      std::lock_guard<std::mutex> lock(pool_mu);
-      if (!pool.empty()) {
-        row = std::move(pool.back());
-        pool.pop_back();
-      }
-    }
-    if (row == nullptr) {
-      row = std::make_unique<BlockRow>();
-      row->data.resize(gen.BlockRowElements());
-    }
-    row->index = next_row++;
-    return row.release();
-  };
-  auto fill = [&](BlockRow* row) {
-    gen.FillBlockRow(row->index, row->data.data());
-    return row;
-  };
-  auto write = [&](BlockRow* raw) {
-    std::unique_ptr<BlockRow> row(raw);
-    if (!failed.load(std::memory_order_relaxed)) {
-      GdalErrorCapture write_capture;  // this thread's GDAL errors
-      bool ok = true;
-      for (int b = 0; b < kBands && ok; ++b) {
-        GDALRasterBand* band = out->GetRasterBand(b + 1);
-        for (int bx = 0; bx < gen.blocks_x() && ok; ++bx) {
-          int16_t* block =
-              row->data.data() + (static_cast<size_t>(b) * gen.blocks_x() + bx) * kBlock * kBlock;
-          ok = band->WriteBlock(bx, row->index, block) == CE_None;
-        }
-      }
-      if (!ok || write_capture.failed()) {
-        write_error = absl::StrCat("block row ", row->index, ": ", GdalSays(write_capture));
-        failed.store(true);
-      }
-    }
-    std::lock_guard<std::mutex> lock(pool_mu);
-    pool.push_back(std::move(row));
-  };
+  RowPipeline p(gen, ds.get(), blocks_y);
+  TsanRelease(&pipeline_started);
   tbb::parallel_pipeline(
-      tokens, tbb::make_filter<void, BlockRow*>(tbb::filter_mode::serial_in_order, take) &
-                  tbb::make_filter<BlockRow*, BlockRow*>(tbb::filter_mode::parallel, fill) &
-                  tbb::make_filter<BlockRow*, void>(tbb::filter_mode::serial_in_order, write));
+      tokens, tbb::make_filter<void, BlockRow*>(tbb::filter_mode::serial_in_order, RowPipeline::Take{&p}) &
+                  tbb::make_filter<BlockRow*, BlockRow*>(tbb::filter_mode::parallel, RowPipeline::Fill{&p}) &
+                  tbb::make_filter<BlockRow*, void>(tbb::filter_mode::serial_in_order, RowPipeline::Write{&p}));
+  TsanAcquire(&p.done_sync);
+  const bool failed = p.failed.load();
+  const std::string write_error = p.write_error;
 
   ds.reset();  // closes: writes the TIFF directory
-  if (failed.load() || capture.failed()) {
+  if (failed || capture.failed()) {
     std::filesystem::remove(tmp, ec);
     return absl::UnavailableError(absl::StrCat(
-        "cannot write '", tmp, "': ", failed.load() ? write_error : GdalSays(capture)));
+        "cannot write '", tmp, "': ", failed ? write_error : GdalSays(capture)));
   }
   std::filesystem::rename(tmp, path, ec);
   if (ec) {
