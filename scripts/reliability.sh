@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The reliability checks CI runs after the normal build and tests:
 #   1. the whole test suite under ASan + UBSan (leaks on, halt on error);
-#   2. the engine and graph tests under TSan (clang; docs/fuzzing.md says how
+#   2. the whole test suite under TSan (clang; docs/fuzzing.md says how
 #      Debian's uninstrumented oneTBB is handled);
 #   3. every libFuzzer target for FUZZ_SECONDS (default 60) on its seed corpus.
 # Every step runs even if an earlier one failed; the exit code is non-zero if
@@ -23,7 +23,7 @@ step() {
   times+=("$((SECONDS - start))")
 }
 step "asan+ubsan, whole test suite" bash scripts/sanitize.sh asan
-step "tsan, engine and graph tests" bash scripts/sanitize.sh tsan
+step "tsan, whole test suite" bash scripts/sanitize.sh tsan
 step "fuzzing, ${fuzz_seconds} s per target" bash scripts/fuzz.sh "$fuzz_seconds"
 
 echo

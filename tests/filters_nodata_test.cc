@@ -137,7 +137,8 @@ Array MaskArray(const std::vector<uint8_t>& holes, int w, int h, int bands) {
 class FillNodataVsGdal : public ::testing::TestWithParam<std::tuple<PixelType, double, int>> {};
 
 TEST_P(FillNodataVsGdal, EqualsGdalFillNodataOverTheWholeImage) {
-  const auto [type, distance, iterations] = GetParam();
+  const auto [type, distance_param, iterations] = GetParam();
+  const double distance = distance_param;  // clang 14 cannot capture a structured binding
   const int w = 97, h = 83, bands = 2;
   std::vector<uint8_t> holes;
   Array image;
