@@ -13,12 +13,19 @@
 
 namespace eoscale::io {
 
+// The largest file block (one band) OpenRaster accepts. A read of any window
+// makes GDAL allocate the whole blocks it touches; real layouts stay far
+// below this (a 10980 x 10980 float32 band stored as one strip is 482 MB),
+// a crafted header can claim gigabytes.
+inline constexpr int64_t kMaxBlockBytes = int64_t{512} << 20;
+
 // Opens `path` for reading, on the 1-based `bands` (all when empty). Each
 // reading thread gets its own GDAL dataset handle (GDAL handles are not
 // thread-safe). Reads of whole file blocks bypass GDAL's block cache.
 // Errors: NotFound (missing file), PermissionDenied (unreadable),
 // InvalidArgument (not a raster, band out of range), Unimplemented
-// (unsupported pixel type).
+// (unsupported pixel type), ResourceExhausted (a band stored in blocks of
+// more than kMaxBlockBytes: GDAL reads whole blocks).
 absl::StatusOr<std::unique_ptr<RasterSource>> OpenRaster(const std::string& path,
                                                          std::vector<int> bands = {});
 
