@@ -62,6 +62,7 @@
 #include "eoscale/filters/expression.h"
 #include "eoscale/graph/context.h"
 #include "gdal_priv.h"
+#include "bench_util.h"
 #include "plain_water_mask.h"
 #include "s2_like.h"
 
@@ -242,29 +243,7 @@ struct ChildOutcome {
   double max_rss_mib = 0;
 };
 
-bool WriteAll(int fd, const void* data, size_t size) {
-  const char* p = static_cast<const char*>(data);
-  while (size > 0) {
-    const ssize_t n = write(fd, p, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    p += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
 
-size_t ReadAll(int fd, void* data, size_t size) {
-  char* p = static_cast<char*>(data);
-  size_t got = 0;
-  while (got < size) {
-    const ssize_t n = read(fd, p + got, size - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
-  }
-  return got;
-}
 
 void SetError(ChildReport* report, const absl::Status& status) {
   report->ok = 0;
@@ -275,57 +254,16 @@ double Seconds(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// Waits for `pid`; returns its peak RSS in MiB, or an error if it did not
-// exit with status 0.
-absl::StatusOr<double> Wait(pid_t pid) {
-  int wstatus = 0;
-  rusage usage{};
-  pid_t waited;
-  do {
-    waited = wait4(pid, &wstatus, 0, &usage);
-  } while (waited < 0 && errno == EINTR);
-  if (waited < 0) return absl::InternalError(absl::StrCat("wait4: ", std::strerror(errno)));
-  if (WIFSIGNALED(wstatus)) {
-    return absl::InternalError(absl::StrCat("child killed by signal ", WTERMSIG(wstatus), " (",
-                                            strsignal(WTERMSIG(wstatus)), ")"));
-  }
-  if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
-    return absl::InternalError(absl::StrCat("child exited with status ", WEXITSTATUS(wstatus)));
-  }
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // KiB on Linux
-}
 
-// Runs `body` in a forked child and returns its report and peak RSS. The
-// child leaves with _exit: it runs no atexit handler or static destructor of
-// the parent's.
+// Runs `body` in a forked child (bench_util's RunForked) and returns its
+// report and peak RSS.
 absl::StatusOr<ChildOutcome> RunInChild(const std::function<void(ChildReport*)>& body) {
-  int fds[2];
-  if (pipe(fds) != 0) return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
-  std::fflush(stdout);
-  std::fflush(stderr);
-  const pid_t pid = fork();
-  if (pid < 0) {
-    close(fds[0]);
-    close(fds[1]);
-    return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
-  }
-  if (pid == 0) {
-    close(fds[0]);
-    auto report = std::make_unique<ChildReport>();
-    body(report.get());
-    const bool sent = WriteAll(fds[1], report.get(), sizeof(ChildReport));
-    close(fds[1]);
-    _exit(sent ? 0 : 3);
-  }
-  close(fds[1]);
   ChildOutcome outcome;
-  const size_t got = ReadAll(fds[0], &outcome.report, sizeof(ChildReport));
-  close(fds[0]);
-  absl::StatusOr<double> rss = Wait(pid);
+  absl::StatusOr<int64_t> rss =
+      RunForked([&](void* r) { body(static_cast<ChildReport*>(r)); }, &outcome.report, sizeof(ChildReport));
   if (!rss.ok()) return rss.status();
-  if (got != sizeof(ChildReport)) return absl::InternalError("child exited without a report");
   outcome.report.error[sizeof(outcome.report.error) - 1] = '\0';
-  outcome.max_rss_mib = *rss;
+  outcome.max_rss_mib = static_cast<double>(*rss) / (1 << 20);
   return outcome;
 }
 
@@ -373,16 +311,17 @@ absl::StatusOr<ChildOutcome> RunOtb(const std::string& otb, const std::vector<st
   const int rc = posix_spawn(&pid, otb.c_str(), &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) return absl::InternalError(absl::StrCat("cannot start ", otb, ": ", std::strerror(rc)));
-  absl::StatusOr<double> rss = Wait(pid);
+  absl::StatusOr<ChildExit> exit = WaitForChild(pid);
   const double wall = Seconds(start);
-  if (!rss.ok()) {
-    return absl::InternalError(absl::StrCat(rss.status().message(), "; its log ends with:\n",
-                                            Tail(log, 1500)));
+  if (!exit.ok() || exit->status != 0) {
+    return absl::InternalError(absl::StrCat(
+        exit.ok() ? absl::StrCat("child exited with status ", exit->status) : std::string(exit.status().message()),
+        "; its log ends with:\n", Tail(log, 1500)));
   }
   ChildOutcome outcome;
   outcome.report.ok = 1;
   outcome.report.wall_seconds = wall;
-  outcome.max_rss_mib = *rss;
+  outcome.max_rss_mib = static_cast<double>(exit->peak_rss_bytes) / (1 << 20);
   return outcome;
 }
 
@@ -433,26 +372,6 @@ void RunPlainChild(const std::vector<std::string>& inputs, const std::string& ou
   report->pixels = r->pixels;
 }
 
-// Reads every byte of `paths` once, so that no variant pays for the first
-// read from disk. Plain read(2): no GDAL, no threads in the parent.
-absl::StatusOr<int64_t> WarmUp(const std::vector<std::string>& paths) {
-  std::vector<char> buffer(size_t{4} << 20);
-  int64_t total = 0;
-  for (const std::string& path : paths) {
-    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      return absl::NotFoundError(absl::StrCat("cannot open '", path, "': ", std::strerror(errno)));
-    }
-    for (;;) {
-      const ssize_t n = read(fd, buffer.data(), buffer.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      total += n;
-    }
-    close(fd);
-  }
-  return total;
-}
 
 struct Variant {
   std::string name;

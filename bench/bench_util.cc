@@ -124,6 +124,35 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+absl::StatusOr<ChildExit> WaitForChild(pid_t pid) {
+  int wstatus = 0;
+  rusage usage{};
+  pid_t waited;
+  do {
+    waited = wait4(pid, &wstatus, 0, &usage);
+  } while (waited < 0 && errno == EINTR);
+  if (waited < 0) return absl::InternalError(absl::StrCat("wait4: ", std::strerror(errno)));
+  if (WIFSIGNALED(wstatus)) {
+    return absl::InternalError(absl::StrCat("child killed by signal ", WTERMSIG(wstatus), " (",
+                                            strsignal(WTERMSIG(wstatus)), ")"));
+  }
+  if (!WIFEXITED(wstatus)) return absl::InternalError("child stopped without exiting");
+  return ChildExit{WEXITSTATUS(wstatus), static_cast<int64_t>(usage.ru_maxrss) * 1024};  // KiB on Linux
+}
+
+namespace {
+// Waits for a child that was to send a report of which `got_report` says
+// whether it did; returns the child's peak RSS.
+absl::StatusOr<int64_t> WaitForReporter(pid_t pid, bool got_report) {
+  absl::StatusOr<ChildExit> exit = WaitForChild(pid);
+  if (!exit.ok()) return exit.status();
+  if (!got_report) {
+    return absl::InternalError(absl::StrCat("child exited with status ", exit->status, " without a report"));
+  }
+  return exit->peak_rss_bytes;
+}
+}  // namespace
+
 absl::StatusOr<ChildOutcome> RunSelf(const std::vector<std::string>& args) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
@@ -158,24 +187,35 @@ absl::StatusOr<ChildOutcome> RunSelf(const std::vector<std::string>& args) {
   ChildOutcome outcome;
   const size_t got = ReadAll(fds[0], &outcome.report, sizeof(ChildReport));
   close(fds[0]);
-  int wstatus = 0;
-  rusage usage{};
-  pid_t waited;
-  do {
-    waited = wait4(pid, &wstatus, 0, &usage);
-  } while (waited < 0 && errno == EINTR);
-  if (waited < 0) return absl::InternalError(absl::StrCat("wait4: ", std::strerror(errno)));
-  if (WIFSIGNALED(wstatus)) {
-    return absl::InternalError(absl::StrCat("child killed by signal ", WTERMSIG(wstatus), " (",
-                                            strsignal(WTERMSIG(wstatus)), ")"));
-  }
-  if (got != sizeof(ChildReport) || !WIFEXITED(wstatus)) {
-    return absl::InternalError(
-        absl::StrCat("child exited with status ", WEXITSTATUS(wstatus), " without a report"));
-  }
+  absl::StatusOr<int64_t> rss = WaitForReporter(pid, got == sizeof(ChildReport));
+  if (!rss.ok()) return rss.status();
   outcome.report.error[sizeof(outcome.report.error) - 1] = '\0';
-  outcome.peak_rss_bytes = static_cast<int64_t>(usage.ru_maxrss) * 1024;  // KiB on Linux
+  outcome.peak_rss_bytes = *rss;
   return outcome;
+}
+
+absl::StatusOr<int64_t> RunForked(const std::function<void(void* report)>& body, void* report, size_t size) {
+  int fds[2];
+  if (pipe(fds) != 0) return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
+  std::fflush(stdout);
+  std::fflush(stderr);
+  const pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    body(report);  // the child's copy of the caller's report
+    const bool sent = WriteAll(fds[1], report, size);
+    close(fds[1]);
+    _exit(sent ? 0 : 3);
+  }
+  close(fds[1]);
+  const size_t got = ReadAll(fds[0], report, size);
+  close(fds[0]);
+  return WaitForReporter(pid, got == size);
 }
 
 bool SendReport(const ChildReport& report) {

@@ -8,6 +8,8 @@
 #ifndef EOSCALE_BENCH_BENCH_UTIL_H_
 #define EOSCALE_BENCH_BENCH_UTIL_H_
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -67,6 +69,22 @@ int64_t PeakRss();
 // would show it. The child's stdout and stderr are the parent's.
 // Errors: spawn failure, the child died or sent no report.
 absl::StatusOr<ChildOutcome> RunSelf(const std::vector<std::string>& args);
+
+// How a child process ended: its exit status and peak RSS (wait4). Errors:
+// wait4 failed, or a signal killed the child.
+struct ChildExit {
+  int status = 0;
+  int64_t peak_rss_bytes = 0;
+};
+absl::StatusOr<ChildExit> WaitForChild(pid_t pid);
+
+// Runs `body` in a forked child of this process (which leaves with _exit,
+// running none of the parent's atexit handlers or static destructors) and
+// waits for it. The child fills the `size` bytes at `report`, a trivially
+// copyable struct already initialised by the caller; they are sent back over
+// a pipe into `report`. Returns the child's peak RSS in bytes (wait4).
+// Errors: fork failure, the child died or sent no report.
+absl::StatusOr<int64_t> RunForked(const std::function<void(void* report)>& body, void* report, size_t size);
 
 // In a child started by RunSelf: sends the report. Returns false if the
 // parent's pipe is gone.

@@ -44,6 +44,7 @@
 #include "absl/strings/str_format.h"
 #include "cpl_error.h"
 #include "gdal_priv.h"
+#include "bench_util.h"
 #include "plain_water_mask.h"
 #include "s2_like.h"
 #include "water_mask.h"
@@ -193,101 +194,25 @@ struct ChildOutcome {
   double max_rss_mib = 0;
 };
 
-bool WriteAll(int fd, const void* data, size_t size) {
-  const char* p = static_cast<const char*>(data);
-  while (size > 0) {
-    const ssize_t n = write(fd, p, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    p += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
 
-size_t ReadAll(int fd, void* data, size_t size) {
-  char* p = static_cast<char*>(data);
-  size_t got = 0;
-  while (got < size) {
-    const ssize_t n = read(fd, p + got, size - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
-  }
-  return got;
-}
 
 void SetError(ChildReport* report, const absl::Status& status) {
   report->ok = 0;
   std::snprintf(report->error, sizeof(report->error), "%s", status.ToString().c_str());
 }
 
-// Runs `body` in a forked child and returns its report and peak RSS. The
-// child leaves with _exit: it runs no atexit handler or static destructor of
-// the parent's.
+// Runs `body` in a forked child (bench_util's RunForked) and returns its
+// report and peak RSS.
 absl::StatusOr<ChildOutcome> RunInChild(const std::function<void(ChildReport*)>& body) {
-  int fds[2];
-  if (pipe(fds) != 0) return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
-  std::fflush(stdout);
-  std::fflush(stderr);
-  const pid_t pid = fork();
-  if (pid < 0) {
-    close(fds[0]);
-    close(fds[1]);
-    return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
-  }
-  if (pid == 0) {
-    close(fds[0]);
-    auto report = std::make_unique<ChildReport>();
-    body(report.get());
-    const bool sent = WriteAll(fds[1], report.get(), sizeof(ChildReport));
-    close(fds[1]);
-    _exit(sent ? 0 : 3);
-  }
-  close(fds[1]);
   ChildOutcome outcome;
-  const size_t got = ReadAll(fds[0], &outcome.report, sizeof(ChildReport));
-  close(fds[0]);
-  int wstatus = 0;
-  rusage usage{};
-  pid_t waited;
-  do {
-    waited = wait4(pid, &wstatus, 0, &usage);
-  } while (waited < 0 && errno == EINTR);
-  if (waited < 0) return absl::InternalError(absl::StrCat("wait4: ", std::strerror(errno)));
-  if (WIFSIGNALED(wstatus)) {
-    return absl::InternalError(absl::StrCat("child killed by signal ", WTERMSIG(wstatus), " (",
-                                            strsignal(WTERMSIG(wstatus)), ")"));
-  }
-  if (got != sizeof(ChildReport) || !WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
-    return absl::InternalError(
-        absl::StrCat("child exited with status ", WEXITSTATUS(wstatus), " without a report"));
-  }
+  absl::StatusOr<int64_t> rss =
+      RunForked([&](void* r) { body(static_cast<ChildReport*>(r)); }, &outcome.report, sizeof(ChildReport));
+  if (!rss.ok()) return rss.status();
   outcome.report.error[sizeof(outcome.report.error) - 1] = '\0';
-  outcome.max_rss_mib = static_cast<double>(usage.ru_maxrss) / 1024.0;  // KiB on Linux
+  outcome.max_rss_mib = static_cast<double>(*rss) / (1 << 20);
   return outcome;
 }
 
-// Reads every byte of `paths` once, so that no variant pays for the first
-// read from disk. Plain read(2): no GDAL, no threads in the parent.
-absl::StatusOr<int64_t> WarmUp(const std::vector<std::string>& paths) {
-  std::vector<char> buffer(size_t{4} << 20);
-  int64_t total = 0;
-  for (const std::string& path : paths) {
-    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      return absl::NotFoundError(absl::StrCat("cannot open '", path, "': ", std::strerror(errno)));
-    }
-    for (;;) {
-      const ssize_t n = read(fd, buffer.data(), buffer.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      total += n;
-    }
-    close(fd);
-  }
-  return total;
-}
 
 double Seconds(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
