@@ -94,7 +94,8 @@ absl::Status WriteWithIo(const std::string& path, PixelType type) {
     const ConstView v(block.data(), type, 1, w, kBlock, static_cast<int64_t>(kBlock) * kBlock);
     if (absl::Status s = (*sink)->Write(v); !s.ok()) return s;
   }
-  return (*sink)->Commit();
+  if (absl::Status s = (*sink)->Finish(); !s.ok()) return s;
+  return eoscale::CommitAll({sink->get()});
 }
 
 absl::Status WriteRaw(const std::string& path, PixelType type) {

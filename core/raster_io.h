@@ -1,11 +1,16 @@
 // The interfaces through which the graph reads and writes rasters. The graph
-// knows files only through these; io/ implements them with GDAL.
+// knows files only through these: io/ implements them with GDAL, and a user
+// may implement them too (an in-memory tile generator, a sink that sends
+// tiles elsewhere) and hand them to Context::Open / Context::Write.
 #ifndef EOSCALE_CORE_RASTER_IO_H_
 #define EOSCALE_CORE_RASTER_IO_H_
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "eoscale/core/profile.h"
 #include "eoscale/core/view.h"
 
@@ -18,7 +23,9 @@ class RasterSource {
   virtual ~RasterSource() = default;
   // The profile of the (band-selected) image.
   virtual const Profile& profile() const = 0;
-  // Natural block size of the storage (e.g. a GeoTIFF's tile size).
+  // Natural block size of the storage (e.g. a GeoTIFF's tile size; for a
+  // VRT, the blocks of the files behind it). The default tile is aligned
+  // to it.
   virtual int block_width() const = 0;
   virtual int block_height() const = 0;
   // Reads the pixels of dst.window() into dst (all selected bands).
@@ -27,21 +34,92 @@ class RasterSource {
   virtual absl::Status Read(const View& dst) = 0;
   // Names the raster in messages (its path).
   virtual const std::string& description() const = 0;
+  // The files this source reads (a VRT: itself and the files it refers to),
+  // so that a run can refuse to write any of them. Empty when it reads no
+  // file (a generator, memory).
+  virtual std::vector<std::string> files() const { return {}; }
+  // Called once after the last tile of a run was read, before any output is
+  // committed: an error (the file changed during the run) fails the run.
+  virtual absl::Status CheckUnchanged() { return absl::OkStatus(); }
 };
 
-// A raster being written, one window at a time. Not thread-safe: the graph
-// calls Write from one task at a time. Commit or Abort ends it.
+// A raster being written, one window at a time, in any tile order. Not
+// thread-safe: the graph calls Write from one task at a time.
+//
+// The life of a sink, driven by the engine so that a run's outputs appear
+// all together or not at all:
+//   Write*  ->  Finish  ->  Commit  ->  Cleanup        (success)
+//   any step fails, or another sink's does:  Abort     (before Commit)
+//                                            Rollback  (after Commit)
+// Abort, Rollback and Cleanup never fail and may be called more than once.
 class RasterSink {
  public:
   virtual ~RasterSink() = default;
-  // Writes src (covering src.window()) into the raster.
+  // Writes src (covering src.window(), in the coordinates of the sink's
+  // profile) into the raster.
   virtual absl::Status Write(const ConstView& src) = 0;
-  // Finishes the file and moves it under its final name.
+  // Completes the output out of sight (flushed, closed, under a temporary
+  // name): after Finish, Commit only has to move it into place.
+  virtual absl::Status Finish() = 0;
+  // Puts the finished output in place of what was there (atomically for a
+  // file). What it replaced is kept until Cleanup, so Rollback can put it
+  // back. REQUIRES: Finish succeeded.
   virtual absl::Status Commit() = 0;
-  // Drops the file: nothing is left under the final name or the temporary one.
+  // Undoes a successful Commit: what was there before is back, byte for
+  // byte (or nothing, if nothing was).
+  virtual void Rollback() = 0;
+  // Drops what a Commit replaced. After it, the output is final.
+  virtual void Cleanup() = 0;
+  // Drops the output before Commit: nothing is left under the final name
+  // or a temporary one, and what was there before is untouched.
   virtual void Abort() = 0;
+  // Names the output in messages.
   virtual const std::string& path() const = 0;
+  // The file this sink replaces at Commit (empty when it writes no file),
+  // so that a run can refuse to write one of its inputs or a file twice.
+  virtual std::string target() const { return {}; }
 };
+
+// Runs the commit protocol over `sinks` (each already Finished): commits
+// them in order; if one fails, rolls back the ones committed before it and
+// returns the error. On success, cleans every sink up.
+absl::Status CommitAll(const std::vector<RasterSink*>& sinks);
+
+// How a sink should lay out the pixels it is given.
+struct SinkLayout {
+  // The engine's tile size: blocks of this size let each tile become
+  // whole blocks (written without a cache). A block width equal to the
+  // image width asks for strips.
+  int block_width = 256;
+  int block_height = 256;
+};
+
+// Opens and creates rasters by path: what Context::Open(path) and
+// Context::Write(image, path) use. GDAL's implementation is
+// DefaultRasterFormat(); ContextOptions::format may name another.
+// Thread-safe.
+class RasterFormat {
+ public:
+  virtual ~RasterFormat() = default;
+  // Opens `path` on the 1-based `bands` (all when empty).
+  virtual absl::StatusOr<std::shared_ptr<RasterSource>> Open(const std::string& path,
+                                                             std::vector<int> bands) = 0;
+  // Checks now that `path` could be written (called by Context::Write, so
+  // that a bad output path fails before anything runs).
+  virtual absl::Status CheckWritable(const std::string& path) = 0;
+  // Creates the output `path` for `profile` (nothing is visible under
+  // `path` before Commit). `options` are "KEY=VALUE" creation options
+  // (the profile's writer_options come first).
+  virtual absl::StatusOr<std::unique_ptr<RasterSink>> Create(const std::string& path,
+                                                             const Profile& profile,
+                                                             const SinkLayout& layout,
+                                                             const std::vector<std::string>& options) = 0;
+};
+
+// GDAL's format (GeoTIFF output). Defined by the io layer (io/), which
+// every program linking eoscale::eoscale has: the graph uses it without
+// including io/.
+std::shared_ptr<RasterFormat> DefaultRasterFormat();
 
 }  // namespace eoscale
 

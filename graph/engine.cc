@@ -897,12 +897,15 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
       return st;
     }
   }
+  std::vector<RasterSink*> finished;
   for (auto& f : files) {
-    if (absl::Status s = f->Commit(); !s.ok()) {
+    if (absl::Status s = f->Finish(); !s.ok()) {
       abort_all();
       return s;
     }
+    finished.push_back(f.get());
   }
+  if (absl::Status s = CommitAll(finished); !s.ok()) return s;
   last_stats.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return absl::OkStatus();
 }

@@ -1,0 +1,33 @@
+// GDAL as the default RasterFormat: what Context::Open(path) and
+// Context::Write(image, path) use unless ContextOptions::format says otherwise.
+#include <memory>
+
+#include "eoscale/core/raster_io.h"
+#include "eoscale/io/gdal_raster.h"
+
+namespace eoscale {
+namespace {
+
+class GdalFormat final : public RasterFormat {
+ public:
+  absl::StatusOr<std::shared_ptr<RasterSource>> Open(const std::string& path, std::vector<int> bands) override {
+    absl::StatusOr<std::unique_ptr<RasterSource>> s = io::OpenRaster(path, std::move(bands));
+    if (!s.ok()) return s.status();
+    return std::shared_ptr<RasterSource>(*std::move(s));
+  }
+  absl::Status CheckWritable(const std::string& path) override { return io::CheckWritable(path); }
+  absl::StatusOr<std::unique_ptr<RasterSink>> Create(const std::string& path, const Profile& profile,
+                                                     const SinkLayout& layout,
+                                                     const std::vector<std::string>& options) override {
+    return io::CreateGeoTiff(path, profile, layout.block_width, layout.block_height, options);
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<RasterFormat> DefaultRasterFormat() {
+  static const std::shared_ptr<RasterFormat> format = std::make_shared<GdalFormat>();
+  return format;
+}
+
+}  // namespace eoscale
