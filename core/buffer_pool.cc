@@ -1,5 +1,6 @@
 #include "eoscale/core/buffer_pool.h"
 
+#include <cstring>
 #include <new>
 
 namespace eoscale {
@@ -96,11 +97,26 @@ void BufferPool::Trim() {
   retained_ = 0;
 }
 
-PooledBuffer::PooledBuffer(BufferPool* pool, PixelType type, int bands, const Window& window, int tag)
-    : pool_(pool), tag_(tag), type_(type), bands_(bands), window_(window),
-      bytes_(static_cast<size_t>(window.Pixels()) * bands * PixelSize(type)),
-      data_(pool->Allocate(bytes_, tag)) {}
+namespace {
+constexpr unsigned char kGuardByte = 0xA5;
+}  // namespace
 
-PooledBuffer::~PooledBuffer() { pool_->Free(data_, bytes_, tag_); }
+PooledBuffer::PooledBuffer(BufferPool* pool, PixelType type, int bands, const Window& window, int tag,
+                           size_t guard)
+    : pool_(pool), tag_(tag), type_(type), bands_(bands), window_(window),
+      bytes_(static_cast<size_t>(window.Pixels()) * bands * PixelSize(type)), guard_(guard),
+      data_(pool->Allocate(bytes_ + guard_, tag)) {
+  if (guard_ > 0) std::memset(static_cast<unsigned char*>(data_) + bytes_, kGuardByte, guard_);
+}
+
+bool PooledBuffer::GuardIntact() const {
+  const unsigned char* g = static_cast<const unsigned char*>(data_) + bytes_;
+  for (size_t i = 0; i < guard_; ++i) {
+    if (g[i] != kGuardByte) return false;
+  }
+  return true;
+}
+
+PooledBuffer::~PooledBuffer() { pool_->Free(data_, bytes_ + guard_, tag_); }
 
 }  // namespace eoscale

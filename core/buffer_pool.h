@@ -77,22 +77,28 @@ class BufferPool {
 };
 
 // A band-sequential buffer of pixels covering `window`, owned, allocated
-// from a BufferPool (which must outlive it).
+// from a BufferPool (which must outlive it). With `guard` > 0, that many
+// bytes after the pixels hold a known pattern: GuardIntact() tells whether
+// anything wrote past the end (a filter's overrun, caught when it returns).
 class PooledBuffer {
  public:
-  PooledBuffer(BufferPool* pool, PixelType type, int bands, const Window& window, int tag = 0);
+  PooledBuffer(BufferPool* pool, PixelType type, int bands, const Window& window, int tag = 0,
+               size_t guard = 0);
   ~PooledBuffer();
   PooledBuffer(const PooledBuffer&) = delete;
   PooledBuffer& operator=(const PooledBuffer&) = delete;
 
-  size_t bytes() const { return bytes_; }
+  size_t bytes() const { return bytes_; }          // of the pixels
+  size_t allocated_bytes() const { return bytes_ + guard_; }
   PixelType type() const { return type_; }
   int bands() const { return bands_; }
   const Window& window() const { return window_; }
   View view() { return View::Contiguous(data_, type_, bands_, window_); }
   ConstView view() const { return ConstView::Contiguous(data_, type_, bands_, window_); }
   void* data() { return data_; }
+  const void* data() const { return data_; }
   int tag() const { return tag_; }
+  bool GuardIntact() const;
 
  private:
   BufferPool* pool_;
@@ -101,6 +107,7 @@ class PooledBuffer {
   int bands_;
   Window window_;
   size_t bytes_;
+  size_t guard_;
   void* data_;
 };
 

@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "eoscale/core/pixel_type.h"
+#include "eoscale/core/tiling.h"
 
 namespace eoscale {
 
@@ -33,14 +34,27 @@ struct Profile {
   int64_t ImageBytes() const {
     return static_cast<int64_t>(width) * height * bands * static_cast<int64_t>(PixelSize(type));
   }
-  // Same size, band count, type, geotransform, CRS and nodata.
-  bool SameGrid(const Profile& o) const { return width == o.width && height == o.height; }
+  // True when the pixels of both profiles sit on the same grid: same width
+  // and height, and, when both are georeferenced, the same geotransform
+  // (within a hundredth of a pixel) and, when both have one, the same CRS.
+  // Band count, type and nodata may differ.
+  bool SameGrid(const Profile& o) const;
+  // A geotransform other than GDAL's default (0, 1, 0, 0, 0, 1).
+  bool HasGeotransform() const;
   friend bool operator==(const Profile&, const Profile&) = default;
 };
 
 // Checks width, height and bands are positive. `what` names the profile in
 // the message ("output profile 1 of filter 'ndwi'").
 absl::Status ValidateProfile(const Profile& p, absl::string_view what);
+
+// What differs between the grids of `a` and `b` ("origin (0, 0) vs
+// (10, 0)"), empty when a.SameGrid(b).
+std::string DescribeGridDifference(const Profile& a, const Profile& b);
+
+// The profile of window `w` of an image of profile `p`: its size, and the
+// geotransform moved to the window's corner.
+Profile CropProfile(const Profile& p, const Window& w);
 
 // "3500x3500x4 i16"
 std::string DescribeProfile(const Profile& p);

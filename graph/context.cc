@@ -4,20 +4,44 @@
 #include <filesystem>
 #include <utility>
 
+#include <cstdio>
+#include <new>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "eoscale/graph/graph_state.h"
-#include "eoscale/io/gdal_raster.h"
+#include "eoscale/graph/memory_sources.h"
 
 namespace eoscale {
 namespace internal {
 
-GraphState::GraphState(ContextOptions opts) : options(std::move(opts)) {}
+GraphState::GraphState(ContextOptions opts)
+    : options(std::move(opts)), format(options.format ? options.format : DefaultRasterFormat()) {}
+
+std::string Node::Label() const { return absl::StrCat("'", name, "' (node ", id, ")"); }
+
+std::string SinkRequest::Describe() const {
+  switch (kind) {
+    case Kind::kFile: return absl::StrCat("write ", path);
+    case Kind::kUserSink: return absl::StrCat("write ", sink->path());
+    case Kind::kMemory: return "read into memory";
+    case Kind::kReduce: return "reduce";
+  }
+  return "";
+}
+
+int GraphState::AddNode(std::unique_ptr<Node> n) {
+  n->id = static_cast<int>(nodes.size());
+  n->released.assign(n->outputs.size(), false);
+  nodes.push_back(std::move(n));
+  return nodes.back()->id;
+}
 
 absl::Status GraphState::CheckImage(const Image& image, absl::string_view use) const {
   if (image.node_ < 0 || image.node_ >= static_cast<int>(nodes.size())) {
     return absl::InvalidArgumentError(absl::StrCat(use, ": empty or foreign image handle"));
   }
-  const Node& n = nodes[image.node_];
+  const Node& n = *nodes[image.node_];
   if (image.output_ < 0 || image.output_ >= static_cast<int>(n.outputs.size())) {
     return absl::InvalidArgumentError(absl::StrCat(use, ": image handle has no output ", image.output_));
   }
@@ -29,14 +53,15 @@ absl::Status GraphState::CheckImage(const Image& image, absl::string_view use) c
 }
 
 absl::StatusOr<std::any> GraphState::GetReduction(int node) {
-  Node& n = nodes[node];
-  if (!n.reduce_done) {
+  ReduceNode* n = nodes[node]->AsReduce();
+  if (n == nullptr) return absl::InvalidArgumentError("not a reduction handle");
+  if (!n->done) {
     SinkRequest r;
     r.kind = SinkRequest::Kind::kReduce;
     r.reduce_node = node;
     if (absl::Status s = Execute({r}); !s.ok()) return s;
   }
-  return n.reduce_value;
+  return n->value;
 }
 
 absl::StatusOr<std::any> ReductionBase::GetAny() {
@@ -53,10 +78,12 @@ absl::StatusOr<std::any> ReductionBase::GetAny() {
 }  // namespace internal
 
 using internal::GraphState;
+using internal::MapNode;
 using internal::Node;
-using internal::NodeKind;
 using internal::Port;
+using internal::ReduceNode;
 using internal::SinkRequest;
+using internal::SourceNode;
 
 namespace {
 constexpr char kContextGone[] = "image used after its context was destroyed";
@@ -75,7 +102,7 @@ absl::StatusOr<Profile> Image::profile() const {
 std::string Image::name() const {
   std::shared_ptr<GraphState> g = graph_.lock();
   std::string base = "?";
-  if (g && node_ >= 0 && node_ < static_cast<int>(g->nodes.size())) base = g->nodes[node_].name;
+  if (g && node_ >= 0 && node_ < static_cast<int>(g->nodes.size())) base = g->nodes[node_]->name;
   return absl::StrCat(base, "#", node_, ":", output_);
 }
 
@@ -90,27 +117,34 @@ absl::StatusOr<std::unique_ptr<Context>> Context::Create(ContextOptions options)
   if (options.memory_budget_bytes < 0) {
     return absl::InvalidArgumentError("memory_budget_bytes must not be negative");
   }
-  io::EnsureGdalInitialized();
   return std::unique_ptr<Context>(new Context(std::make_shared<GraphState>(std::move(options))));
 }
 
 Context::Context(std::shared_ptr<GraphState> state) : state_(std::move(state)) {}
-Context::~Context() = default;
+Context::~Context() {
+  const std::vector<std::string> lost = PendingOutputs();
+  if (!lost.empty()) {
+    std::fprintf(stderr, "eoscale: a Context was destroyed with %zu write(s) requested but never run (Run() was not called): %s\n",
+                 lost.size(), absl::StrJoin(lost, ", ").c_str());
+  }
+}
+
+std::vector<std::string> Context::PendingOutputs() const {
+  std::vector<std::string> out;
+  for (const SinkRequest& r : state_->pending) {
+    if (r.kind == SinkRequest::Kind::kFile) out.push_back(r.path);
+    if (r.kind == SinkRequest::Kind::kUserSink) out.push_back(r.sink->path());
+  }
+  return out;
+}
 
 const RunStats& Context::last_run_stats() const { return state_->last_stats; }
 const ContextOptions& Context::options() const { return state_->options; }
 
 namespace {
-int AddNode(GraphState& g, Node n) {
-  n.id = static_cast<int>(g.nodes.size());
-  n.released.assign(n.outputs.size(), false);
-  g.nodes.push_back(std::move(n));
-  return g.nodes.back().id;
-}
-
-// Checks handles and the "same size" precondition; fills profiles.
+// Checks handles and that the inputs share one grid; fills profiles.
 absl::Status CheckInputs(const GraphState& g, absl::Span<const Image> inputs, absl::string_view what,
-                         std::vector<Port>* ports, std::vector<Profile>* profiles) {
+                         bool allow_misaligned, std::vector<Port>* ports, std::vector<Profile>* profiles) {
   if (inputs.empty()) return absl::InvalidArgumentError(absl::StrCat(what, ": at least one input image is needed"));
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (absl::Status s = g.CheckImage(inputs[i], absl::StrCat(what, " input ", i)); !s.ok()) return s;
@@ -122,6 +156,14 @@ absl::Status CheckInputs(const GraphState& g, absl::Span<const Image> inputs, ab
       return absl::InvalidArgumentError(absl::StrCat(
           what, ": all inputs must have the same width and height; input 0 (", inputs[0].name(), ") is ",
           p0.width, "x", p0.height, " but input ", i, " (", inputs[i].name(), ") is ", p.width, "x", p.height));
+    }
+    if (!allow_misaligned) {
+      if (std::string d = DescribeGridDifference(p0, p); !d.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            what, ": inputs are not on the same grid: input 0 (", inputs[0].name(), ") and input ", i, " (",
+            inputs[i].name(), ") differ in ", d,
+            "; set allow_misaligned_inputs on the filter to combine them anyway"));
+      }
     }
   }
   return absl::OkStatus();
@@ -138,47 +180,56 @@ absl::Status CheckInputs(const GraphState& g, absl::Span<const Image> inputs, ab
   } while (0)
 
 absl::StatusOr<Image> Context::Open(const std::string& path, std::vector<int> bands) {
-  absl::StatusOr<std::unique_ptr<RasterSource>> src = io::OpenRaster(path, std::move(bands));
+  absl::StatusOr<std::shared_ptr<RasterSource>> src = state_->format->Open(path, std::move(bands));
   if (!src.ok()) return src.status();
-  Node n;
-  n.kind = NodeKind::kFileSource;
-  n.name = absl::StrCat("read ", std::filesystem::path(path).filename().string());
-  n.outputs = {(*src)->profile()};
-  n.file = std::move(*src);
-  return Image(state_, AddNode(*state_, std::move(n)), 0);
+  auto n = std::make_unique<SourceNode>();
+  n->name = absl::StrCat("read ", std::filesystem::path(path).filename().string());
+  n->outputs = {(*src)->profile()};
+  n->source = *std::move(src);
+  return Image(state_, state_->AddNode(std::move(n)), 0);
+}
+
+absl::StatusOr<Image> Context::Open(std::shared_ptr<RasterSource> source) {
+  if (source == nullptr) return absl::InvalidArgumentError("open: the source is null");
+  if (absl::Status s = ValidateProfile(source->profile(), absl::StrCat("source '", source->description(), "'"));
+      !s.ok()) {
+    return s;
+  }
+  auto n = std::make_unique<SourceNode>();
+  n->name = absl::StrCat("read ", source->description());
+  n->outputs = {source->profile()};
+  n->source = std::move(source);
+  return Image(state_, state_->AddNode(std::move(n)), 0);
 }
 
 absl::StatusOr<Image> Context::CreateConstant(const Profile& profile, double value) {
   if (absl::Status s = ValidateProfile(profile, "constant image"); !s.ok()) return s;
-  Node n;
-  n.kind = NodeKind::kConstantSource;
-  n.name = absl::StrCat("constant ", value);
-  n.outputs = {profile};
-  n.constant = value;
-  return Image(state_, AddNode(*state_, std::move(n)), 0);
+  auto n = std::make_unique<SourceNode>();
+  n->name = absl::StrCat("constant ", value);
+  n->outputs = {profile};
+  n->source = internal::MakeConstantSource(profile, value);
+  return Image(state_, state_->AddNode(std::move(n)), 0);
 }
 
 absl::StatusOr<Image> Context::Wrap(const Profile& profile, const void* data) {
   if (absl::Status s = ValidateProfile(profile, "wrapped memory"); !s.ok()) return s;
   if (data == nullptr) return absl::InvalidArgumentError("wrapped memory: data is null");
-  Node n;
-  n.kind = NodeKind::kMemorySource;
-  n.name = "memory";
-  n.outputs = {profile};
-  n.memory = data;
-  return Image(state_, AddNode(*state_, std::move(n)), 0);
+  auto n = std::make_unique<SourceNode>();
+  n->name = "memory";
+  n->outputs = {profile};
+  n->source = internal::MakeWrappedSource(profile, data, "memory");
+  return Image(state_, state_->AddNode(std::move(n)), 0);
 }
 
 absl::StatusOr<Image> Context::FromArray(Array array) {
   if (absl::Status s = ValidateProfile(array.profile(), "array"); !s.ok()) return s;
-  Node n;
-  n.kind = NodeKind::kMemorySource;
-  n.name = "array";
-  n.outputs = {array.profile()};
-  auto shared = std::make_shared<const Array>(std::move(array));
-  n.memory = shared->data();
-  n.array = std::move(shared);
-  return Image(state_, AddNode(*state_, std::move(n)), 0);
+  auto n = std::make_unique<SourceNode>();
+  n->name = "array";
+  n->outputs = {array.profile()};
+  auto src = std::make_shared<internal::ArraySource>(std::move(array));
+  n->drop = [src] { src->Drop(); };
+  n->source = std::move(src);
+  return Image(state_, state_->AddNode(std::move(n)), 0);
 }
 
 absl::StatusOr<std::vector<Image>> Context::Map(absl::Span<const Image> inputs, MapFilter filter) {
@@ -186,14 +237,24 @@ absl::StatusOr<std::vector<Image>> Context::Map(absl::Span<const Image> inputs, 
   for (const Image& i : inputs) EOSCALE_CHECK_OWNER(i, what);
   std::vector<Port> ports;
   std::vector<Profile> in_profiles;
-  if (absl::Status s = CheckInputs(*state_, inputs, what, &ports, &in_profiles); !s.ok()) return s;
+  if (absl::Status s = CheckInputs(*state_, inputs, what, filter.allow_misaligned_inputs, &ports, &in_profiles);
+      !s.ok()) {
+    return s;
+  }
   if (filter.margin < 0) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": margin must not be negative, got ", filter.margin));
   }
   if (!filter.fn) return absl::InvalidArgumentError(absl::StrCat(what, ": no filter function set"));
   std::vector<Profile> outs;
   if (filter.profiles) {
-    absl::StatusOr<std::vector<Profile>> p = filter.profiles(in_profiles);
+    absl::StatusOr<std::vector<Profile>> p;
+    try {
+      p = filter.profiles(in_profiles);
+    } catch (const std::exception& ex) {
+      p = absl::InternalError(absl::StrCat("threw an exception: ", ex.what()));
+    } catch (...) {
+      p = absl::InternalError("threw an exception");
+    }
     if (!p.ok()) {
       return absl::Status(p.status().code(),
                           absl::StrCat(what, ": output profile function failed: ", p.status().message()));
@@ -216,34 +277,33 @@ absl::StatusOr<std::vector<Image>> Context::Map(absl::Span<const Image> inputs, 
           in_profiles[0].width, "x", in_profiles[0].height, "; a Map keeps the width and height"));
     }
   }
-  Node n;
-  n.kind = NodeKind::kMap;
-  n.name = filter.name;
-  n.inputs = std::move(ports);
-  n.outputs = std::move(outs);
-  n.margin = filter.margin;
-  n.fn = std::move(filter.fn);
-  const int id = AddNode(*state_, std::move(n));
+  auto n = std::make_unique<MapNode>();
+  n->name = filter.name;
+  n->inputs = std::move(ports);
+  n->outputs = std::move(outs);
+  n->margin = filter.margin;
+  n->fn = std::move(filter.fn);
+  const int id = state_->AddNode(std::move(n));
   std::vector<Image> images;
-  for (size_t j = 0; j < state_->nodes[id].outputs.size(); ++j) images.push_back(Image(state_, id, static_cast<int>(j)));
+  for (size_t j = 0; j < state_->nodes[id]->outputs.size(); ++j) images.push_back(Image(state_, id, static_cast<int>(j)));
   return images;
 }
 
 absl::StatusOr<int> Context::AddReduce(absl::Span<const Image> inputs, const std::string& name,
                                        std::function<absl::StatusOr<std::any>(const ReduceTile&)> map,
-                                       std::function<std::any(std::any, std::any)> combine) {
+                                       std::function<std::any(std::any, std::any)> combine,
+                                       bool allow_misaligned) {
   const std::string what = absl::StrCat("reduce '", name, "'");
   for (const Image& i : inputs) EOSCALE_CHECK_OWNER(i, what);
   std::vector<Port> ports;
   std::vector<Profile> in_profiles;
-  if (absl::Status s = CheckInputs(*state_, inputs, what, &ports, &in_profiles); !s.ok()) return s;
-  Node n;
-  n.kind = NodeKind::kReduce;
-  n.name = name;
-  n.inputs = std::move(ports);
-  n.reduce_map = std::move(map);
-  n.reduce_combine = std::move(combine);
-  const int id = AddNode(*state_, std::move(n));
+  if (absl::Status s = CheckInputs(*state_, inputs, what, allow_misaligned, &ports, &in_profiles); !s.ok()) return s;
+  auto n = std::make_unique<ReduceNode>();
+  n->name = name;
+  n->inputs = std::move(ports);
+  n->map = std::move(map);
+  n->combine = std::move(combine);
+  const int id = state_->AddNode(std::move(n));
   SinkRequest r;
   r.kind = SinkRequest::Kind::kReduce;
   r.reduce_node = id;
@@ -251,29 +311,79 @@ absl::StatusOr<int> Context::AddReduce(absl::Span<const Image> inputs, const std
   return id;
 }
 
+namespace {
+absl::Status CheckWindow(const Profile& p, const std::optional<Window>& w, absl::string_view what) {
+  if (!w) return absl::OkStatus();
+  if (w->width <= 0 || w->height <= 0 || !Window{0, 0, p.width, p.height}.Contains(*w)) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": window ", DescribeWindow(*w),
+                                                   " is empty or not inside the image (", p.width, "x", p.height,
+                                                   ")"));
+  }
+  return absl::OkStatus();
+}
+}  // namespace
+
 absl::Status Context::Write(const Image& image, const std::string& path, std::vector<std::string> options) {
+  return Write(image, path, WriteOptions{std::move(options), std::nullopt});
+}
+
+absl::Status Context::Write(const Image& image, const std::string& path, WriteOptions options) {
   const std::string what = absl::StrCat("write '", path, "'");
   EOSCALE_CHECK_OWNER(image, what);
   if (absl::Status s = state_->CheckImage(image, what); !s.ok()) return s;
-  if (absl::Status s = io::CheckWritable(path); !s.ok()) return s;
+  if (absl::Status s = CheckWindow(state_->ProfileOf(state_->PortOf(image)), options.window, what); !s.ok()) return s;
+  if (absl::Status s = state_->format->CheckWritable(path); !s.ok()) return s;
+  for (const SinkRequest& r : state_->pending) {
+    if (r.kind == SinkRequest::Kind::kFile && r.path == path) {
+      return absl::InvalidArgumentError(absl::StrCat(what, ": '", path, "' is already an output of this run"));
+    }
+  }
   SinkRequest r;
   r.kind = SinkRequest::Kind::kFile;
   r.port = state_->PortOf(image);
   r.path = path;
-  r.options = std::move(options);
+  r.options = std::move(options.creation_options);
+  r.window = options.window;
   state_->pending.push_back(std::move(r));
   return absl::OkStatus();
 }
 
-absl::StatusOr<Array> Context::ReadAll(const Image& image) {
+absl::Status Context::Write(const Image& image, std::shared_ptr<RasterSink> sink, std::optional<Window> window) {
+  if (sink == nullptr) return absl::InvalidArgumentError("write: the sink is null");
+  const std::string what = absl::StrCat("write '", sink->path(), "'");
+  EOSCALE_CHECK_OWNER(image, what);
+  if (absl::Status s = state_->CheckImage(image, what); !s.ok()) return s;
+  if (absl::Status s = CheckWindow(state_->ProfileOf(state_->PortOf(image)), window, what); !s.ok()) return s;
+  SinkRequest r;
+  r.kind = SinkRequest::Kind::kUserSink;
+  r.port = state_->PortOf(image);
+  r.sink = std::move(sink);
+  r.window = window;
+  state_->pending.push_back(std::move(r));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Array> Context::ReadAll(const Image& image, std::optional<Window> window) {
   EOSCALE_CHECK_OWNER(image, "read");
   if (absl::Status s = state_->CheckImage(image, "read"); !s.ok()) return s;
   const Port port = state_->PortOf(image);
-  Array out(state_->ProfileOf(port));
+  const Profile& p = state_->ProfileOf(port);
+  if (absl::Status s = CheckWindow(p, window, "read"); !s.ok()) return s;
+  const Profile want = window ? CropProfile(p, *window) : p;
+  Array out;
+  try {
+    out = Array(want);
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(absl::StrCat("read: cannot allocate ", want.ImageBytes(),
+                                                     " bytes for image '", image.name(), "' (",
+                                                     DescribeProfile(want), ") in memory; read a window of it, "
+                                                     "or Write it to a file"));
+  }
   SinkRequest r;
   r.kind = SinkRequest::Kind::kMemory;
   r.port = port;
   r.array = &out;
+  r.window = window;
   if (absl::Status s = state_->Execute({r}); !s.ok()) return s;
   return out;
 }
@@ -281,18 +391,21 @@ absl::StatusOr<Array> Context::ReadAll(const Image& image) {
 absl::Status Context::Release(const Image& image) {
   EOSCALE_CHECK_OWNER(image, "release");
   if (absl::Status s = state_->CheckImage(image, "release"); !s.ok()) return s;
-  Node& n = state_->nodes[image.node_];
+  Node& n = *state_->nodes[image.node_];
   n.released[image.output_] = true;
   // An in-memory source nobody reads can drop its pixels now.
-  if (n.kind == NodeKind::kMemorySource && n.array) {
+  auto* src = dynamic_cast<SourceNode*>(&n);
+  if (src != nullptr && src->drop) {
     bool used = false;
-    for (const Node& m : state_->nodes) {
-      for (const Port& p : m.inputs) used |= p.node == n.id;
+    for (const auto& m : state_->nodes) {
+      for (const Port& p : m->inputs) used |= p.node == n.id;
     }
-    for (const SinkRequest& r : state_->pending) used |= r.kind != SinkRequest::Kind::kReduce && r.port.node == n.id;
+    for (const SinkRequest& r : state_->pending) {
+      used |= r.kind != SinkRequest::Kind::kReduce && r.port.node == n.id;
+    }
     if (!used) {
-      n.array.reset();
-      n.memory = nullptr;
+      src->drop();
+      src->dropped = true;
     }
   }
   return absl::OkStatus();
@@ -303,7 +416,7 @@ absl::Status Context::Run() {
   sinks.swap(state_->pending);
   // Reductions already computed (by Get) need not run again.
   std::erase_if(sinks, [&](const SinkRequest& r) {
-    return r.kind == SinkRequest::Kind::kReduce && state_->nodes[r.reduce_node].reduce_done;
+    return r.kind == SinkRequest::Kind::kReduce && state_->nodes[r.reduce_node]->AsReduce()->done;
   });
   if (sinks.empty()) return absl::OkStatus();
   return state_->Execute(std::move(sinks));

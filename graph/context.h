@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,7 @@
 #include "absl/types/span.h"
 #include "eoscale/core/array.h"
 #include "eoscale/core/profile.h"
+#include "eoscale/core/raster_io.h"
 #include "eoscale/core/tiling.h"
 #include "eoscale/graph/filter.h"
 #include "eoscale/graph/run_stats.h"
@@ -47,17 +49,38 @@ struct Progress {
 using ProgressCallback = std::function<bool(const Progress&)>;
 
 struct ContextOptions {
-  // Worker threads (>= 1). 0 is an error.
+  // Worker threads (>= 1). 0 is an error. Each run gets its own
+  // tbb::task_arena of this many threads; the process's oneTBB settings are
+  // left alone, except that a context asking for more workers than oneTBB's
+  // default pool holds (the machine's cores) raises the process's thread
+  // limit to that many, once, and never lowers it.
   int workers = 2;
   TilingOptions tiling;
-  // Ceiling on live tile bytes plus GDAL's block cache, in bytes. 0 picks
-  // max(64 MiB, the graph's minimum). A budget below the minimum working set
-  // of one tile is an error that states the minimum.
+  // Ceiling on the run's memory, in bytes: live tile bytes plus a share for
+  // the I/O layer (an eighth, within [1, 16] MiB: GDAL's blocks while a
+  // read is in flight, open handles). 0 picks max(64 MiB, the graph's
+  // minimum). A budget below the minimum working set of one tile is an
+  // error that states the minimum. GDAL's own cache size is never changed.
   int64_t memory_budget_bytes = 0;
   ProgressCallback progress;
   // Records every tile task and samples live bytes and RSS (see
   // RunStats::tasks_trace; Context::WriteTrace). Off: no cost.
   bool trace = false;
+  // How Open(path) and Write(image, path) read and create files; null
+  // means GDAL's (DefaultRasterFormat()).
+  std::shared_ptr<RasterFormat> format;
+};
+
+// How Write writes an image.
+struct WriteOptions {
+  // GDAL creation options, "KEY=VALUE", added to the profile's writer
+  // options. Unknown options are an error.
+  std::vector<std::string> creation_options;
+  // A region run: only this window of the image is computed and written
+  // (the file is the window's size, georeferenced at its corner). Only the
+  // margin-grown windows of the inputs it needs are read; the pixels are
+  // those of the same window of a whole-image run.
+  std::optional<Window> window;
 };
 
 // A handle on an image of a context's graph (a source, or an output of a Map).
@@ -115,6 +138,8 @@ class Context {
  public:
   // Errors: workers < 1; negative tile sizes or budget.
   static absl::StatusOr<std::unique_ptr<Context>> Create(ContextOptions options);
+  // Writes requested but never run (Run() was not called) are not
+  // silently lost: they are named on stderr. PendingOutputs() tells before.
   ~Context();
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
@@ -124,6 +149,9 @@ class Context {
   // selected bands are read. Errors: missing or unreadable file, not a
   // raster, band out of range, unsupported pixel type.
   absl::StatusOr<Image> Open(const std::string& path, std::vector<int> bands = {});
+  // Any RasterSource (a user's generator, a NumPy array, per-rank files).
+  // Shared: the context keeps it alive while its graph may read it.
+  absl::StatusOr<Image> Open(std::shared_ptr<RasterSource> source);
   // An image with every sample equal to `value` (EOScale's create_image,
   // which is all zeros).
   absl::StatusOr<Image> CreateConstant(const Profile& profile, double value = 0.0);
@@ -133,8 +161,10 @@ class Context {
   absl::StatusOr<Image> Wrap(const Profile& profile, const void* data);
   absl::StatusOr<Image> FromArray(Array array);
 
-  // N images -> M images. Errors (before anything runs): no input; inputs of
-  // different sizes (EOScale's "strong hypothesis", checked); negative
+  // N images -> M images. Errors (before anything runs): no input; inputs
+  // not on the same grid (EOScale's "strong hypothesis", checked: same size,
+  // and the same geotransform and CRS when both inputs have them, unless
+  // filter.allow_misaligned_inputs); negative
   // margin; no function; a profile function that fails, returns no profile,
   // a profile of another width or height, or another count than num_outputs.
   absl::StatusOr<std::vector<Image>> Map(absl::Span<const Image> inputs, MapFilter filter);
@@ -153,7 +183,8 @@ class Context {
     auto combine = [c = std::move(filter.combine)](std::any a, std::any b) {
       return std::any(c(std::any_cast<V>(std::move(a)), std::any_cast<V>(std::move(b))));
     };
-    absl::StatusOr<int> node = AddReduce(inputs, filter.name, std::move(map), std::move(combine));
+    absl::StatusOr<int> node =
+        AddReduce(inputs, filter.name, std::move(map), std::move(combine), filter.allow_misaligned_inputs);
     if (!node.ok()) return node.status();
     return Reduction<V>(state_, *node);
   }
@@ -165,10 +196,20 @@ class Context {
   // folder does not exist or is not writable.
   absl::Status Write(const Image& image, const std::string& path,
                      std::vector<std::string> options = {});
+  absl::Status Write(const Image& image, const std::string& path, WriteOptions options);
+  // Writes into a user's sink, which receives tiles in the coordinates of
+  // the image (or of `window`, for a region run) and is driven through
+  // RasterSink's protocol at the next Run().
+  absl::Status Write(const Image& image, std::shared_ptr<RasterSink> sink,
+                     std::optional<Window> window = std::nullopt);
 
   // Runs what `image` needs and returns it whole in memory (EOScale's
-  // get_array). Pending writes are not run.
-  absl::StatusOr<Array> ReadAll(const Image& image);
+  // get_array), or only `window` of it (a region run). Pending writes are
+  // not run. Errors: ResourceExhausted when the array cannot be allocated.
+  absl::StatusOr<Array> ReadAll(const Image& image, std::optional<Window> window = std::nullopt);
+
+  // The outputs Write asked for that the next Run() will write.
+  std::vector<std::string> PendingOutputs() const;
 
   // The image is no longer needed (EOScale's release): data held for it (an
   // in-memory source) is freed once nothing pending reads it, and any later
@@ -199,7 +240,7 @@ class Context {
   explicit Context(std::shared_ptr<internal::GraphState> state);
   absl::StatusOr<int> AddReduce(absl::Span<const Image> inputs, const std::string& name,
                                 std::function<absl::StatusOr<std::any>(const ReduceTile&)> map,
-                                std::function<std::any(std::any, std::any)> combine);
+                                std::function<std::any(std::any, std::any)> combine, bool allow_misaligned);
   std::shared_ptr<internal::GraphState> state_;
 };
 

@@ -27,7 +27,6 @@ double MiB(int64_t b) { return static_cast<double>(b) / (1024.0 * 1024.0); }
 
 std::string Context::ToDot() const {
   using internal::Node;
-  using internal::NodeKind;
   using internal::SinkRequest;
   const internal::GraphState& g = *state_;
   const RunStats& s = g.last_stats;
@@ -50,13 +49,13 @@ std::string Context::ToDot() const {
   std::vector<std::vector<int>> preds(n + sinks.size());
   for (int i = 0; i < n; ++i) {
     if (auto it = by_node.find(i); it != by_node.end()) weight[i] = it->second->busy_seconds;
-    for (const internal::Port& p : g.nodes[i].inputs) preds[i].push_back(p.node);
+    for (const internal::Port& p : g.nodes[i]->inputs) preds[i].push_back(p.node);
   }
   std::vector<std::string> sink_names(sinks.size());
   for (size_t k = 0; k < sinks.size(); ++k) {
     const SinkRequest& r = sinks[k];
     if (r.kind == SinkRequest::Kind::kReduce) continue;
-    sink_names[k] = r.kind == SinkRequest::Kind::kFile ? absl::StrCat("write ", r.path) : "read into memory";
+    sink_names[k] = r.Describe();
     if (auto it = by_sink.find(sink_names[k]); it != by_sink.end()) weight[n + k] = it->second->busy_seconds;
     preds[n + k].push_back(r.port.node);
   }
@@ -91,9 +90,9 @@ std::string Context::ToDot() const {
         MiB(s.peak_live_bytes), MiB(s.budget_bytes), MiB(s.peak_rss_bytes));
   }
   for (int i = 0; i < n; ++i) {
-    const Node& node = g.nodes[i];
+    const Node& node = *g.nodes[i];
     std::string label = absl::StrCat(Escape(node.name), "\\n#", i);
-    if (node.kind == NodeKind::kMap) absl::StrAppend(&label, "  margin ", node.margin);
+    if (node.AsMap() != nullptr) absl::StrAppend(&label, "  margin ", node.AsMap()->margin);
     for (const Profile& p : node.outputs) absl::StrAppend(&label, "\\n", DescribeProfile(p));
     if (auto it = by_node.find(i); it != by_node.end()) {
       const NodeStats& st = *it->second;
@@ -101,7 +100,7 @@ std::string Context::ToDot() const {
                                               static_cast<long long>(st.tiles), st.busy_seconds * 1e3,
                                               MiB(st.bytes_produced), MiB(st.live_at_peak)));
     }
-    const char* shape = node.is_source() ? "ellipse" : node.kind == NodeKind::kReduce ? "hexagon" : "box";
+    const char* shape = node.AsSource() ? "ellipse" : node.AsReduce() ? "hexagon" : "box";
     out += absl::StrFormat("  n%d [label=\"%s\", shape=%s%s];\n", i, label, shape,
                            critical[i] ? ", color=red, penwidth=2" : "");
   }
@@ -116,10 +115,10 @@ std::string Context::ToDot() const {
                            critical[n + k] ? ", color=red, penwidth=2" : "");
   }
   for (int i = 0; i < n; ++i) {
-    const Node& node = g.nodes[i];
+    const Node& node = *g.nodes[i];
     for (size_t j = 0; j < node.inputs.size(); ++j) {
       const internal::Port& p = node.inputs[j];
-      std::string label = g.nodes[p.node].outputs.size() > 1 ? absl::StrCat("out ", p.output) : "";
+      std::string label = g.nodes[p.node]->outputs.size() > 1 ? absl::StrCat("out ", p.output) : "";
       out += absl::StrFormat("  n%d -> n%d [label=\"%s\"%s];\n", p.node, i, label,
                              on_path(p.node, i) ? ", color=red, penwidth=2" : "");
     }
@@ -127,7 +126,7 @@ std::string Context::ToDot() const {
   for (size_t k = 0; k < sinks.size(); ++k) {
     if (sinks[k].kind == SinkRequest::Kind::kReduce) continue;
     const internal::Port& p = sinks[k].port;
-    std::string label = g.nodes[p.node].outputs.size() > 1 ? absl::StrCat("out ", p.output) : "";
+    std::string label = g.nodes[p.node]->outputs.size() > 1 ? absl::StrCat("out ", p.output) : "";
     out += absl::StrFormat("  n%d -> s%d [label=\"%s\"%s];\n", p.node, static_cast<int>(k), label,
                            on_path(p.node, n + static_cast<int>(k)) ? ", color=red, penwidth=2" : "");
   }

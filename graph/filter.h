@@ -54,6 +54,10 @@ struct MapFilter {
   // (EOScale's "size mismatch").
   int num_outputs = -1;
   MapFunction fn;
+  // Inputs must share one grid (Profile::SameGrid: same size, geotransform
+  // and CRS). Set to combine inputs of the same size on purpose whatever
+  // their georeferencing (the outputs take the first input's).
+  bool allow_misaligned_inputs = false;
 };
 
 // What a Reduce map function sees for one tile (no margin).
@@ -73,6 +77,7 @@ struct ReduceFilter {
   std::string name = "reduce";
   std::function<absl::StatusOr<V>(const ReduceTile&)> map;
   std::function<V(V, V)> combine;
+  bool allow_misaligned_inputs = false;  // as MapFilter's
 };
 
 }  // namespace eoscale

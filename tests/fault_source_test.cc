@@ -101,7 +101,7 @@ TEST_P(SourceFaultTest, FileTruncatedAfterOpenFailsNamingTheFileAndWritesNothing
   RecordStatus(s);
   EXPECT_THAT(s.code(), AnyOf(absl::StatusCode::kDataLoss, absl::StatusCode::kUnavailable)) << s;
   EXPECT_THAT(std::string(s.message()), HasSubstr(absl::StrCat("'", in, "'")));
-  EXPECT_THAT(std::string(s.message()), HasSubstr("node 'read in.tif' (node 0) failed on tile "));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("source 'read in.tif' (node 0) failed on tile "));
   EXPECT_GT(g.tiles_copied.load(), 0) << "the failure was meant to happen mid-run";
   EXPECT_LT(g.tiles_copied.load(), kSize / kTile * kSize / kTile);
   EXPECT_THAT(dir.List(), UnorderedElementsAre("in.tif", "out.tif"));

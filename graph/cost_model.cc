@@ -1,0 +1,110 @@
+#include "eoscale/graph/cost_model.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace eoscale::internal {
+
+void CostModel::Replay(const GroupPlan& plan, std::vector<int64_t>* cost_out, int64_t* min_ws) {
+  const int64_t n = plan.grid->num_tiles();
+  const size_t ne = plan.exec.size(), ns = plan.slots.size();
+  TileList nb;
+  // Inputs awaited per task, readers per produced tile.
+  std::vector<std::vector<int>> pending(ne, std::vector<int>(n, 0));
+  std::vector<std::vector<int>> readers(ns, std::vector<int>(n, 0));
+  for (size_t si = 0; si < ns; ++si) {
+    for (const EdgeDesc& ed : plan.slots[si].edges) {
+      for (int64_t t = 0; t < n; ++t) {
+        plan.InputTiles(static_cast<int>(si), ed.margin, t, &nb);
+        pending[ed.consumer][t] += static_cast<int>(nb.size());
+        for (int64_t u : nb) readers[si][u] += 1;
+      }
+    }
+  }
+  cost_out->assign(n, 0);
+  int64_t reserved = 0;
+  *min_ws = 0;
+  std::vector<std::pair<int, int64_t>> work;
+  for (int64_t t = 0; t < n; ++t) {
+    int64_t cost = 0, freed = 0;
+    for (size_t ei = 0; ei < ne; ++ei) {
+      if (plan.exec[ei].kind == ExecKind::kSource) work.push_back({static_cast<int>(ei), t});
+    }
+    while (!work.empty()) {
+      auto [ei, u] = work.back();
+      work.pop_back();
+      const ExecDesc& e = plan.exec[ei];
+      for (int slot : e.outputs) cost += plan.SlotTileBytes(slot, u);
+      for (int slot : e.inputs) {
+        const int64_t gather = plan.GatherBytes(slot, e.margin, u);
+        cost += gather;
+        freed += gather;
+        plan.InputTiles(slot, e.margin, u, &nb);
+        for (int64_t v : nb) {
+          if (--readers[slot][v] == 0) freed += plan.SlotTileBytes(slot, v);
+        }
+      }
+      for (int slot : e.outputs) {
+        if (readers[slot][u] == 0) freed += plan.SlotTileBytes(slot, u);
+        for (const EdgeDesc& ed : plan.slots[slot].edges) {
+          plan.InputTiles(slot, ed.margin, u, &nb);  // symmetric: the readers of u
+          for (int64_t v : nb) {
+            if (--pending[ed.consumer][v] == 0) work.push_back({ed.consumer, v});
+          }
+        }
+      }
+    }
+    (*cost_out)[t] = cost;
+    *min_ws = std::max(*min_ws, reserved + cost);
+    reserved += cost - freed;
+  }
+}
+
+CostModel CostModel::Build(const GroupPlan& plan, bool reduce) {
+  CostModel m;
+  const TileGrid& grid = plan.grid->grid();
+  m.tiles_x_ = grid.tiles_x();
+  m.tiles_y_ = grid.tiles_y();
+  // Rows of dependency reach: a Map reading with margin m reaches
+  // ceil(m / tile height) rows of its producer; a chain adds up. Generous
+  // on purpose (the replay is exact either way; only its length changes).
+  const std::vector<int>& ys = grid.ys();
+  bool uniform = m.tiles_y_ >= 2;
+  const int th = ys.size() >= 2 ? ys[1] - ys[0] : 1;
+  for (int r = 0; uniform && r + 1 < m.tiles_y_; ++r) uniform = ys[r + 1] - ys[r] == th;
+  int64_t reach = 1;
+  for (const ExecDesc& e : plan.exec) reach += (e.margin + th - 1) / th + 1;
+  const int64_t head = 3 * reach + 2;
+  if (!reduce || !uniform || m.tiles_y_ <= 2 * head) {
+    Replay(plan, &m.cost_, &m.min_working_set_);
+    m.replayed_rows_ = m.tiles_y_;
+    return m;
+  }
+  // The first `head` rows and the last `head` rows, as one grid.
+  m.head_ = static_cast<int>(head);
+  std::vector<int> rys(ys.begin(), ys.begin() + head + 1);
+  for (int r = m.tiles_y_ - m.head_; r < m.tiles_y_; ++r) rys.push_back(rys.back() + ys[r + 1] - ys[r]);
+  GroupPlan reduced;
+  const Window& region = plan.grid->region();
+  reduced.grid = std::make_unique<GroupGrid>(TileGrid(grid.xs(), rys),
+                                             Window{region.x, region.y, region.width, rys.back()});
+  reduced.exec = plan.exec;
+  reduced.slots = plan.slots;
+  Replay(reduced, &m.cost_, &m.min_working_set_);
+  m.replayed_rows_ = 2 * m.head_;
+  return m;
+}
+
+int64_t CostModel::Cost(int64_t t) const {
+  if (head_ == 0) return cost_[t];
+  int row = static_cast<int>(t / tiles_x_);
+  const int col = static_cast<int>(t % tiles_x_);
+  if (row >= tiles_y_ - head_) {
+    row = row - (tiles_y_ - head_) + head_;
+  } else if (row >= head_) {
+    row = head_ - 1;  // a steady row: the middle of the image repeats it
+  }
+  return cost_[static_cast<int64_t>(row) * tiles_x_ + col];
+}
+
+}  // namespace eoscale::internal

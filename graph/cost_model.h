@@ -1,0 +1,53 @@
+// Internal: what admitting each tile costs, and the smallest budget that
+// always lets the next tile in (the minimum working set).
+//
+// Tiles are admitted in raster order. Admitting tile t makes a deterministic
+// set of tasks runnable (its "cascade": the source reads of t, then every
+// task whose last input that made possible); cost(t) is what those tasks
+// allocate. Reserving cost(t) at admission covers every allocation before it
+// is made. When the engine cannot admit tile t and nothing is in flight,
+// every cascade of the tiles before t has run, so the bytes still reserved
+// are exactly those of a sequential replay at the same point; a budget of
+// max_t(reserved before t + cost(t)) therefore always lets the next tile in:
+// no deadlock, whatever the order tasks actually run in.
+//
+// The replay needs per-tile counters, but not for the whole image: on a
+// grid whose rows are uniform, a tile's cost depends only on the rows within
+// the graph's dependency reach, so the replay runs on a grid of the first
+// and last few rows (the middle rows repeat the last steady row of the
+// head). Its state is proportional to the image's width, not its area.
+#ifndef EOSCALE_GRAPH_COST_MODEL_H_
+#define EOSCALE_GRAPH_COST_MODEL_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "eoscale/graph/plan.h"
+
+namespace eoscale::internal {
+
+class CostModel {
+ public:
+  // `reduce`: replay on the reduced grid when the grid allows it (tests
+  // compare both).
+  static CostModel Build(const GroupPlan& plan, bool reduce = true);
+
+  int64_t min_working_set() const { return min_working_set_; }
+  // What admitting tile t of the plan's grid reserves.
+  int64_t Cost(int64_t t) const;
+  // Rows of the grid the replay ran on (the grid's own when not reduced).
+  int replayed_rows() const { return replayed_rows_; }
+
+ private:
+  static void Replay(const GroupPlan& plan, std::vector<int64_t>* cost, int64_t* min_working_set);
+  std::vector<int64_t> cost_;  // per replayed tile
+  int64_t min_working_set_ = 0;
+  int tiles_x_ = 1;
+  int tiles_y_ = 1;
+  int head_ = 0;  // rows replayed at the top; 0 when not reduced
+  int replayed_rows_ = 0;
+};
+
+}  // namespace eoscale::internal
+
+#endif  // EOSCALE_GRAPH_COST_MODEL_H_

@@ -1,0 +1,273 @@
+// GraphState::Execute: one run, from the sink requests to committed
+// outputs. Plans every group first (grids, writers, budget: a bad budget or
+// path fails before any work), runs the groups one after another, then
+// checks the sources did not change, finishes every output and commits
+// them all together (core/raster_io.h: all outputs or none).
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <thread>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "eoscale/graph/cost_model.h"
+#include "eoscale/graph/graph_state.h"
+#include "eoscale/graph/group_run.h"
+#include "eoscale/graph/plan.h"
+
+namespace eoscale::internal {
+namespace {
+
+constexpr int64_t kMiB = int64_t{1} << 20;
+constexpr int64_t kDefaultBudget = 64 * kMiB;
+constexpr int64_t kMaxIoShare = 16 * kMiB;
+
+// The share of a total budget left to the I/O layer (GDAL's blocks while a
+// read is in flight, open handles): an eighth, within [1, 16] MiB.
+int64_t IoShare(int64_t total) { return std::clamp(total / 8, int64_t{1} * kMiB, kMaxIoShare); }
+
+// The smallest total budget whose tile share (total - IoShare(total)) holds
+// `tiles` bytes. total - share(total) never decreases as total grows, so the
+// iteration from below stops at the least such total.
+int64_t MinimumTotalBudget(int64_t tiles) {
+  int64_t total = tiles;
+  while (total - IoShare(total) < tiles) total = tiles + IoShare(total);
+  return total;
+}
+
+int64_t CurrentRss() {
+  long pages = 0, resident = 0;
+  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return static_cast<int64_t>(resident) * ::sysconf(_SC_PAGESIZE);
+}
+
+int64_t PeakRss() {
+  struct rusage ru;
+  ::getrusage(RUSAGE_SELF, &ru);
+  return static_cast<int64_t>(ru.ru_maxrss) * 1024;
+}
+
+// The node a request starts from.
+int RootOf(const SinkRequest& r) { return r.kind == SinkRequest::Kind::kReduce ? r.reduce_node : r.port.node; }
+
+// The image size a request's group runs over.
+std::pair<int, int> SizeOf(const GraphState& g, const SinkRequest& r) {
+  const Node& n = *g.nodes[RootOf(r)];
+  const Profile& p = n.AsReduce() ? g.ProfileOf(n.inputs[0]) : n.outputs[0];
+  return {p.width, p.height};
+}
+
+// The region a request keeps (the whole image unless a window was asked).
+Window KeepOf(const GraphState& g, const SinkRequest& r) {
+  const auto [w, h] = SizeOf(g, r);
+  return r.window ? *r.window : Window{0, 0, w, h};
+}
+
+// Logical nodes a set of requests needs, sorted (hence topological).
+std::vector<int> NeededNodes(const GraphState& g, const std::vector<SinkRequest*>& sinks) {
+  std::vector<bool> needed(g.nodes.size(), false);
+  std::vector<int> stack;
+  for (const SinkRequest* r : sinks) stack.push_back(RootOf(*r));
+  while (!stack.empty()) {
+    const int id = stack.back();
+    stack.pop_back();
+    if (needed[id]) continue;
+    needed[id] = true;
+    for (const Port& p : g.nodes[id]->inputs) stack.push_back(p.node);
+  }
+  std::vector<int> ids;
+  for (size_t id = 0; id < g.nodes.size(); ++id) {
+    if (needed[id]) ids.push_back(static_cast<int>(id));
+  }
+  return ids;
+}
+
+}  // namespace
+
+absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
+  const auto start = Clock::now();
+  last_stats = RunStats{};
+  last_stats.workers = options.workers;
+  last_sinks = sinks;
+  for (SinkRequest& r : last_sinks) r.array = nullptr;
+  absl::Cleanup trim = [this] { pool.Trim(); };  // recycled blocks go back between runs
+
+  // Groups: requests over the same image size and the same kept region.
+  using Key = std::tuple<int, int, int, int, int, int>;
+  std::map<Key, std::vector<SinkRequest*>> by_key;
+  std::vector<Key> order;
+  for (SinkRequest& r : sinks) {
+    const auto [w, h] = SizeOf(*this, r);
+    const Window k = KeepOf(*this, r);
+    const Key key{w, h, k.x, k.y, k.width, k.height};
+    if (!by_key.count(key)) order.push_back(key);
+    by_key[key].push_back(&r);
+  }
+  std::vector<std::vector<int>> group_nodes;
+  std::vector<int> all_needed;
+  for (const Key& key : order) {
+    group_nodes.push_back(NeededNodes(*this, by_key[key]));
+    for (int id : group_nodes.back()) {
+      const SourceNode* s = nodes[id]->AsSource();
+      if (s != nullptr && s->dropped) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("in-memory image '", nodes[id]->name, "#", id, "' was released and its pixels freed"));
+      }
+      all_needed.push_back(id);
+    }
+  }
+  std::sort(all_needed.begin(), all_needed.end());
+  all_needed.erase(std::unique(all_needed.begin(), all_needed.end()), all_needed.end());
+
+  // While tracing, a sampler records live bytes and RSS about every millisecond.
+  std::atomic<bool> sampling{options.trace};
+  std::thread sampler;
+  auto sample = [&] {
+    last_stats.counters_trace.push_back(CounterSample{
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count(), pool.live_bytes(),
+        CurrentRss()});
+  };
+  if (options.trace) {
+    sample();  // at least one sample before and one after, however short the run
+    sampler = std::thread([&] {
+      while (true) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        if (!sampling.load(std::memory_order_acquire)) break;
+        sample();
+      }
+    });
+  }
+  absl::Cleanup stop_sampler = [&] {
+    sampling.store(false, std::memory_order_release);
+    if (sampler.joinable()) {
+      sampler.join();
+      sample();
+    }
+    last_stats.peak_rss_bytes = PeakRss();
+    last_stats.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  };
+
+  // Writers are created before any work (a bad path fails first) and
+  // committed last (a failure anywhere leaves no output).
+  std::vector<std::unique_ptr<RasterSink>> owned;
+  std::vector<RasterSink*> writers;
+  auto abort_all = [&] {
+    for (RasterSink* w : writers) w->Abort();
+  };
+  const int64_t total_budget = options.memory_budget_bytes;
+  const int64_t io_share = total_budget > 0 ? IoShare(total_budget) : kMaxIoShare;
+  last_stats.gdal_cache_max_bytes = io_share;
+  RunProgress progress;
+  std::vector<std::unique_ptr<GroupRun>> runs;
+  for (size_t gi = 0; gi < order.size(); ++gi) {
+    const auto [w, h, kx, ky, kw, kh] = order[gi];
+    const std::vector<int>& ids = group_nodes[gi];
+    const Window region = GrowRegion(*this, ids, Window{kx, ky, kw, kh}, w, h);
+    absl::StatusOr<TileGrid> grid =
+        MakeTileGrid(region.width, region.height, options.tiling, options.workers, DefaultTileSize(*this, ids));
+    if (!grid.ok()) {
+      abort_all();
+      return grid.status();
+    }
+    GroupPlan plan;
+    plan.grid = std::make_unique<GroupGrid>(*std::move(grid), region);
+    const TileGrid& tg = plan.grid->grid();
+    if (last_stats.tile_width == 0) {
+      last_stats.tile_width = tg.xs()[1];
+      last_stats.tile_height = tg.ys()[1];
+    }
+    BuildGroupPlan(*this, ids, by_key[order[gi]], &plan);
+    CostModel costs = CostModel::Build(plan);
+    const int64_t min_ws = costs.min_working_set();
+    const int64_t store_budget =
+        total_budget > 0 ? total_budget - io_share : std::max(kDefaultBudget - io_share, min_ws);
+    last_stats.budget_bytes = std::max(last_stats.budget_bytes, store_budget);
+    last_stats.min_budget_bytes = std::max(last_stats.min_budget_bytes, min_ws);
+    last_stats.tiles += plan.grid->num_tiles();
+    // GeoTIFF blocks matching the tiles, so that tiles are whole blocks
+    // (written directly). One row of tiles: round the block height up to
+    // GeoTIFF's multiple of 16.
+    int tw = 0, th = 0;
+    const bool uniform = tg.IsUniform(&tw, &th);
+    if (uniform && tg.tiles_y() == 1 && tg.tiles_x() > 1) th = (th + 15) / 16 * 16;
+    std::vector<std::pair<int, RasterSink*>> files;
+    for (size_t ei = 0; ei < plan.exec.size(); ++ei) {
+      SinkRequest* r = plan.exec[ei].sink;
+      if (r == nullptr || r->kind == SinkRequest::Kind::kMemory) continue;
+      RasterSink* sink = r->sink.get();
+      if (r->kind == SinkRequest::Kind::kFile) {
+        const Profile p = CropProfile(ProfileOf(r->port), KeepOf(*this, *r));
+        const bool aligned = region.x == r->Region(ProfileOf(r->port)).x && region.y == r->Region(ProfileOf(r->port)).y;
+        SinkLayout layout;
+        layout.block_width = uniform && aligned ? tw : 256;
+        layout.block_height = uniform && aligned ? th : 256;
+        absl::StatusOr<std::unique_ptr<RasterSink>> f = format->Create(r->path, p, layout, r->options);
+        if (!f.ok()) {
+          abort_all();
+          return f.status();
+        }
+        sink = f->get();
+        owned.push_back(*std::move(f));
+      }
+      writers.push_back(sink);
+      files.push_back({static_cast<int>(ei), sink});
+    }
+    auto run = std::make_unique<GroupRun>(*this, std::move(plan), std::move(costs), &progress);
+    for (auto [ei, sink] : files) run->set_file(ei, sink);
+    run->set_store_budget(store_budget);
+    progress.total += run->num_tasks();
+    runs.push_back(std::move(run));
+  }
+  // A user budget must hold the largest minimum of all the run's groups.
+  if (total_budget > 0 && total_budget - io_share < last_stats.min_budget_bytes) {
+    abort_all();
+    const int64_t need = last_stats.min_budget_bytes;
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "memory budget of ", total_budget, " bytes is too small: one tile's working set needs ", need,
+        " bytes of tiles plus the I/O share of the budget; raise the budget to at least ",
+        absl::StrFormat("%.2f MiB", MinimumTotalBudget(need) / static_cast<double>(kMiB)), " (",
+        MinimumTotalBudget(need), " bytes) or use smaller tiles than ", last_stats.tile_width, "x",
+        last_stats.tile_height, " pixels"));
+  }
+  for (auto& run : runs) {
+    pool.ResetPeak(run->num_exec());
+    if (options.trace) run->EnableTrace(start, static_cast<int>(last_stats.nodes.size()));
+    pool.set_retain_limit(last_stats.budget_bytes);  // recycle tile blocks within the budget
+    absl::Status st = run->Execute(options.workers, &last_stats);
+    last_stats.peak_live_bytes = std::max(last_stats.peak_live_bytes, pool.peak_bytes());
+    if (!st.ok()) {
+      abort_all();
+      return st;
+    }
+  }
+  // An input that changed under the run spoils its outputs.
+  for (int id : all_needed) {
+    const SourceNode* s = nodes[id]->AsSource();
+    if (s == nullptr) continue;
+    if (absl::Status st = s->source->CheckUnchanged(); !st.ok()) {
+      abort_all();
+      return st;
+    }
+  }
+  for (RasterSink* w : writers) {
+    if (absl::Status st = w->Finish(); !st.ok()) {
+      abort_all();
+      return st;
+    }
+  }
+  return CommitAll(writers);
+}
+
+}  // namespace eoscale::internal

@@ -1,0 +1,302 @@
+#include "eoscale/graph/group_run.h"
+
+#include <algorithm>
+#include <mutex>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "eoscale/graph/graph_state.h"
+#include "oneapi/tbb/global_control.h"
+#include "oneapi/tbb/task_arena.h"
+
+namespace eoscale::internal {
+namespace {
+
+char tsan_flow = 0;
+
+// oneTBB's default pool has cores - 1 workers; a context asking for more
+// raises the process's limit to the most any context asked for, once, and
+// never lowers it (ContextOptions::workers says so). A lowering
+// global_control would throttle every other user of oneTBB in the process.
+void RaiseThreadLimit(int workers) {
+  static std::mutex mu;
+  static tbb::global_control* raised = nullptr;  // intentionally leaked: lives until exit
+  static size_t raised_to = 0;
+  std::lock_guard<std::mutex> l(mu);
+  const size_t want = static_cast<size_t>(workers);
+  if (want <= raised_to) return;
+  if (want <= tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism) &&
+      raised == nullptr) {
+    return;
+  }
+  auto* next = new tbb::global_control(tbb::global_control::max_allowed_parallelism, want);
+  delete raised;
+  raised = next;
+  raised_to = want;
+}
+
+}  // namespace
+
+void TsanBeforePut() { TsanRelease(&tsan_flow); }
+void TsanBodyStart() { TsanAcquire(&tsan_flow); }
+
+bool Gatherer::Add(int64_t v, int expected, Piece piece, ReadyTile* ready) {
+  Shard& s = shards_[static_cast<uint64_t>(v) % kShards];
+  std::lock_guard<std::mutex> l(s.mu);
+  auto [it, inserted] = s.waiting.try_emplace(v);
+  Waiting& w = it->second;
+  if (inserted) {
+    w.missing = expected;
+    w.tile.tile = v;
+  }
+  w.tile.pieces.push_back(std::move(piece));
+  if (--w.missing > 0) return false;
+  *ready = std::move(w.tile);
+  s.waiting.erase(it);
+  return true;
+}
+
+void Gatherer::Clear() {
+  for (Shard& s : shards_) {
+    std::lock_guard<std::mutex> l(s.mu);
+    s.waiting.clear();
+  }
+}
+
+GroupRun::GroupRun(GraphState& g, GroupPlan plan, CostModel costs, RunProgress* progress)
+    : g_(g), plan_(std::move(plan)), costs_(std::move(costs)), progress_(progress),
+      files_(plan_.exec.size(), nullptr), figures_(new Figures[plan_.exec.size()]) {}
+
+GroupRun::~GroupRun() = default;
+
+void GroupRun::EnableTrace(Clock::time_point origin, int node_offset) {
+  trace_ = true;
+  origin_ = origin;
+  node_offset_ = node_offset;
+}
+
+std::string GroupRun::Label(int exec) const {
+  const ExecDesc& e = plan_.exec[exec];
+  return e.node != nullptr ? e.node->Label() : absl::StrCat("'", e.name, "'");
+}
+
+std::shared_ptr<PooledBuffer> GroupRun::NewBuffer(const Profile& p, const Window& w, int tag, size_t guard) {
+  auto* b = new PooledBuffer(&g_.pool, p.type, p.bands, w, tag, guard);
+  figures_[tag].bytes.fetch_add(static_cast<int64_t>(b->bytes()), std::memory_order_relaxed);
+  return std::shared_ptr<PooledBuffer>(b, [this](PooledBuffer* pb) { Free(pb); });
+}
+
+void GroupRun::Free(PooledBuffer* b) {
+  const int64_t bytes = static_cast<int64_t>(b->allocated_bytes());
+  delete b;
+  reserved_.fetch_sub(bytes, std::memory_order_acq_rel);
+  TryAdmit(false);
+}
+
+void GroupRun::Fail(absl::Status s) {
+  {
+    std::lock_guard<std::mutex> l(error_mu_);
+    if (error_.ok()) error_ = std::move(s);
+  }
+  cancelled_.store(true, std::memory_order_release);
+}
+
+void GroupRun::Send(int slot, TileMsg msg) {
+  const int fanout = static_cast<int>(plan_.slots[slot].edges.size());
+  if (fanout == 0) return;  // nobody reads it: dropped (freed) here
+  Sending(fanout);
+  TsanBeforePut();
+  images_[slot]->try_put(msg);
+}
+
+void GroupRun::Received() {
+  TsanBeforePut();  // the body's last access to the run happens before wait_for_all returns
+  if (in_flight_.fetch_sub(1, std::memory_order_acq_rel) == 1) TryAdmit(true);
+}
+
+int GroupRun::ExpectedPieces(int exec, int64_t t) const {
+  const ExecDesc& e = plan_.exec[exec];
+  TileList nb;
+  int n = 0;
+  for (int slot : e.inputs) {
+    plan_.InputTiles(slot, e.margin, t, &nb);
+    n += static_cast<int>(nb.size());
+  }
+  return n;
+}
+
+void GroupRun::InputViews(int exec, const ReadyTile& r, absl::InlinedVector<ConstView, 8>* views,
+                          absl::InlinedVector<std::shared_ptr<PooledBuffer>, 8>* gathers) {
+  const ExecDesc& e = plan_.exec[exec];
+  const Window want = plan_.grid->TileWithMargin(r.tile, e.margin).Expanded();
+  for (size_t i = 0; i < e.inputs.size(); ++i) {
+    const int slot = e.inputs[i];
+    const Piece* single = nullptr;
+    int count = 0;
+    for (const Piece& p : r.pieces) {
+      if (p.input == static_cast<int>(i)) {
+        ++count;
+        if (p.buffer->window().Contains(want)) single = &p;
+      }
+    }
+    if (single != nullptr) {
+      views->push_back(single->buffer->view().Sub(want));
+      continue;
+    }
+    std::shared_ptr<PooledBuffer> g = NewBuffer(plan_.slots[slot].profile, want, exec);
+    View dst = g->view();
+    for (const Piece& p : r.pieces) {
+      if (p.input != static_cast<int>(i)) continue;
+      const Window& tw = p.buffer->window();
+      const int x0 = std::max(tw.x, want.x), y0 = std::max(tw.y, want.y);
+      const int x1 = std::min(tw.x + tw.width, want.x + want.width);
+      const int y1 = std::min(tw.y + tw.height, want.y + want.height);
+      if (x0 >= x1 || y0 >= y1) continue;
+      const Window part{x0, y0, x1 - x0, y1 - y0};
+      CopyPixels(p.buffer->view().Sub(part), dst.Sub(part));
+    }
+    views->push_back(g->view());
+    gathers->push_back(std::move(g));
+  }
+}
+
+void GroupRun::TryAdmit(bool force) {
+  absl::InlinedVector<int64_t, 8> admitted;
+  const int64_t n = plan_.grid->num_tiles();
+  {
+    std::lock_guard<std::mutex> l(admit_mu_);
+    while (!stopped_ && next_tile_ < n && !cancelled()) {
+      const int64_t c = costs_.Cost(next_tile_);
+      const int64_t r = reserved_.load(std::memory_order_acquire);
+      if (r + c > store_budget_ && !(force && in_flight_.load(std::memory_order_acquire) == 0)) break;
+      force = false;
+      reserved_.fetch_add(c, std::memory_order_acq_rel);
+      Sending(static_cast<int>(sources_.size()));
+      admitted.push_back(next_tile_++);
+    }
+  }
+  for (int64_t t : admitted) {
+    for (int s : sources_) AdmitToSource(*nodes_[s], t);
+  }
+}
+
+int GroupRun::ThreadIndex() {
+  int& id = thread_ids_.local();
+  if (id < 0) id = next_thread_id_.fetch_add(1, std::memory_order_relaxed);
+  return id;
+}
+
+void GroupRun::TaskDone(int exec, int64_t tile, Clock::time_point start, int64_t bytes, bool ok) {
+  Figures& f = figures_[exec];
+  f.tiles.fetch_add(1, std::memory_order_relaxed);
+  const auto end = Clock::now();
+  const int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count();
+  f.busy_ns.fetch_add(ns, std::memory_order_relaxed);
+  if (trace_) {
+    events_.local().push_back(TaskEvent{
+        exec, static_cast<int>(std::min<int64_t>(tile, INT32_MAX)), ThreadIndex(),
+        std::chrono::duration_cast<std::chrono::nanoseconds>(start - origin_).count(), ns, bytes});
+  }
+  if (g_.options.progress && ok) {
+    std::lock_guard<std::mutex> l(progress_->mu);
+    ++progress_->done;
+    const ExecDesc& e = plan_.exec[exec];
+    bool go = false;
+    try {
+      go = g_.options.progress(Progress{e.node ? e.node->name : e.name, progress_->done, progress_->total});
+    } catch (const std::exception& ex) {
+      Fail(absl::InternalError(absl::StrCat("the progress callback threw an exception: ", ex.what())));
+      return;
+    } catch (...) {
+      Fail(absl::InternalError("the progress callback threw an exception"));
+      return;
+    }
+    if (!go) {
+      Fail(absl::CancelledError(absl::StrCat("run cancelled by the progress callback after ", progress_->done,
+                                             " of ", progress_->total, " tile tasks")));
+    }
+  }
+}
+
+absl::Status GroupRun::Execute(int workers, RunStats* stats) {
+  RaiseThreadLimit(workers);
+  tbb::task_arena arena(workers);
+  arena.execute([&] {
+    fg_ = std::make_unique<tbb::flow::graph>();
+    for (size_t s = 0; s < plan_.slots.size(); ++s) {
+      images_.push_back(std::make_unique<tbb::flow::broadcast_node<TileMsg>>(*fg_));
+    }
+    for (size_t ei = 0; ei < plan_.exec.size(); ++ei) {
+      const int exec = static_cast<int>(ei);
+      switch (plan_.exec[ei].kind) {
+        case ExecKind::kSource:
+          nodes_.push_back(MakeSourceNode(*this, exec));
+          sources_.push_back(exec);
+          break;
+        case ExecKind::kMap: nodes_.push_back(MakeMapNode(*this, exec)); break;
+        case ExecKind::kReduce: nodes_.push_back(MakeReduceNode(*this, exec)); break;
+        case ExecKind::kFileSink:
+        case ExecKind::kMemorySink: nodes_.push_back(MakeSinkNode(*this, exec, files_[ei])); break;
+      }
+    }
+    // One edge per image and consumer: the edges carry the tiles.
+    for (size_t s = 0; s < plan_.slots.size(); ++s) {
+      for (const EdgeDesc& ed : plan_.slots[s].edges) {
+        tbb::flow::make_edge(*images_[s], nodes_[ed.consumer]->Input(ed.input));
+      }
+    }
+    TsanBeforePut();
+    TryAdmit(false);
+    if (in_flight_.load() == 0) TryAdmit(true);
+    fg_->wait_for_all();
+    if constexpr (kTsan) {
+      // wait_for_all waits inside libtbb for the graph's wait context; a
+      // no-op reserve/release makes TSan see that acquire before the nodes
+      // are destroyed (see tsan_annotations.h).
+      fg_->reserve_wait();
+      fg_->release_wait();
+    }
+    TsanBodyStart();
+    {
+      std::lock_guard<std::mutex> l(admit_mu_);
+      stopped_ = true;
+    }
+    for (auto& n : nodes_) n->Finish();
+    // Tear down: drops whatever a cancelled run left waiting.
+    nodes_.clear();
+    images_.clear();
+    fg_.reset();
+  });
+  FillStats(stats);
+  std::lock_guard<std::mutex> l(error_mu_);
+  return error_;
+}
+
+void GroupRun::FillStats(RunStats* stats) const {
+  const std::vector<BufferPool::TagFigures> tags = g_.pool.tag_figures();
+  for (size_t ei = 0; ei < plan_.exec.size(); ++ei) {
+    const ExecDesc& e = plan_.exec[ei];
+    NodeStats ns;
+    ns.name = e.name;
+    ns.node_id = e.node != nullptr ? e.node->id : -1;
+    static constexpr const char* kKinds[] = {"source", "map", "reduce", "write", "memory"};
+    ns.kind = kKinds[static_cast<int>(e.kind)];
+    ns.tiles = figures_[ei].tiles.load();
+    ns.bytes_produced = figures_[ei].bytes.load();
+    if (ei < tags.size()) ns.live_at_peak = tags[ei].live_at_peak;
+    ns.busy_seconds = static_cast<double>(figures_[ei].busy_ns.load()) * 1e-9;
+    stats->tasks += ns.tiles;
+    stats->nodes.push_back(std::move(ns));
+  }
+  if (trace_) {
+    for (const auto& local : events_) {
+      for (TaskEvent ev : local) {
+        ev.node += node_offset_;
+        stats->tasks_trace.push_back(ev);
+      }
+    }
+  }
+}
+
+}  // namespace eoscale::internal

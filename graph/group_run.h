@@ -1,0 +1,192 @@
+// Internal: one group of a run, executing. It owns the oneTBB flow graph
+// (one flow node per exec node, one broadcast node per image, one make_edge
+// per image and consumer), the admission of tiles against the budget, and
+// the run's figures, trace and progress. The node kinds (source_node.cc,
+// map_node.cc, reduce_node.cc, sink_node.cc) use its services.
+//
+// Messages carry (tile id, shared tile buffer). A buffer is freed when its
+// last holder drops it: the consumer tiles waiting for it hold it, so it
+// lives exactly until its last reader ran. Nothing is kept per tile of the
+// image: waiting consumer tiles live in Gatherers until they fire.
+#ifndef EOSCALE_GRAPH_GROUP_RUN_H_
+#define EOSCALE_GRAPH_GROUP_RUN_H_
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
+#include "absl/status/status.h"
+#include "eoscale/graph/cost_model.h"
+#include "eoscale/graph/plan.h"
+#include "eoscale/graph/run_stats.h"
+#include "eoscale/graph/tsan_annotations.h"
+#include "oneapi/tbb/enumerable_thread_specific.h"
+#include "oneapi/tbb/flow_graph.h"
+
+namespace eoscale::internal {
+
+using Clock = std::chrono::steady_clock;
+using TileBuffer = std::shared_ptr<const PooledBuffer>;
+
+// What flows on an edge: one tile of an image.
+struct TileMsg {
+  int64_t tile = 0;
+  TileBuffer buffer;
+};
+
+// A consumer tile whose inputs have all arrived: the pieces it reads.
+struct Piece {
+  int input = 0;
+  int64_t tile = 0;
+  TileBuffer buffer;
+};
+struct ReadyTile {
+  int64_t tile = 0;
+  absl::InlinedVector<Piece, 9> pieces;
+};
+
+// Progress over the whole run (all groups).
+struct RunProgress {
+  std::mutex mu;
+  int64_t done = 0;  // guarded by mu
+  int64_t total = 0;
+};
+
+// Consumer tiles waiting for their inputs, created by the first piece that
+// arrives and handed out by the last. Thread-safe.
+class Gatherer {
+ public:
+  // Adds `piece` to tile v, which needs `expected` pieces in all. True
+  // (and *ready filled) when it was the last one.
+  bool Add(int64_t v, int expected, Piece piece, ReadyTile* ready);
+  void Clear();
+
+ private:
+  struct Waiting {
+    int missing = 0;
+    ReadyTile tile;
+  };
+  struct Shard {
+    std::mutex mu;
+    absl::flat_hash_map<int64_t, Waiting> waiting;  // guarded by mu
+  };
+  static constexpr int kShards = 16;
+  std::array<Shard, kShards> shards_;
+};
+
+class GroupRun;
+
+// The flow-graph side of one exec node.
+class FlowNode {
+ public:
+  virtual ~FlowNode() = default;
+  // Where the edges of input i end.
+  virtual tbb::flow::receiver<TileMsg>& Input(int i) = 0;
+  // Called once the run ended (reductions hand their value over).
+  virtual void Finish() {}
+};
+
+std::unique_ptr<FlowNode> MakeSourceNode(GroupRun& run, int exec);
+std::unique_ptr<FlowNode> MakeMapNode(GroupRun& run, int exec);
+std::unique_ptr<FlowNode> MakeReduceNode(GroupRun& run, int exec);
+std::unique_ptr<FlowNode> MakeSinkNode(GroupRun& run, int exec, RasterSink* file);
+// The source node's entry: admits tile t.
+void AdmitToSource(FlowNode& source, int64_t t);
+
+class GroupRun {
+ public:
+  // `files`: the file sink of each exec node that is one (else null).
+  GroupRun(GraphState& g, GroupPlan plan, CostModel costs, RunProgress* progress);
+  ~GroupRun();
+
+  int64_t min_working_set() const { return costs_.min_working_set(); }
+  int64_t num_tasks() const { return plan_.grid->num_tiles() * static_cast<int64_t>(plan_.exec.size()); }
+  int num_exec() const { return static_cast<int>(plan_.exec.size()); }
+  void set_store_budget(int64_t b) { store_budget_ = b; }
+  void set_file(int exec, RasterSink* sink) { files_[exec] = sink; }
+  // Times are taken from `origin`; node indices shifted by `node_offset`.
+  void EnableTrace(Clock::time_point origin, int node_offset);
+  absl::Status Execute(int workers, RunStats* stats);
+
+  // --- Services for the node kinds. ---
+  GraphState& graph() { return g_; }
+  const GroupPlan& plan() const { return plan_; }
+  tbb::flow::graph& flow() { return *fg_; }
+  // A tile buffer counted in the pool under exec node `tag`; freeing it
+  // returns its bytes to the admission.
+  std::shared_ptr<PooledBuffer> NewBuffer(const Profile& p, const Window& w, int tag, size_t guard = 0);
+  bool cancelled() const { return cancelled_.load(std::memory_order_acquire); }
+  void Fail(absl::Status s);
+  // Puts msg on the image `slot` (its edges).
+  void Send(int slot, TileMsg msg);
+  // `n` messages are about to be put to bodies; each body calls Received
+  // once when done.
+  void Sending(int n) { in_flight_.fetch_add(n, std::memory_order_acq_rel); }
+  void Received();
+  // A tile task of exec node `exec` ran (figures, trace, progress).
+  void TaskDone(int exec, int64_t tile, Clock::time_point start, int64_t bytes, bool ok);
+  // Counts pieces consumer tile t of `exec` needs over all its inputs.
+  int ExpectedPieces(int exec, int64_t t) const;
+  // The input views of a ready tile (gathering neighbours when needed).
+  // `gathers` keeps the gathered buffers alive.
+  void InputViews(int exec, const ReadyTile& r, absl::InlinedVector<ConstView, 8>* views,
+                  absl::InlinedVector<std::shared_ptr<PooledBuffer>, 8>* gathers);
+  std::string Label(int exec) const;
+
+ private:
+  void TryAdmit(bool force);
+  void Free(PooledBuffer* b);
+  void FillStats(RunStats* stats) const;
+  int ThreadIndex();
+
+  GraphState& g_;
+  GroupPlan plan_;
+  CostModel costs_;
+  RunProgress* progress_;
+  int64_t store_budget_ = 0;
+  std::vector<RasterSink*> files_;
+  std::unique_ptr<tbb::flow::graph> fg_;
+  std::vector<std::unique_ptr<tbb::flow::broadcast_node<TileMsg>>> images_;  // per slot
+  std::vector<std::unique_ptr<FlowNode>> nodes_;                             // per exec node
+  std::vector<int> sources_;
+
+  std::mutex admit_mu_;     // std::mutex: taken on every free
+  int64_t next_tile_ = 0;   // guarded by admit_mu_
+  bool stopped_ = false;    // guarded by admit_mu_: the graph is being torn down
+  std::atomic<int64_t> reserved_{0};
+  std::atomic<int64_t> in_flight_{0};
+  std::atomic<bool> cancelled_{false};
+  // std::mutex rather than absl::Mutex throughout the engine: Debian's
+  // Abseil is not built with TSan, which would not see its locks.
+  std::mutex error_mu_;
+  absl::Status error_;  // guarded by error_mu_
+
+  struct Figures {
+    std::atomic<int64_t> tiles{0};
+    std::atomic<int64_t> bytes{0};
+    std::atomic<int64_t> busy_ns{0};
+  };
+  std::unique_ptr<Figures[]> figures_;
+  bool trace_ = false;
+  Clock::time_point origin_;
+  int node_offset_ = 0;
+  tbb::enumerable_thread_specific<int> thread_ids_{-1};
+  std::atomic<int> next_thread_id_{0};
+  tbb::enumerable_thread_specific<std::vector<TaskEvent>> events_;
+};
+
+// TSan (tsan_annotations.h): every put happens before the body it feeds.
+// One sync object for every message of every run: a body cannot reach a
+// per-run object before it has acquired.
+void TsanBeforePut();
+void TsanBodyStart();
+
+}  // namespace eoscale::internal
+
+#endif  // EOSCALE_GRAPH_GROUP_RUN_H_

@@ -1,0 +1,162 @@
+#include "eoscale/graph/plan.h"
+
+#include <algorithm>
+#include <map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace eoscale::internal {
+
+GroupGrid::GroupGrid(TileGrid grid, Window region) : grid_(std::move(grid)), region_(region) {}
+
+Window GroupGrid::TileWindow(int64_t t) const {
+  const int row = static_cast<int>(t / grid_.tiles_x());
+  const int col = static_cast<int>(t % grid_.tiles_x());
+  const std::vector<int>& xs = grid_.xs();
+  const std::vector<int>& ys = grid_.ys();
+  return {region_.x + xs[col], region_.y + ys[row], xs[col + 1] - xs[col], ys[row + 1] - ys[row]};
+}
+
+Tile GroupGrid::TileWithMargin(int64_t t, int margin) const {
+  Tile tile;
+  tile.index = static_cast<int>(std::min<int64_t>(t, INT32_MAX));
+  tile.window = TileWindow(t);
+  const Window& w = tile.window;
+  tile.left = std::min(margin, w.x - region_.x);
+  tile.top = std::min(margin, w.y - region_.y);
+  tile.right = std::min(margin, region_.x + region_.width - (w.x + w.width));
+  tile.bottom = std::min(margin, region_.y + region_.height - (w.y + w.height));
+  return tile;
+}
+
+void GroupGrid::TilesIntersecting(const Window& w, TileList* out) const {
+  out->clear();
+  const int x0 = std::max(w.x - region_.x, 0), y0 = std::max(w.y - region_.y, 0);
+  const int x1 = std::min(w.x - region_.x + w.width, region_.width);
+  const int y1 = std::min(w.y - region_.y + w.height, region_.height);
+  if (x0 >= x1 || y0 >= y1) return;
+  const std::vector<int>& xs = grid_.xs();
+  const std::vector<int>& ys = grid_.ys();
+  // Columns c with xs[c] < x1 and xs[c + 1] > x0.
+  const int c0 = static_cast<int>(std::upper_bound(xs.begin(), xs.end(), x0) - xs.begin()) - 1;
+  const int c1 = static_cast<int>(std::lower_bound(xs.begin(), xs.end(), x1) - xs.begin());
+  const int r0 = static_cast<int>(std::upper_bound(ys.begin(), ys.end(), y0) - ys.begin()) - 1;
+  const int r1 = static_cast<int>(std::lower_bound(ys.begin(), ys.end(), y1) - ys.begin());
+  for (int r = r0; r < r1; ++r) {
+    for (int c = c0; c < c1; ++c) out->push_back(IndexOf(r, c));
+  }
+}
+
+void GroupPlan::InputTiles(int slot, int margin, int64_t t, TileList* out) const {
+  if (slots[slot].from_source) {
+    out->clear();
+    out->push_back(t);
+    return;
+  }
+  grid->TilesIntersecting(grid->TileWithMargin(t, margin).Expanded(), out);
+}
+
+int64_t GroupPlan::SlotTileBytes(int slot, int64_t t) const {
+  const SlotDesc& s = slots[slot];
+  const Window w = grid->TileWithMargin(t, s.read_margin).Expanded();
+  const int64_t pixels = w.Pixels() * s.profile.bands * static_cast<int64_t>(PixelSize(s.profile.type));
+  return s.from_source ? pixels : pixels + static_cast<int64_t>(OutputGuardBytes(s.profile, w));
+}
+
+bool GroupPlan::NeedsGather(int slot, int margin, int64_t t) const {
+  if (slots[slot].from_source || margin == 0) return false;
+  return !grid->TileWindow(t).Contains(grid->TileWithMargin(t, margin).Expanded());
+}
+
+int64_t GroupPlan::GatherBytes(int slot, int margin, int64_t t) const {
+  if (!NeedsGather(slot, margin, t)) return 0;
+  const SlotDesc& s = slots[slot];
+  const Window w = grid->TileWithMargin(t, margin).Expanded();
+  return w.Pixels() * s.profile.bands * static_cast<int64_t>(PixelSize(s.profile.type));
+}
+
+int DefaultTileSize(const GraphState& g, const std::vector<int>& node_ids) {
+  int best = 0;
+  for (int id : node_ids) {
+    const SourceNode* s = g.nodes[id]->AsSource();
+    if (s == nullptr) continue;
+    const int bw = s->source->block_width(), bh = s->source->block_height();
+    if (bw != bh || bw < 16 || bw > 1024) continue;
+    // The smallest multiple of the block of at least 256 pixels: a whole
+    // number of blocks per tile, so that no block is decoded twice.
+    int side = bw;
+    while (side < 256) side += bw;
+    best = std::max(best, side);
+  }
+  return best > 0 ? best : 256;
+}
+
+Window GrowRegion(const GraphState& g, const std::vector<int>& node_ids, const Window& keep, int width,
+                  int height) {
+  // depth[id]: the largest sum of margins on a path from node id to a sink.
+  std::map<int, int> depth;
+  int grow = 0;
+  for (auto it = node_ids.rbegin(); it != node_ids.rend(); ++it) {
+    const int id = *it;
+    const int d = depth[id];  // 0 for a node read by sinks only
+    grow = std::max(grow, d);
+    const MapNode* m = g.nodes[id]->AsMap();
+    const int margin = m != nullptr ? m->margin : 0;
+    for (const Port& p : g.nodes[id]->inputs) depth[p.node] = std::max(depth[p.node], d + margin);
+  }
+  const int x0 = std::max(0, keep.x - grow), y0 = std::max(0, keep.y - grow);
+  const int x1 = std::min(width, keep.x + keep.width + grow);
+  const int y1 = std::min(height, keep.y + keep.height + grow);
+  return {x0, y0, x1 - x0, y1 - y0};
+}
+
+void BuildGroupPlan(const GraphState& g, const std::vector<int>& node_ids, const std::vector<SinkRequest*>& sinks,
+                    GroupPlan* plan) {
+  std::map<int, int> exec_of;
+  std::map<std::pair<int, int>, int> slot_of;
+  auto add_input = [&](ExecDesc& e, int idx, int slot) {
+    e.inputs.push_back(slot);
+    e.input_profiles.push_back(plan->slots[slot].profile);
+    plan->slots[slot].edges.push_back({idx, static_cast<int>(e.inputs.size()) - 1, e.margin});
+  };
+  for (int id : node_ids) {
+    const Node& n = *g.nodes[id];
+    ExecDesc e;
+    e.node = &n;
+    e.name = absl::StrCat(n.name, "#", n.id);
+    e.kind = n.AsSource() ? ExecKind::kSource : n.AsMap() ? ExecKind::kMap : ExecKind::kReduce;
+    e.margin = n.AsMap() ? n.AsMap()->margin : 0;
+    e.output_profiles = n.outputs;
+    const int idx = static_cast<int>(plan->exec.size());
+    exec_of[id] = idx;
+    for (size_t o = 0; o < n.outputs.size(); ++o) {
+      SlotDesc s;
+      s.producer = idx;
+      s.profile = n.outputs[o];
+      s.from_source = n.AsSource() != nullptr;
+      e.outputs.push_back(static_cast<int>(plan->slots.size()));
+      slot_of[{id, static_cast<int>(o)}] = static_cast<int>(plan->slots.size());
+      plan->slots.push_back(std::move(s));
+    }
+    for (const Port& p : n.inputs) add_input(e, idx, slot_of.at({p.node, p.output}));
+    plan->exec.push_back(std::move(e));
+  }
+  for (SinkRequest* r : sinks) {
+    if (r->kind == SinkRequest::Kind::kReduce) continue;  // the reduce node is the sink
+    ExecDesc e;
+    e.kind = r->kind == SinkRequest::Kind::kMemory ? ExecKind::kMemorySink : ExecKind::kFileSink;
+    e.sink = r;
+    e.name = r->Describe();
+    e.keep = r->Region(g.ProfileOf(r->port));
+    const int idx = static_cast<int>(plan->exec.size());
+    add_input(e, idx, slot_of.at({r->port.node, r->port.output}));
+    plan->exec.push_back(std::move(e));
+  }
+  for (SlotDesc& s : plan->slots) {
+    for (const EdgeDesc& ed : s.edges) s.read_margin = std::max(s.read_margin, ed.margin);
+    if (!s.from_source) s.read_margin = 0;
+  }
+}
+
+}  // namespace eoscale::internal

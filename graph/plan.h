@@ -1,0 +1,119 @@
+// Internal: the plan of a run. The needed part of the logical graph is cut
+// into groups (one per image size and region); each group has a tile grid
+// over its region and a description of the flow graph to build: producers'
+// outputs ("images", each carried by one edge to every consumer) and the
+// nodes that read them. Nothing here is per tile: tile geometry is computed
+// on demand, so planning a 10^6 x 10^6 image costs what planning 10^3 does.
+#ifndef EOSCALE_GRAPH_PLAN_H_
+#define EOSCALE_GRAPH_PLAN_H_
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/inlined_vector.h"
+#include "absl/status/statusor.h"
+#include "eoscale/core/tiling.h"
+#include "eoscale/graph/graph_state.h"
+
+namespace eoscale::internal {
+
+using TileList = absl::InlinedVector<int64_t, 9>;
+
+// The tiles of one group: a TileGrid laid over `region`. Every window here
+// is in image coordinates; margins are clamped at the region's border (a region run computes its region as if it were the
+// image: see GrowRegion for why its outputs are still exact).
+class GroupGrid {
+ public:
+  GroupGrid(TileGrid grid, Window region);
+  int64_t num_tiles() const { return static_cast<int64_t>(grid_.tiles_x()) * grid_.tiles_y(); }
+  int tiles_x() const { return grid_.tiles_x(); }
+  int tiles_y() const { return grid_.tiles_y(); }
+  const TileGrid& grid() const { return grid_; }
+  const Window& region() const { return region_; }
+  int64_t IndexOf(int row, int col) const { return static_cast<int64_t>(row) * grid_.tiles_x() + col; }
+  Window TileWindow(int64_t t) const;
+  Tile TileWithMargin(int64_t t, int margin) const;
+  // Tiles meeting `w` (clipped to the region), raster order.
+  void TilesIntersecting(const Window& w, TileList* out) const;
+
+ private:
+  TileGrid grid_;
+  Window region_;
+};
+
+// An image flowing in a group: output `output` of exec node `producer`.
+struct EdgeDesc {
+  int consumer;  // exec node
+  int input;     // input index of the consumer
+  int margin;    // margin the consumer reads it with
+};
+struct SlotDesc {
+  int producer = -1;
+  Profile profile;
+  bool from_source = false;
+  int read_margin = 0;  // sources: each tile is read grown by this margin
+  std::vector<EdgeDesc> edges;
+};
+
+enum class ExecKind { kSource, kMap, kReduce, kFileSink, kMemorySink };
+
+struct ExecDesc {
+  ExecKind kind;
+  const Node* node = nullptr;     // sources, maps, reduces
+  SinkRequest* sink = nullptr;    // sinks
+  std::string name;               // for figures: "ndwi#3", "write out.tif"
+  int margin = 0;                 // maps: the filter's margin
+  std::vector<int> inputs;        // slot per input
+  std::vector<int> outputs;       // slot per output
+  std::vector<Profile> input_profiles;
+  std::vector<Profile> output_profiles;
+  // Sinks: the part of the group's region they keep.
+  Window keep;
+};
+
+struct GroupPlan {
+  std::unique_ptr<GroupGrid> grid;
+  std::vector<ExecDesc> exec;
+  std::vector<SlotDesc> slots;
+
+  // Tiles of `slot` that consumer tile t reads with `margin` (a source:
+  // only t, read margin-grown from the source).
+  void InputTiles(int slot, int margin, int64_t t, TileList* out) const;
+  // Bytes allocated for a tile of `slot` (sources: grown by the read
+  // margin; Map outputs: with their guard).
+  int64_t SlotTileBytes(int slot, int64_t t) const;
+  // A consumer reading a Map output with a margin gathers the neighbour
+  // tiles into one buffer, unless one tile already covers the grown window.
+  bool NeedsGather(int slot, int margin, int64_t t) const;
+  int64_t GatherBytes(int slot, int margin, int64_t t) const;
+};
+
+// The guard after a Map output buffer (see map_node.cc): four rows of one
+// band, within [64 B, 64 KiB]. Counted in the budget like the pixels.
+inline size_t OutputGuardBytes(const Profile& p, const Window& w) {
+  const size_t row = static_cast<size_t>(w.width) * PixelSize(p.type);
+  return std::min<size_t>(std::max<size_t>(4 * row, 64), 64 << 10);
+}
+
+// The streaming default tile side for these nodes: aligned to the sources'
+// blocks (a multiple of them, up to 1024), 256 otherwise.
+int DefaultTileSize(const GraphState& g, const std::vector<int>& node_ids);
+
+// The region a group must compute so that `keep` (image coordinates) is
+// exact: grown by the longest chain of margins between the sinks and the
+// sources, clamped to the image. Values within that distance of the grown
+// region's border (and not the image's) may differ from a whole-image run,
+// but none of them reaches `keep`.
+Window GrowRegion(const GraphState& g, const std::vector<int>& node_ids, const Window& keep,
+                  int width, int height);
+
+// Builds the exec description of a group. REQUIRES: node_ids sorted.
+void BuildGroupPlan(const GraphState& g, const std::vector<int>& node_ids,
+                    const std::vector<SinkRequest*>& sinks, GroupPlan* plan);
+
+}  // namespace eoscale::internal
+
+#endif  // EOSCALE_GRAPH_PLAN_H_
