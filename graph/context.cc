@@ -1,11 +1,12 @@
 #include "eoscale/graph/context.h"
 
-#include <cstring>
-#include <filesystem>
-#include <utility>
+#include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <new>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -370,14 +371,21 @@ absl::StatusOr<Array> Context::ReadAll(const Image& image, std::optional<Window>
   const Profile& p = state_->ProfileOf(port);
   if (absl::Status s = CheckWindow(p, window, "read"); !s.ok()) return s;
   const Profile want = window ? CropProfile(p, *window) : p;
-  Array out;
-  try {
-    out = Array(want);
-  } catch (const std::bad_alloc&) {
+  const auto too_big = [&] {
     return absl::ResourceExhaustedError(absl::StrCat("read: cannot allocate ", want.ImageBytes(),
                                                      " bytes for image '", image.name(), "' (",
                                                      DescribeProfile(want), ") in memory; read a window of it, "
                                                      "or Write it to a file"));
+  };
+  // More than the machine's memory cannot succeed (and some allocators
+  // abort instead of throwing on such sizes).
+  const int64_t ram = static_cast<int64_t>(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGESIZE);
+  if (ram > 0 && want.ImageBytes() > ram) return too_big();
+  Array out;
+  try {
+    out = Array(want);
+  } catch (const std::bad_alloc&) {
+    return too_big();
   }
   SinkRequest r;
   r.kind = SinkRequest::Kind::kMemory;

@@ -55,20 +55,20 @@ struct ContextOptions {
   // default pool holds (the machine's cores) raises the process's thread
   // limit to that many, once, and never lowers it.
   int workers = 2;
-  TilingOptions tiling;
+  TilingOptions tiling = {};
   // Ceiling on the run's memory, in bytes: live tile bytes plus a share for
   // the I/O layer (an eighth, within [1, 16] MiB: GDAL's blocks while a
   // read is in flight, open handles). 0 picks max(64 MiB, the graph's
   // minimum). A budget below the minimum working set of one tile is an
   // error that states the minimum. GDAL's own cache size is never changed.
   int64_t memory_budget_bytes = 0;
-  ProgressCallback progress;
+  ProgressCallback progress = nullptr;
   // Records every tile task and samples live bytes and RSS (see
   // RunStats::tasks_trace; Context::WriteTrace). Off: no cost.
   bool trace = false;
   // How Open(path) and Write(image, path) read and create files; null
   // means GDAL's (DefaultRasterFormat()).
-  std::shared_ptr<RasterFormat> format;
+  std::shared_ptr<RasterFormat> format = nullptr;
 };
 
 // How Write writes an image.

@@ -15,26 +15,44 @@ namespace {
 
 char tsan_flow = 0;
 
-// oneTBB's default pool has cores - 1 workers; a context asking for more
-// raises the process's limit to the most any context asked for, once, and
-// never lowers it (ContextOptions::workers says so). A lowering
-// global_control would throttle every other user of oneTBB in the process.
-void RaiseThreadLimit(int workers) {
-  static std::mutex mu;
-  static tbb::global_control* raised = nullptr;  // intentionally leaked: lives until exit
-  static size_t raised_to = 0;
-  std::lock_guard<std::mutex> l(mu);
-  const size_t want = static_cast<size_t>(workers);
-  if (want <= raised_to) return;
-  if (want <= tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism) &&
-      raised == nullptr) {
-    return;
+// oneTBB's default pool has cores - 1 workers. While runs are in progress,
+// the process's thread limit must hold all of their workers (plus two:
+// oneTBB may lend a worker to an arena whose only thread is its caller, and
+// with one spare a 1-worker and a 4-worker context running together were
+// measured to leave the second at 3 threads now and then), so a
+// context asking for more than the machine's cores raises it to the most
+// ever needed at once, and never lowers it (ContextOptions::workers says
+// so): a lowering global_control would throttle every other user of oneTBB
+// in the process, and other contexts running at the same time.
+class ThreadLimit {
+ public:
+  explicit ThreadLimit(int workers) : workers_(workers) {
+    std::lock_guard<std::mutex> l(mu_);
+    active_ += workers_;
+    const size_t want = static_cast<size_t>(active_ + 2);
+    if (want > raised_to_ &&
+        (raised_ != nullptr ||
+         want > tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism))) {
+      auto* next = new tbb::global_control(tbb::global_control::max_allowed_parallelism, want);
+      delete raised_;
+      raised_ = next;
+      raised_to_ = want;
+    }
   }
-  auto* next = new tbb::global_control(tbb::global_control::max_allowed_parallelism, want);
-  delete raised;
-  raised = next;
-  raised_to = want;
-}
+  ~ThreadLimit() {
+    std::lock_guard<std::mutex> l(mu_);
+    active_ -= workers_;
+  }
+  ThreadLimit(const ThreadLimit&) = delete;
+  ThreadLimit& operator=(const ThreadLimit&) = delete;
+
+ private:
+  const int workers_;
+  static inline std::mutex mu_;
+  static inline int active_ = 0;                           // guarded by mu_
+  static inline tbb::global_control* raised_ = nullptr;    // guarded by mu_; lives until exit
+  static inline size_t raised_to_ = 0;                     // guarded by mu_
+};
 
 }  // namespace
 
@@ -220,7 +238,7 @@ void GroupRun::TaskDone(int exec, int64_t tile, Clock::time_point start, int64_t
 }
 
 absl::Status GroupRun::Execute(int workers, RunStats* stats) {
-  RaiseThreadLimit(workers);
+  ThreadLimit limit(workers);
   tbb::task_arena arena(workers);
   arena.execute([&] {
     fg_ = std::make_unique<tbb::flow::graph>();
