@@ -16,36 +16,37 @@ GatheringNode::GatheringNode(GroupRun& run, int exec)
 tbb::flow::continue_msg GatheringNode::PortBody::operator()(const TileMsg& m) const {
   TsanBodyStart();
   const PortBody* b = TsanOpaque(this);
-  b->self->OnPiece(b->input, m);
+  b->self->OnPiece(b->input, m.tile, m.Take());
   return {};
 }
 
-tbb::flow::continue_msg GatheringNode::ReadyBody::operator()(ReadyTile r) const {
+tbb::flow::continue_msg GatheringNode::ReadyBody::operator()(ReadyTile* r) const {
   TsanBodyStart();
   GatheringNode* s = TsanOpaque(this)->self;
-  if (!s->run_.cancelled()) s->Compute(r);
-  r.pieces.clear();
+  std::unique_ptr<ReadyTile> owned(r);
+  if (!s->run_.cancelled()) s->Compute(*owned);
+  owned.reset();
   s->run_.Received();
   return {};
 }
 
-void GatheringNode::OnPiece(int input, const TileMsg& m) {
+void GatheringNode::OnPiece(int input, int64_t tile, TileBuffer buffer) {
   if (!run_.cancelled()) {
     const GroupPlan& plan = run_.plan();
     const ExecDesc& e = plan.exec[exec_];
     TileList readers;
-    plan.InputTiles(e.inputs[input], e.margin, m.tile, &readers);  // symmetric: who reads m.tile
+    plan.InputTiles(e.inputs[input], e.margin, tile, &readers);  // symmetric: who reads `tile`
     absl::InlinedVector<ReadyTile, 2> ready;
     for (int64_t v : readers) {
       ReadyTile r;
-      if (gatherer_.Add(v, run_.ExpectedPieces(exec_, v), Piece{input, m.tile, m.buffer}, &r)) {
+      if (gatherer_.Add(v, run_.ExpectedPieces(exec_, v), Piece{input, tile, buffer}, &r)) {
         ready.push_back(std::move(r));
       }
     }
     for (size_t k = 1; k < ready.size(); ++k) {
       run_.Sending(1);
       TsanBeforePut();
-      ready_.try_put(std::move(ready[k]));
+      ready_.try_put(new ReadyTile(std::move(ready[k])));
     }
     if (!ready.empty()) Compute(ready[0]);
   }

@@ -32,15 +32,16 @@ class GatheringNode : public FlowNode {
     int input;
     tbb::flow::continue_msg operator()(const TileMsg& m) const;
   };
+  // Owns the ReadyTile (a pointer: see TileMsg on why messages are trivial).
   struct ReadyBody {
     GatheringNode* self;
-    tbb::flow::continue_msg operator()(ReadyTile r) const;
+    tbb::flow::continue_msg operator()(ReadyTile* r) const;
   };
-  void OnPiece(int input, const TileMsg& m);
+  void OnPiece(int input, int64_t tile, TileBuffer buffer);
 
   Gatherer gatherer_;
   std::vector<std::unique_ptr<tbb::flow::function_node<TileMsg>>> ports_;
-  tbb::flow::function_node<ReadyTile> ready_;
+  tbb::flow::function_node<ReadyTile*> ready_;
 };
 
 }  // namespace eoscale::internal

@@ -120,12 +120,13 @@ void GroupRun::Fail(absl::Status s) {
   cancelled_.store(true, std::memory_order_release);
 }
 
-void GroupRun::Send(int slot, TileMsg msg) {
+void GroupRun::Send(int slot, int64_t t, TileBuffer buffer) {
   const int fanout = static_cast<int>(plan_.slots[slot].edges.size());
   if (fanout == 0) return;  // nobody reads it: dropped (freed) here
+  auto* share = new TileShare{{fanout}, std::move(buffer)};
   Sending(fanout);
   TsanBeforePut();
-  images_[slot]->try_put(msg);
+  images_[slot]->try_put(TileMsg{t, share});
 }
 
 void GroupRun::Received() {

@@ -34,10 +34,27 @@ namespace eoscale::internal {
 using Clock = std::chrono::steady_clock;
 using TileBuffer = std::shared_ptr<const PooledBuffer>;
 
-// What flows on an edge: one tile of an image.
+// One tile of an image, shared by the `refs` consumers an edge delivers it
+// to. Each takes its reference with Take.
+struct TileShare {
+  std::atomic<int> refs;
+  TileBuffer buffer;
+};
+// What flows on an edge: one tile of an image. Trivially copyable on
+// purpose: oneTBB copies messages inside its own (uninstrumented) task
+// hand-off, and a copy that ran our code there would be invisible to TSan's
+// happens-before (tsan_annotations.h); the shared state is reached only
+// through Take, after the body's TsanBodyStart.
 struct TileMsg {
   int64_t tile = 0;
-  TileBuffer buffer;
+  TileShare* share = nullptr;
+  // The buffer, and this consumer's reference dropped. Exactly once per
+  // delivered message.
+  TileBuffer Take() const {
+    TileBuffer b = share->buffer;
+    if (share->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete share;
+    return b;
+  }
 };
 
 // A consumer tile whose inputs have all arrived: the pieces it reads.
@@ -123,8 +140,8 @@ class GroupRun {
   std::shared_ptr<PooledBuffer> NewBuffer(const Profile& p, const Window& w, int tag, size_t guard = 0);
   bool cancelled() const { return cancelled_.load(std::memory_order_acquire); }
   void Fail(absl::Status s);
-  // Puts msg on the image `slot` (its edges).
-  void Send(int slot, TileMsg msg);
+  // Puts tile t of the image `slot` on its edges.
+  void Send(int slot, int64_t t, TileBuffer buffer);
   // `n` messages are about to be put to bodies; each body calls Received
   // once when done.
   void Sending(int n) { in_flight_.fetch_add(n, std::memory_order_acq_rel); }

@@ -57,7 +57,7 @@ class MapFlowNode final : public GatheringNode {
       run_.Fail(absl::Status(st.code(), absl::StrCat("filter ", run_.Label(exec_), " failed on tile ", r.tile, " (",
                                                      DescribeWindow(tile.window), "): ", st.message())));
     } else {
-      for (size_t j = 0; j < outputs.size(); ++j) run_.Send(e.outputs[j], TileMsg{r.tile, std::move(outputs[j])});
+      for (size_t j = 0; j < outputs.size(); ++j) run_.Send(e.outputs[j], r.tile, std::move(outputs[j]));
     }
     run_.TaskDone(exec_, r.tile, start, bytes, st.ok());
   }

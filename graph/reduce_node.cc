@@ -1,9 +1,12 @@
 // Reduce nodes: a partial value per tile, folded in tile order (raster
-// order) whatever the completion order: partials go through a
-// sequencer_node, which holds only those that arrived early, into a serial
-// fold. The result is the same for every worker count.
+// order) whatever the completion order, through a small reorder buffer
+// that holds only the partials that arrived early (oneTBB's sequencer_node
+// idea; ours, because a cancelled run leaves gaps a sequencer would keep
+// its items for). The result is the same for every worker count.
 #include <any>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -13,21 +16,12 @@
 namespace eoscale::internal {
 namespace {
 
-struct Partial {
-  int64_t seq = 0;
-  std::optional<std::any> value;  // empty when the tile failed or was skipped
-};
-
 class ReduceFlowNode final : public GatheringNode {
  public:
-  ReduceFlowNode(GroupRun& run, int exec)
-      : GatheringNode(run, exec),
-        order_(run.flow(), [](const Partial& p) { return static_cast<size_t>(p.seq); }),
-        fold_(run.flow(), tbb::flow::serial, FoldBody{this}) {
-    tbb::flow::make_edge(order_, fold_);
-  }
+  using GatheringNode::GatheringNode;
 
   void Finish() override {
+    std::lock_guard<std::mutex> l(mu_);
     const int64_t n = run_.plan().grid->num_tiles();
     if (folded_ != n || run_.cancelled()) return;
     ReduceNode* r = const_cast<Node*>(run_.plan().exec[exec_].node)->AsReduce();
@@ -56,33 +50,26 @@ class ReduceFlowNode final : public GatheringNode {
     }
     gathers.clear();
     r.pieces.clear();
-    Partial p{r.tile, std::nullopt};
     if (!part.ok()) {
       run_.Fail(absl::Status(part.status().code(),
                              absl::StrCat("reduce ", run_.Label(exec_), " failed on tile ", r.tile, " (",
                                           DescribeWindow(tile.window), "): ", part.status().message())));
     } else {
-      p.value = *std::move(part);
+      Fold(r.tile, *std::move(part));
     }
-    run_.Sending(1);
-    TsanBeforePut();
-    order_.try_put(std::move(p));
     run_.TaskDone(exec_, r.tile, start, 0, part.ok());
   }
 
-  struct FoldBody {
-    ReduceFlowNode* self;
-    tbb::flow::continue_msg operator()(Partial p) const {
-      TsanBodyStart();
-      TsanOpaque(this)->self->Fold(std::move(p));
-      return {};
-    }
-  };
-  void Fold(Partial p) {
-    if (p.value.has_value() && !run_.cancelled()) {
-      const ReduceNode& n = *run_.plan().exec[exec_].node->AsReduce();
+  // Folds every partial that is next in tile order.
+  void Fold(int64_t t, std::any value) {
+    std::lock_guard<std::mutex> l(mu_);
+    early_.emplace(t, std::move(value));
+    const ReduceNode& n = *run_.plan().exec[exec_].node->AsReduce();
+    while (!early_.empty() && early_.begin()->first == folded_ && !run_.cancelled()) {
+      std::any v = std::move(early_.begin()->second);
+      early_.erase(early_.begin());
       try {
-        acc_ = folded_ == 0 ? std::move(*p.value) : n.combine(std::move(acc_), std::move(*p.value));
+        acc_ = folded_ == 0 ? std::move(v) : n.combine(std::move(acc_), std::move(v));
         ++folded_;
       } catch (const std::exception& ex) {
         run_.Fail(absl::InternalError(
@@ -91,13 +78,12 @@ class ReduceFlowNode final : public GatheringNode {
         run_.Fail(absl::InternalError(absl::StrCat("reduce ", run_.Label(exec_), ": combine threw an exception")));
       }
     }
-    run_.Received();
   }
 
-  tbb::flow::sequencer_node<Partial> order_;
-  tbb::flow::function_node<Partial> fold_;
-  std::any acc_;        // touched by the serial fold only
-  int64_t folded_ = 0;  // partials folded so far
+  std::mutex mu_;
+  std::map<int64_t, std::any> early_;  // guarded by mu_: partials ahead of the fold
+  std::any acc_;                       // guarded by mu_
+  int64_t folded_ = 0;                 // guarded by mu_: partials folded so far
 };
 
 }  // namespace

@@ -22,18 +22,18 @@ class SinkFlowNode final : public FlowNode {
  private:
   struct Body {
     SinkFlowNode* self;
-    tbb::flow::continue_msg operator()(TileMsg m) const {
+    tbb::flow::continue_msg operator()(const TileMsg& m) const {
       TsanBodyStart();
-      TsanOpaque(this)->self->Write(std::move(m));
+      TsanOpaque(this)->self->Write(m.tile, m.Take());
       return {};
     }
   };
 
-  void Write(TileMsg m) {
+  void Write(int64_t tile, TileBuffer buffer) {
     if (!run_.cancelled()) {
       const auto start = Clock::now();
       const ExecDesc& e = run_.plan().exec[exec_];
-      const Window tw = run_.plan().grid->TileWindow(m.tile);
+      const Window tw = run_.plan().grid->TileWindow(tile);
       const Window& keep = e.keep;
       const int x0 = std::max(tw.x, keep.x), y0 = std::max(tw.y, keep.y);
       const int x1 = std::min(tw.x + tw.width, keep.x + keep.width);
@@ -41,7 +41,7 @@ class SinkFlowNode final : public FlowNode {
       absl::Status st;
       if (x0 < x1 && y0 < y1) {
         const Window part{x0, y0, x1 - x0, y1 - y0};
-        const ConstView v = m.buffer->view().Sub(part);
+        const ConstView v = buffer->view().Sub(part);
         // In the sink's coordinates: its (0, 0) is the window's corner.
         const ConstView local(v.data(), v.type(), v.bands(), {x0 - keep.x, y0 - keep.y, part.width, part.height},
                               v.row_stride(), v.band_stride());
@@ -58,14 +58,14 @@ class SinkFlowNode final : public FlowNode {
           st = absl::InternalError("threw an exception");
         }
       }
-      m.buffer.reset();
+      buffer.reset();
       if (!st.ok()) {
-        run_.Fail(absl::Status(st.code(), absl::StrCat("node ", run_.Label(exec_), " failed on tile ", m.tile, " (",
+        run_.Fail(absl::Status(st.code(), absl::StrCat("node ", run_.Label(exec_), " failed on tile ", tile, " (",
                                                        DescribeWindow(tw), "): ", st.message())));
       }
-      run_.TaskDone(exec_, m.tile, start, 0, st.ok());
+      run_.TaskDone(exec_, tile, start, 0, st.ok());
     }
-    m.buffer.reset();
+    buffer.reset();
     run_.Received();
   }
 
