@@ -43,9 +43,21 @@
 namespace eoscale::filters {
 namespace {
 
-// Where to compute fills, in tile (input view) coordinates: [x0, x1) x [y0, y1).
+// Where to compute fills, in the coordinates of the w x h working buffers
+// (those of the whole input tile, margins included: tile coordinates plus
+// the top and left margins): [x0, x1) x [y0, y1).
 struct Region {
   int x0, y0, x1, y1;
+};
+
+// Per-worker scratch: the working buffers of one tile, sized on each tile.
+template <typename W>
+struct FillScratch {
+  std::vector<W> val, next;
+  std::vector<uint8_t> valid, filled, tmask;
+  // Column passes (BandFiller).
+  std::vector<int> td_y, last_y, this_y;
+  std::vector<W> td_v, last_v, this_v, out_row;
 };
 
 // The conversion GDAL applies when it writes float32 values to an integer
@@ -68,10 +80,14 @@ T StoreLikeGdal(W v) {
 // One band of one tile. W is the working type (float, as GDAL; double for
 // float64 images). Inputs: `val` and `valid` over the w x h tile; outputs:
 // `val` updated inside `r` and `filled` (GDAL's filter mask) inside `r`.
+// Its column buffers are those of `scratch`.
 template <typename W>
 class BandFiller {
  public:
-  BandFiller(int w, int h, double d) : w_(w), h_(h), d_(d), n_(static_cast<int>(std::floor(d))) {}
+  BandFiller(int w, int h, double d, FillScratch<W>& scratch)
+      : w_(w), h_(h), d_(d), n_(static_cast<int>(std::floor(d))), td_y_(scratch.td_y), td_v_(scratch.td_v),
+        last_y_(scratch.last_y), this_y_(scratch.this_y), last_v_(scratch.last_v), this_v_(scratch.this_v),
+        out_row_(scratch.out_row) {}
 
   // Steps 1 and 2 over region `r`.
   void Fill(const Region& r, std::vector<W>& val, const std::vector<uint8_t>& valid, std::vector<uint8_t>& filled) {
@@ -92,9 +108,16 @@ class BandFiller {
       }
     }
     // 2. Bottom-up, interpolating rows [r.y0, r.y1) on the way.
-    std::vector<int> last_y(w_, -1), this_y(w_, -1);
-    std::vector<W> last_v(w_, W{0}), this_v(w_, W{0});
-    std::vector<W> out_row(w_);
+    last_y_.assign(w_, -1);
+    this_y_.assign(w_, -1);
+    last_v_.assign(w_, W{0});
+    this_v_.assign(w_, W{0});
+    out_row_.assign(w_, W{0});
+    std::vector<int>& last_y = last_y_;
+    std::vector<int>& this_y = this_y_;
+    std::vector<W>& last_v = last_v_;
+    std::vector<W>& this_v = this_v_;
+    std::vector<W>& out_row = out_row_;
     for (int y = h_ - 1; y >= r.y0; --y) {
       const size_t row = static_cast<size_t>(y) * w_;
       for (int x = 0; x < w_; ++x) {
@@ -133,11 +156,12 @@ class BandFiller {
   // pixels, reading pixels that are valid or filled. `top_row` and
   // `bottom_row` are the tile rows of the image's first and last rows (or
   // out of [0, h) when the tile does not reach them).
+  // `tmask` and `next` are working buffers.
   void Smooth(const Region& r, int iterations, int top_row, int bottom_row, std::vector<W>& val,
-              const std::vector<uint8_t>& valid, const std::vector<uint8_t>& filled) {
-    std::vector<uint8_t> tmask(valid.size());
+              const std::vector<uint8_t>& valid, const std::vector<uint8_t>& filled, std::vector<uint8_t>& tmask,
+              std::vector<W>& next) {
+    tmask.resize(valid.size());
     for (size_t i = 0; i < valid.size(); ++i) tmask[i] = valid[i] | filled[i];
-    std::vector<W> next;
     for (int it = 0; it < iterations; ++it) {
       next = val;
       for (int y = r.y0; y < r.y1; ++y) {
@@ -217,32 +241,44 @@ class BandFiller {
   const int w_, h_;
   const double d_;
   const int n_;
-  std::vector<int> td_y_;
-  std::vector<W> td_v_;
+  std::vector<int>& td_y_;
+  std::vector<W>& td_v_;
+  std::vector<int>& last_y_;
+  std::vector<int>& this_y_;
+  std::vector<W>& last_v_;
+  std::vector<W>& this_v_;
+  std::vector<W>& out_row_;
 };
 
 template <typename T>
 void FillTile(const MapTile& t, const FillNodataOptions& o) {
   using W = std::conditional_t<std::is_same_v<T, double>, double, float>;
-  const ConstView& in = t.inputs[0];
-  const auto src = in.As<T>();
-  const auto dst = t.outputs[0].As<T>();
-  const int w = in.cols(), h = in.rows();
+  const auto src = t.In<T>(0);
+  const auto dst = t.Out<T>(0);
+  // The working buffers hold the whole input tile: buffer (y, x) is tile
+  // (y - top, x - left).
+  const int top = src.top(), left = src.left();
+  const int w = left + src.cols() + src.right(), h = top + src.rows() + src.bottom();
   const int s = o.smoothing_iterations;
-  const Region r{std::max(0, t.StableX() - s), std::max(0, t.StableY() - s),
-                 std::min(w, t.StableX() + dst.cols() + s), std::min(h, t.StableY() + dst.rows() + s)};
-  const int top_row = -in.window().y;
-  const int bottom_row = t.input_profiles[0].height - 1 - in.window().y;
+  const Region r{std::max(0, left - s), std::max(0, top - s), std::min(w, left + dst.cols() + s),
+                 std::min(h, top + dst.rows() + s)};
+  const int top_row = top - t.tile.window.y;  // the buffer rows of the image's first and last rows
+  const int bottom_row = t.input_profiles[0].height - 1 - (t.tile.window.y - top);
   const size_t pixels = static_cast<size_t>(w) * h;
-  std::vector<W> val(pixels);
-  std::vector<uint8_t> valid(pixels), filled(pixels);
+  FillScratch<W>& scratch = t.GetScratch<FillScratch<W>>();
+  std::vector<W>& val = scratch.val;
+  std::vector<uint8_t>& valid = scratch.valid;
+  std::vector<uint8_t>& filled = scratch.filled;
+  val.resize(pixels);
+  valid.resize(pixels);
+  filled.resize(pixels);
   const NodataTest<T> is_nodata(t.input_profiles[0].nodata);
-  BandFiller<W> filler(w, h, o.max_search_distance);
+  BandFiller<W> filler(w, h, o.max_search_distance, scratch);
 
   for (int b = 0; b < src.bands(); ++b) {
     // Values and validity of the whole tile.
     for (int y = 0; y < h; ++y) {
-      const T* row = src.Row(b, y);
+      const T* row = src.Row(b, y - top) - left;
       W* v = val.data() + static_cast<size_t>(y) * w;
       uint8_t* ok = valid.data() + static_cast<size_t>(y) * w;
       for (int x = 0; x < w; ++x) {
@@ -254,9 +290,9 @@ void FillTile(const MapTile& t, const FillNodataOptions& o) {
       const ConstView& mask = t.inputs[1];
       const int mb = mask.bands() == 1 ? 0 : b;
       DispatchPixelType(mask.type(), [&]<typename M>() {
-        const auto m = mask.As<M>();
+        const auto m = t.In<M>(1);  // same window as the image
         for (int y = 0; y < h; ++y) {
-          const M* row = m.Row(mb, y);
+          const M* row = m.Row(mb, y - top) - left;
           uint8_t* ok = valid.data() + static_cast<size_t>(y) * w;
           for (int x = 0; x < w; ++x) ok[x] = row[x] == M{0} ? 1 : 0;
         }
@@ -271,11 +307,11 @@ void FillTile(const MapTile& t, const FillNodataOptions& o) {
           if (filled[i]) val[i] = static_cast<W>(StoreLikeGdal<T>(val[i]));
         }
       }
-      filler.Smooth(r, s, top_row, bottom_row, val, valid, filled);
+      filler.Smooth(r, s, top_row, bottom_row, val, valid, filled, scratch.tmask, scratch.next);
     }
     for (int y = 0; y < dst.rows(); ++y) {
-      const size_t row = static_cast<size_t>(y + t.StableY()) * w + t.StableX();
-      const T* orig = src.Row(b, y + t.StableY()) + t.StableX();
+      const size_t row = static_cast<size_t>(y + top) * w + left;
+      const T* orig = src.Row(b, y);
       T* d = dst.Row(b, y);
       for (int x = 0; x < dst.cols(); ++x) d[x] = filled[row + x] ? StoreLikeGdal<T>(val[row + x]) : orig[x];
     }
