@@ -3,6 +3,7 @@
 // tile's inputs, outputs and profiles, and per-worker scratch
 // (MapTile::GetScratch, graph/scratch.h).
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -35,11 +36,12 @@ Profile F32(int width, int height, int bands = 1) {
 // The mean of the (2r+1)^2 window around each pixel, over the pixels inside
 // the image, written in tile coordinates: it never mentions the margin, so
 // any margin >= r gives the same pixels.
-MapFilter BoxMeanInTileCoordinates(int radius, int margin) {
+MapFilter BoxMeanInTileCoordinates(int radius, int margin, std::atomic<int>* tiles = nullptr) {
   MapFilter f;
   f.name = "box mean";
   f.margin = margin;
-  f.fn = [radius](const MapTile& t) {
+  f.fn = [radius, tiles](const MapTile& t) {
+    if (tiles != nullptr) tiles->fetch_add(1);
     const auto in = t.In<float>(0);
     const auto out = t.Out<float>(0);
     for (int b = 0; b < out.bands(); ++b) {
@@ -125,7 +127,7 @@ absl::StatusOr<Array> RunMap(const Array& input, MapFilter filter, TilingOptions
   options.tiling = tiling;
   absl::StatusOr<std::unique_ptr<Context>> ctx = Context::Create(options);
   if (!ctx.ok()) return ctx.status();
-  absl::StatusOr<Image> in = (*ctx)->FromArray(input);
+  absl::StatusOr<Image> in = (*ctx)->Wrap(input.profile(), input.view().data());
   if (!in.ok()) return in.status();
   absl::StatusOr<std::vector<Image>> out = (*ctx)->Map({*in}, std::move(filter));
   if (!out.ok()) return out.status();
@@ -146,11 +148,15 @@ TEST(TileCoordinates, FilterEqualsWholeImageReferenceForEveryMarginAndTiling) {
   for (int margin : {0, 1, 3}) {
     const Array want = BoxMeanReference(input, margin);
     for (const TilingOptions& tiling : {Tiles(1), Tiles(5), Tiles(16), Tiles(64), Tiles(7, TileMode::kStrips)}) {
-      SCOPED_TRACE(testing::Message() << "margin " << margin << ", tile size " << tiling.tile_size
+      SCOPED_TRACE(::testing::Message() << "margin " << margin << ", tile size " << tiling.tile_size
                                       << (tiling.mode == TileMode::kStrips ? " (strips)" : ""));
-      absl::StatusOr<Array> got = RunMap(input, BoxMeanInTileCoordinates(margin, margin), tiling);
+      std::atomic<int> tiles{0};
+      absl::StatusOr<Array> got = RunMap(input, BoxMeanInTileCoordinates(margin, margin, &tiles), tiling);
       ASSERT_TRUE(got.ok()) << got.status();
       EXPECT_TRUE(testing::SameBytes(*got, want));
+      const int size = tiling.tile_size;
+      EXPECT_EQ(tiles.load(), tiling.mode == TileMode::kStrips ? (47 + size - 1) / size
+                                                               : ((61 + size - 1) / size) * ((47 + size - 1) / size));
     }
   }
 }
@@ -159,7 +165,7 @@ TEST(TileCoordinates, RaisingTheMarginNeverShiftsReads) {
   const Array input = testing::RandomArray(F32(50, 40), 11);
   const Array want = BoxMeanReference(input, 1);
   for (int margin : {1, 2, 3, 8}) {
-    SCOPED_TRACE(testing::Message() << "margin " << margin);
+    SCOPED_TRACE(::testing::Message() << "margin " << margin);
     absl::StatusOr<Array> got = RunMap(input, BoxMeanInTileCoordinates(1, margin), Tiles(9));
     ASSERT_TRUE(got.ok()) << got.status();
     EXPECT_TRUE(testing::SameBytes(*got, want));
@@ -282,7 +288,7 @@ TEST(CheckedIndexing, PastTheCountIsAnErrorNamingTheFilter) {
     options.workers = 2;
     options.tiling.tile_size = 8;
     auto ctx = *Context::Create(options);
-    const Image in = *ctx->FromArray(input);
+    const Image in = *ctx->Wrap(input.profile(), input.view().data());
     absl::StatusOr<std::vector<Image>> out = ctx->Map({in}, ReadsPast(what));
     ASSERT_TRUE(out.ok()) << out.status();
     testing::TempDir dir;
@@ -292,6 +298,7 @@ TEST(CheckedIndexing, PastTheCountIsAnErrorNamingTheFilter) {
     EXPECT_THAT(dir.List(), ::testing::IsEmpty());  // nothing written
     EXPECT_THAT(std::string(st.message()), HasSubstr("filter 'reads too far'"));
     EXPECT_THAT(std::string(st.message()), HasSubstr("threw an exception: " + message));
+    std::printf("%s\n", st.ToString().c_str());
   }
 }
 
@@ -310,6 +317,7 @@ TEST(CheckedIndexing, ReduceInputsPastTheCountIsAnError) {
   ASSERT_FALSE(v.ok());
   EXPECT_THAT(std::string(v.status().message()), HasSubstr("'sums too far'"));
   EXPECT_THAT(std::string(v.status().message()), HasSubstr("input 1 requested but the filter has 1 input"));
+  std::printf("%s\n", v.status().ToString().c_str());
 }
 
 // --- Per-worker scratch --------------------------------------------------
@@ -341,6 +349,8 @@ TEST(Scratch, CreatedOncePerWorkerThreadNeverPerTile) {
       std::copy(s.row.begin(), s.row.end(), out.Row(0, y));
     }
     tiles.fetch_add(1);
+    // Long enough for both workers to take tiles.
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
     std::lock_guard<std::mutex> l(mu);
     threads.insert(std::this_thread::get_id());
     return absl::OkStatus();
@@ -376,6 +386,7 @@ TEST(Scratch, EngineProvidedScratchIsWhatGetScratchReturns) {
   } catch (const std::logic_error& e) {
     EXPECT_THAT(e.what(), HasSubstr("holds a eoscale::(anonymous namespace)::CountedScratch"));
     EXPECT_THAT(e.what(), HasSubstr("asked for a std::vector<double"));
+    std::printf("%s\n", e.what());
   }
   // Another (thread, node) gets its own object.
   Scratch other;
