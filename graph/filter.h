@@ -100,6 +100,13 @@ class TileSpan {
 //     for (int x = 0; x < out.cols(); ++x) o[x] = up[x];
 //   }
 //
+// Row(b, y) is a plain pointer to x = 0 of a row, so such per-pixel loops
+// vectorise: checked with -fopt-info-vec on GCC 12 at the Release build's -O3
+// (and at -O2 -fvect-cost-model=cheap), with a runtime overlap check as the
+// compiler cannot know that input and output rows never overlap. GCC 12's
+// plain -O2 ("very-cheap" cost model) vectorises no loop whose trip count is
+// unknown, whatever the API.
+//
 // The raw views remain: inputs[i].As<T>() has its (0, 0) at the first pixel
 // of tile.Expanded(), so code written with them adds StableY()/StableX().
 // Indexing inputs, outputs or the profiles past their count (also through
