@@ -108,16 +108,16 @@ class BandFiller {
       }
     }
     // 2. Bottom-up, interpolating rows [r.y0, r.y1) on the way.
-    last_y_.assign(w_, -1);
-    this_y_.assign(w_, -1);
-    last_v_.assign(w_, W{0});
-    this_v_.assign(w_, W{0});
-    out_row_.assign(w_, W{0});
     std::vector<int>& last_y = last_y_;
     std::vector<int>& this_y = this_y_;
     std::vector<W>& last_v = last_v_;
     std::vector<W>& this_v = this_v_;
     std::vector<W>& out_row = out_row_;
+    last_y.assign(w_, -1);
+    this_y.assign(w_, -1);
+    last_v.assign(w_, W{0});
+    this_v.assign(w_, W{0});
+    out_row.assign(w_, W{0});
     for (int y = h_ - 1; y >= r.y0; --y) {
       const size_t row = static_cast<size_t>(y) * w_;
       for (int x = 0; x < w_; ++x) {
