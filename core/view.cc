@@ -10,6 +10,10 @@ void ThrowTypeMismatch(PixelType have, PixelType want) {
   throw std::invalid_argument(absl::StrCat("view holds ", PixelTypeName(have),
                                            " pixels but was read as ", PixelTypeName(want)));
 }
+void ThrowWindowNotCovered(const Window& have, const Window& want) {
+  throw std::invalid_argument(absl::StrCat("view covers ", DescribeWindow(have), " but was read as a tile of ",
+                                           DescribeWindow(want)));
+}
 }  // namespace internal
 
 ConstView ConstView::Sub(const Window& w) const {

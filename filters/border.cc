@@ -37,4 +37,11 @@ void BorderTable(int start, int count, int before, int after, int image_size, in
   }
 }
 
+void TileBorderTable(int start, int count, int before, int after, int image_size, int margin_before,
+                     int margin_after, BorderMode mode, std::vector<int>* out) {
+  BorderTable(start, count, before, after, image_size, start - margin_before, margin_before + count + margin_after,
+              mode, out);
+  for (int& v : *out) v = v < 0 ? kBorderConstant : v - margin_before;
+}
+
 }  // namespace eoscale::filters

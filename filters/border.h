@@ -5,6 +5,7 @@
 #ifndef EOSCALE_FILTERS_BORDER_H_
 #define EOSCALE_FILTERS_BORDER_H_
 
+#include <limits>
 #include <vector>
 
 #include "absl/strings/string_view.h"
@@ -71,6 +72,20 @@ int BorderMargin(int reach, BorderMode mode);
 // the same mode: what EOScale does on every tile.
 void BorderTable(int start, int count, int before, int after, int image_size, int view_start, int view_size,
                  BorderMode mode, std::vector<int>* out);
+
+// What TileBorderTable writes for a sample that is the constant (kConstant).
+inline constexpr int kBorderConstant = std::numeric_limits<int>::min();
+
+// BorderTable in a tile's coordinates (those of MapTile::In): for each of
+// `count` output positions of a stable window starting at image index
+// `start`, with `margin_before` and `margin_after` samples available around
+// it (ConstTileView::top()/bottom() or left()/right()), the window
+// [pos - before, pos + after] completed by `mode`, as indices relative to
+// the stable window's first sample (so in [-margin_before,
+// count + margin_after)); kBorderConstant stands for the constant. Same
+// completion rules as BorderTable.
+void TileBorderTable(int start, int count, int before, int after, int image_size, int margin_before,
+                     int margin_after, BorderMode mode, std::vector<int>* out);
 
 }  // namespace eoscale::filters
 

@@ -15,15 +15,13 @@ MapFilter Cast(PixelType to) {
     return std::vector<Profile>{p};
   };
   f.fn = [](const MapTile& t) {
-    const ConstView& in = t.inputs[0];
-    const View& out = t.outputs[0];
-    DispatchPixelType(in.type(), [&]<typename From>() {
-      DispatchPixelType(out.type(), [&]<typename To>() {
-        const auto src = in.As<From>();
-        const auto dst = out.As<To>();
+    DispatchPixelType(t.inputs[0].type(), [&]<typename From>() {
+      DispatchPixelType(t.outputs[0].type(), [&]<typename To>() {
+        const auto src = t.In<From>(0);
+        const auto dst = t.Out<To>(0);
         for (int b = 0; b < dst.bands(); ++b)
           for (int y = 0; y < dst.rows(); ++y) {
-            const From* s = src.Row(b, y + t.StableY()) + t.StableX();
+            const From* s = src.Row(b, y);
             To* d = dst.Row(b, y);
             for (int x = 0; x < dst.cols(); ++x) d[x] = ConvertSample<To>(s[x]);
           }

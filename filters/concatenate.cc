@@ -17,16 +17,16 @@ MapFilter Concatenate(PixelType out) {
     return std::vector<Profile>{p};
   };
   f.fn = [](const MapTile& t) {
-    const View& o = t.outputs[0];
     int out_band = 0;
-    for (const ConstView& in : t.inputs) {
+    for (size_t i = 0; i < t.inputs.size(); ++i) {
+      const ConstView& in = t.inputs[i];
       DispatchPixelType(in.type(), [&]<typename From>() {
-        DispatchPixelType(o.type(), [&]<typename To>() {
-          const auto src = in.As<From>();
-          const auto dst = o.As<To>();
+        DispatchPixelType(t.outputs[0].type(), [&]<typename To>() {
+          const auto src = t.In<From>(i);
+          const auto dst = t.Out<To>(0);
           for (int b = 0; b < src.bands(); ++b) {
             for (int y = 0; y < dst.rows(); ++y) {
-              const From* s = src.Row(b, y + t.StableY()) + t.StableX();
+              const From* s = src.Row(b, y);
               To* d = dst.Row(out_band + b, y);
               for (int x = 0; x < dst.cols(); ++x) d[x] = ConvertSample<To>(s[x]);
             }

@@ -18,8 +18,14 @@ struct Tap {
   double w;
 };
 
+// Per-worker scratch: the window of each stable row and column, in tile
+// coordinates (TileBorderTable).
+struct BorderTables {
+  std::vector<int> rows, cols;
+};
+
 template <typename In, typename Out>
-void ConvolveBand(const ConstTypedView<In>& src, const TypedView<Out>& dst, int band, int kr, int kc,
+void ConvolveBand(const ConstTileView<In>& src, const TypedView<Out>& dst, int band, int kr, int kc,
                   const std::vector<int>& rows, const std::vector<int>& cols, const std::vector<Tap>& taps,
                   double cval) {
   for (int oy = 0; oy < dst.rows(); ++oy) {
@@ -30,7 +36,8 @@ void ConvolveBand(const ConstTypedView<In>& src, const TypedView<Out>& dst, int 
       double acc = 0.0;
       for (const Tap& tap : taps) {
         const int r = rt[tap.a], c = ct[tap.c];
-        const double v = r < 0 || c < 0 ? cval : static_cast<double>(src.Row(band, r)[c]);
+        const double v =
+            r == kBorderConstant || c == kBorderConstant ? cval : static_cast<double>(src.Row(band, r)[c]);
         acc += v * tap.w;
       }
       d[ox] = ConvertSample<Out>(acc);
@@ -70,17 +77,20 @@ MapFilter Convolve(std::vector<double> weights, int rows, int cols, ConvolveOpti
   f.fn = [taps = std::move(taps), rows, cols, options](const MapTile& t) -> absl::Status {
     const int before_y = rows - 1 - rows / 2, after_y = rows / 2;
     const int before_x = cols - 1 - cols / 2, after_x = cols / 2;
-    const ConstView& in = t.inputs[0];
     const Profile& ip = t.input_profiles[0];
     const Window& w = t.tile.window;
-    std::vector<int> rt, ct;
-    BorderTable(w.y, w.height, before_y, after_y, ip.height, in.window().y, in.rows(), options.mode, &rt);
-    BorderTable(w.x, w.width, before_x, after_x, ip.width, in.window().x, in.cols(), options.mode, &ct);
-    DispatchPixelType(in.type(), [&]<typename In>() {
+    BorderTables& tables = t.GetScratch<BorderTables>();
+    DispatchPixelType(t.inputs[0].type(), [&]<typename In>() {
       DispatchPixelType(t.outputs[0].type(), [&]<typename Out>() {
-        const auto src = in.As<In>();
-        const auto dst = t.outputs[0].As<Out>();
-        for (int b = 0; b < src.bands(); ++b) ConvolveBand(src, dst, b, rows, cols, rt, ct, taps, options.cval);
+        const auto src = t.In<In>(0);
+        const auto dst = t.Out<Out>(0);
+        TileBorderTable(w.y, w.height, before_y, after_y, ip.height, src.top(), src.bottom(), options.mode,
+                        &tables.rows);
+        TileBorderTable(w.x, w.width, before_x, after_x, ip.width, src.left(), src.right(), options.mode,
+                        &tables.cols);
+        for (int b = 0; b < src.bands(); ++b) {
+          ConvolveBand(src, dst, b, rows, cols, tables.rows, tables.cols, taps, options.cval);
+        }
       });
     });
     return absl::OkStatus();

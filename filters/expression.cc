@@ -749,30 +749,42 @@ absl::StatusOr<std::shared_ptr<Program>> Compile(const std::string& expr) {
   return p;
 }
 
+// Per-worker scratch: the registers, grown to the largest program the
+// worker runs for the node.
+struct Registers {
+  std::vector<double> values;
+};
+
 // Evaluates the program over one tile. Thread-safe: the program is only
-// read; the registers are this thread's.
+// read; the registers are this worker's.
 absl::Status Evaluate(const Program& p, const MapTile& t) {
   const View& out = t.outputs[0];
   const int rows = out.rows();
   const int cols = out.cols();
+  // Per variable: its loader, and its band's row 0 in tile coordinates (x = 0
+  // at the stable window's first column) with the distance between rows.
   absl::InlinedVector<LoadFn, 16> loads(p.slots.size());
   absl::InlinedVector<size_t, 16> sizes(p.slots.size());
+  absl::InlinedVector<const std::byte*, 16> row0(p.slots.size());
+  absl::InlinedVector<int64_t, 16> row_bytes(p.slots.size());
   for (size_t v = 0; v < p.slots.size(); ++v) {
     const VarSlot& s = p.slots[v];
     if (s.input >= static_cast<int>(t.inputs.size()) || s.band >= t.inputs[s.input].bands()) {
       return absl::InternalError(absl::StrCat("expression '", p.expr, "': input ", s.input + 1,
                                               " has no band ", s.band + 1, " in this tile"));
     }
-    const PixelType type = t.inputs[s.input].type();
-    loads[v] = DispatchPixelType(type, []<typename T>() -> LoadFn { return &LoadRow<T>; });
-    sizes[v] = PixelSize(type);
+    DispatchPixelType(t.inputs[s.input].type(), [&]<typename T>() {
+      const ConstTileView<T> in = t.In<T>(s.input);
+      loads[v] = &LoadRow<T>;
+      sizes[v] = sizeof(T);
+      row0[v] = reinterpret_cast<const std::byte*>(in.Row(s.band, 0));
+      row_bytes[v] = in.row_stride() * static_cast<int64_t>(sizeof(T));
+    });
   }
   const StoreFn store = DispatchPixelType(out.type(), []<typename T>() -> StoreFn { return &StoreRow<T>; });
   const size_t out_size = PixelSize(out.type());
 
-  // Per-thread registers, created on a thread's first tile and reused: the
-  // size is bounded by the largest program run on the thread.
-  thread_local std::vector<double> scratch;
+  std::vector<double>& scratch = t.GetScratch<Registers>().values;
   const size_t need = static_cast<size_t>(p.registers) * kChunk;
   if (scratch.size() < need) scratch.resize(need);
   double* const regs = scratch.data();
@@ -780,16 +792,13 @@ absl::Status Evaluate(const Program& p, const MapTile& t) {
   for (const auto& [r, value] : p.constants) std::fill_n(reg(r), kChunk, value);
 
   for (int y = 0; y < rows; ++y) {
-    const int iy = y + t.StableY();
     for (int x0 = 0; x0 < cols; x0 += kChunk) {
       const int n = std::min(kChunk, cols - x0);
       for (const Instr& in : p.code) {
         double* d = reg(in.dst);
         switch (in.op) {
           case Op::kVar: {
-            const VarSlot& s = p.slots[in.var];
-            const auto* row = static_cast<const std::byte*>(t.inputs[s.input].RowPtr(s.band, iy));
-            loads[in.var](row + (t.StableX() + x0) * sizes[in.var], d, n);
+            loads[in.var](row0[in.var] + y * row_bytes[in.var] + x0 * sizes[in.var], d, n);
             break;
           }
           case Op::kIdxX: {

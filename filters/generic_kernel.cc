@@ -53,8 +53,15 @@ KernelReduction Max() {
 
 namespace {
 
+// Per-worker scratch: the window of each stable row and column in tile
+// coordinates (TileBorderTable), and the values of one window.
+struct KernelScratch {
+  std::vector<int> rows, cols;
+  std::vector<double> window;
+};
+
 template <typename In, typename Out>
-void ReduceBand(const ConstTypedView<In>& src, const TypedView<Out>& dst, int band, int k,
+void ReduceBand(const ConstTileView<In>& src, const TypedView<Out>& dst, int band, int k,
                 const std::vector<int>& rows, const std::vector<int>& cols, double cval,
                 const KernelReduction& reduce, std::vector<double>& window) {
   for (int oy = 0; oy < dst.rows(); ++oy) {
@@ -64,12 +71,12 @@ void ReduceBand(const ConstTypedView<In>& src, const TypedView<Out>& dst, int ba
       const int* ct = cols.data() + static_cast<size_t>(ox) * k;
       double* w = window.data();
       for (int a = 0; a < k; ++a) {
-        if (rt[a] < 0) {
+        if (rt[a] == kBorderConstant) {
           for (int c = 0; c < k; ++c) *w++ = cval;
           continue;
         }
         const In* r = src.Row(band, rt[a]);
-        for (int c = 0; c < k; ++c) *w++ = ct[c] < 0 ? cval : static_cast<double>(r[ct[c]]);
+        for (int c = 0; c < k; ++c) *w++ = ct[c] == kBorderConstant ? cval : static_cast<double>(r[ct[c]]);
       }
       d[ox] = ConvertSample<Out>(reduce(std::span<const double>(window)));
     }
@@ -93,21 +100,20 @@ MapFilter GenericKernel(int radius, KernelReduction reduce, GenericKernelOptions
   f.fn = [radius, reduce = std::move(reduce), options](const MapTile& t) -> absl::Status {
     const int k = 2 * radius + 1;
     const Window& w = t.tile.window;
-    // Every input covers the same window of same-sized images.
-    const ConstView& in0 = t.inputs[0];
     const Profile& ip = t.input_profiles[0];
-    std::vector<int> rows, cols;
-    BorderTable(w.y, w.height, radius, radius, ip.height, in0.window().y, in0.rows(), options.mode, &rows);
-    BorderTable(w.x, w.width, radius, radius, ip.width, in0.window().x, in0.cols(), options.mode, &cols);
-    std::vector<double> window(static_cast<size_t>(k) * k);
+    KernelScratch& s = t.GetScratch<KernelScratch>();
+    s.window.resize(static_cast<size_t>(k) * k);
     for (size_t i = 0; i < t.inputs.size(); ++i) {
-      const ConstView& in = t.inputs[i];
-      DispatchPixelType(in.type(), [&]<typename In>() {
+      DispatchPixelType(t.inputs[i].type(), [&]<typename In>() {
         DispatchPixelType(t.outputs[i].type(), [&]<typename Out>() {
-          const auto src = in.As<In>();
-          const auto dst = t.outputs[i].As<Out>();
+          const auto src = t.In<In>(i);
+          const auto dst = t.Out<Out>(i);
+          if (i == 0) {  // every input covers the same window of same-sized images
+            TileBorderTable(w.y, w.height, radius, radius, ip.height, src.top(), src.bottom(), options.mode, &s.rows);
+            TileBorderTable(w.x, w.width, radius, radius, ip.width, src.left(), src.right(), options.mode, &s.cols);
+          }
           for (int b = 0; b < src.bands(); ++b) {
-            ReduceBand(src, dst, b, k, rows, cols, options.cval, reduce, window);
+            ReduceBand(src, dst, b, k, s.rows, s.cols, options.cval, reduce, s.window);
           }
         });
       });

@@ -36,10 +36,9 @@ ReduceFilter<HistogramCounts> Histogram(std::vector<double> edges) {
     const double lo = edges.front(), hi = edges.back();
     HistogramCounts out;
     for (size_t i = 0; i < t.inputs.size(); ++i) {
-      const ConstView& in = t.inputs[i];
-      DispatchPixelType(in.type(), [&]<typename T>() {
+      DispatchPixelType(t.inputs[i].type(), [&]<typename T>() {
         const NodataTest<T> is_nodata(t.input_profiles[i].nodata);
-        const auto v = in.As<T>();
+        const auto v = t.In<T>(i);
         for (int b = 0; b < v.bands(); ++b) {
           std::vector<int64_t> counts(bins, 0);
           for (int y = 0; y < v.rows(); ++y) {

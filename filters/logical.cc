@@ -12,9 +12,8 @@ enum class Op { kAnd, kOr, kNot };
 
 // Folds row y of band b of input `i` into `acc` (0/1).
 void FoldRow(const MapTile& t, size_t i, int b, int y, Op op, uint8_t* acc) {
-  const ConstView& in = t.inputs[i];
-  DispatchPixelType(in.type(), [&]<typename T>() {
-    const T* s = in.As<T>().Row(b, y + t.StableY()) + t.StableX();
+  DispatchPixelType(t.inputs[i].type(), [&]<typename T>() {
+    const T* s = t.In<T>(i).Row(b, y);
     const int n = t.tile.window.width;
     if (i == 0) {
       for (int x = 0; x < n; ++x) acc[x] = (s[x] != T{0}) != (op == Op::kNot) ? 1 : 0;
@@ -46,7 +45,7 @@ MapFilter Logical(Op op, std::string name) {
     return std::vector<Profile>{p};
   };
   f.fn = [op](const MapTile& t) {
-    const auto dst = t.outputs[0].As<uint8_t>();
+    const auto dst = t.Out<uint8_t>(0);
     const size_t n = op == Op::kNot ? 1 : t.inputs.size();
     for (int b = 0; b < dst.bands(); ++b) {
       for (int y = 0; y < dst.rows(); ++y) {

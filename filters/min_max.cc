@@ -9,9 +9,9 @@ ReduceFilter<MinMaxResult> MinMax() {
   f.name = "min max";
   f.map = [](const ReduceTile& t) -> absl::StatusOr<MinMaxResult> {
     MinMaxResult r;
-    for (const ConstView& in : t.inputs) {
-      DispatchPixelType(in.type(), [&]<typename T>() {
-        const auto v = in.As<T>();
+    for (size_t i = 0; i < t.inputs.size(); ++i) {
+      DispatchPixelType(t.inputs[i].type(), [&]<typename T>() {
+        const auto v = t.In<T>(i);
         for (int b = 0; b < v.bands(); ++b) {
           for (int y = 0; y < v.rows(); ++y) {
             const T* row = v.Row(b, y);

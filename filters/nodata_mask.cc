@@ -17,14 +17,13 @@ MapFilter NodataMask() {
     return std::vector<Profile>{p};
   };
   f.fn = [](const MapTile& t) {
-    const ConstView& in = t.inputs[0];
-    DispatchPixelType(in.type(), [&]<typename T>() {
+    DispatchPixelType(t.inputs[0].type(), [&]<typename T>() {
       const NodataTest<T> is_nodata(t.input_profiles[0].nodata);
-      const auto src = in.As<T>();
-      const auto dst = t.outputs[0].As<uint8_t>();
+      const auto src = t.In<T>(0);
+      const auto dst = t.Out<uint8_t>(0);
       for (int b = 0; b < dst.bands(); ++b) {
         for (int y = 0; y < dst.rows(); ++y) {
-          const T* s = src.Row(b, y + t.StableY()) + t.StableX();
+          const T* s = src.Row(b, y);
           uint8_t* d = dst.Row(b, y);
           for (int x = 0; x < dst.cols(); ++x) d[x] = is_nodata(s[x]) ? 1 : 0;
         }

@@ -25,12 +25,16 @@ bool Locate(absl::Span<const Profile> in, int band, size_t* input, int* local) {
   return false;
 }
 
+// Per-worker scratch: one row of each band, as float32.
+struct Rows {
+  std::vector<float> a, b;
+};
+
 // Row y of the stable window of one band as float32, NaN where nodata.
 void LoadRow(const MapTile& t, size_t input, int band, int y, std::vector<float>& row) {
-  const ConstView& in = t.inputs[input];
-  DispatchPixelType(in.type(), [&]<typename T>() {
+  DispatchPixelType(t.inputs[input].type(), [&]<typename T>() {
     const NodataTest<T> is_nodata(t.input_profiles[input].nodata);
-    const T* s = in.As<T>().Row(band, y + t.StableY()) + t.StableX();
+    const T* s = t.In<T>(input).Row(band, y);
     for (size_t x = 0; x < row.size(); ++x) {
       row[x] = is_nodata(s[x]) ? std::numeric_limits<float>::quiet_NaN() : static_cast<float>(s[x]);
     }
@@ -69,8 +73,12 @@ MapFilter NormalizedDifference(int band_a, int band_b, float epsilon) {
     if (!Locate(t.input_profiles, band_a, &ia, &ba) || !Locate(t.input_profiles, band_b, &ib, &bb)) {
       return absl::InvalidArgumentError("normalized difference: band out of range");
     }
-    const auto dst = t.outputs[0].As<float>();
-    std::vector<float> a(dst.cols()), b(dst.cols());
+    const auto dst = t.Out<float>(0);
+    Rows& rows = t.GetScratch<Rows>();
+    std::vector<float>& a = rows.a;
+    std::vector<float>& b = rows.b;
+    a.resize(dst.cols());
+    b.resize(dst.cols());
     for (int y = 0; y < dst.rows(); ++y) {
       LoadRow(t, ia, ba, y, a);
       LoadRow(t, ib, bb, y, b);

@@ -42,7 +42,7 @@ DD Div(DD a, double n) {
 }
 
 template <typename T>
-void Accumulate(const ConstTypedView<T>& v, int band, const NodataTest<T>& is_nodata, BandStatistics* s) {
+void Accumulate(const ConstTileView<T>& v, int band, const NodataTest<T>& is_nodata, BandStatistics* s) {
   // The square of a sample is exact in a double for types of at most 24
   // significant bits; wider ones need the FMA's error term.
   constexpr bool kExactSquare = sizeof(T) <= 2 || std::is_same_v<T, float>;
@@ -120,10 +120,9 @@ ReduceFilter<std::vector<BandStatistics>> Statistics() {
   f.map = [](const ReduceTile& t) -> absl::StatusOr<std::vector<BandStatistics>> {
     std::vector<BandStatistics> out;
     for (size_t i = 0; i < t.inputs.size(); ++i) {
-      const ConstView& in = t.inputs[i];
-      DispatchPixelType(in.type(), [&]<typename T>() {
+      DispatchPixelType(t.inputs[i].type(), [&]<typename T>() {
         const NodataTest<T> is_nodata(t.input_profiles[i].nodata);
-        const auto v = in.As<T>();
+        const auto v = t.In<T>(i);
         for (int b = 0; b < v.bands(); ++b) {
           BandStatistics s;
           Accumulate(v, b, is_nodata, &s);

@@ -7,11 +7,11 @@ namespace {
 
 template <typename T, typename Cmp>
 void ThresholdTile(const MapTile& t, Cmp cmp) {
-  const auto src = t.inputs[0].As<T>();
-  const auto dst = t.outputs[0].As<uint8_t>();
+  const auto src = t.In<T>(0);
+  const auto dst = t.Out<uint8_t>(0);
   for (int b = 0; b < dst.bands(); ++b) {
     for (int y = 0; y < dst.rows(); ++y) {
-      const T* s = src.Row(b, y + t.StableY()) + t.StableX();
+      const T* s = src.Row(b, y);
       uint8_t* d = dst.Row(b, y);
       for (int x = 0; x < dst.cols(); ++x) d[x] = cmp(static_cast<double>(s[x])) ? 1 : 0;
     }

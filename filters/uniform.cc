@@ -10,11 +10,19 @@
 namespace eoscale::filters {
 namespace {
 
-// One band. `rows`: for each stable row, the `size` view rows of its window;
-// `cols`: for each stable column, the `size` intermediate columns of its
-// window, as indices into [first_col, first_col + num_cols) of the view.
+// Per-worker scratch: the border tables and the intermediate of one band.
 template <typename T>
-void UniformBand(const ConstTypedView<T>& src, const TypedView<T>& dst, int band, int size,
+struct UniformScratch {
+  std::vector<int> rows, cols;
+  std::vector<T> mid;
+  std::vector<double> acc;
+};
+
+// One band. `rows`: for each stable row, the `size` tile rows of its window;
+// `cols`: for each stable column, the `size` intermediate columns of its
+// window, as indices into [first_col, first_col + num_cols) of the tile.
+template <typename T>
+void UniformBand(const ConstTileView<T>& src, const TypedView<T>& dst, int band, int size,
                  const std::vector<int>& rows, const std::vector<int>& cols, int first_col, int num_cols,
                  std::vector<T>& mid, std::vector<double>& acc) {
   const double n = static_cast<double>(size);
@@ -57,25 +65,23 @@ MapFilter Uniform(int size) {
     return std::vector<Profile>{in[0]};
   };
   f.fn = [size](const MapTile& t) -> absl::Status {
-    const ConstView& in = t.inputs[0];
     const Profile& ip = t.input_profiles[0];
     const Window& w = t.tile.window;
     const int before = size / 2, after = size - before - 1;
-    std::vector<int> rows, cols;
-    BorderTable(w.y, w.height, before, after, ip.height, in.window().y, in.rows(), BorderMode::kReflect, &rows);
-    BorderTable(w.x, w.width, before, after, ip.width, in.window().x, in.cols(), BorderMode::kReflect, &cols);
-    // The columns the second pass reads, as a contiguous range of the view.
-    const auto [lo, hi] = std::minmax_element(cols.begin(), cols.end());
-    const int first_col = *lo;
-    const int num_cols = *hi - *lo + 1;
-    for (int& c : cols) c -= first_col;
-    DispatchPixelType(in.type(), [&]<typename T>() {
-      const auto src = in.As<T>();
-      const auto dst = t.outputs[0].As<T>();
-      std::vector<T> mid;
-      std::vector<double> acc;
+    DispatchPixelType(t.inputs[0].type(), [&]<typename T>() {
+      const auto src = t.In<T>(0);
+      const auto dst = t.Out<T>(0);
+      UniformScratch<T>& s = t.GetScratch<UniformScratch<T>>();
+      // kReflect never yields kBorderConstant.
+      TileBorderTable(w.y, w.height, before, after, ip.height, src.top(), src.bottom(), BorderMode::kReflect, &s.rows);
+      TileBorderTable(w.x, w.width, before, after, ip.width, src.left(), src.right(), BorderMode::kReflect, &s.cols);
+      // The columns the second pass reads, as a contiguous range of the tile.
+      const auto [lo, hi] = std::minmax_element(s.cols.begin(), s.cols.end());
+      const int first_col = *lo;
+      const int num_cols = *hi - *lo + 1;
+      for (int& c : s.cols) c -= first_col;
       for (int b = 0; b < src.bands(); ++b) {
-        UniformBand(src, dst, b, size, rows, cols, first_col, num_cols, mid, acc);
+        UniformBand(src, dst, b, size, s.rows, s.cols, first_col, num_cols, s.mid, s.acc);
       }
     });
     return absl::OkStatus();

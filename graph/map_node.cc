@@ -8,6 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "eoscale/graph/gathering_node.h"
 #include "eoscale/graph/graph_state.h"
+#include "eoscale/graph/scratch.h"
+#include "oneapi/tbb/enumerable_thread_specific.h"
 
 namespace eoscale::internal {
 namespace {
@@ -34,7 +36,8 @@ class MapFlowNode final : public GatheringNode {
       outs.push_back(outputs.back()->view());
       bytes += static_cast<int64_t>(outputs.back()->bytes());
     }
-    MapTile mt{tile, absl::MakeConstSpan(ins), e.input_profiles, absl::MakeConstSpan(outs), e.output_profiles};
+    MapTile mt{tile,         absl::MakeConstSpan(ins),  e.input_profiles, absl::MakeConstSpan(outs),
+               e.output_profiles, &scratch_.local()};
     absl::Status st;
     try {
       st = n.fn(mt);
@@ -61,6 +64,9 @@ class MapFlowNode final : public GatheringNode {
     }
     run_.TaskDone(exec_, r.tile, start, bytes, st.ok());
   }
+
+  // One per worker thread and node (MapTile::GetScratch), for the run.
+  tbb::enumerable_thread_specific<Scratch> scratch_;
 };
 
 }  // namespace
