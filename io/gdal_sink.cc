@@ -147,6 +147,17 @@ absl::Status ErrnoStatus(int e, const std::string& what) {
   return absl::Status(ErrnoCode(e), absl::StrCat(what, ": ", std::strerror(e)));
 }
 
+// GDAL names the file it was given, our temporary: the user knows the
+// output's path, which every message starts with.
+std::string WithoutTemporary(std::string message, const std::string& tmp_path) {
+  for (const std::string& from : {tmp_path + ": ", tmp_path}) {
+    for (size_t at; (at = message.find(from)) != std::string::npos;) {
+      message.replace(at, from.size(), from == tmp_path ? "the temporary file" : "");
+    }
+  }
+  return message;
+}
+
 const char* KindOf(mode_t mode) {
   if (S_ISDIR(mode)) return "a folder";
   if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
@@ -473,10 +484,10 @@ class GeoTiffSink final : public RasterSink {
   enum class State { kWriting, kFinished, kCommitted, kDone };
   enum class Placed { kNew, kExchanged, kBackedUp };
 
-  std::string TempPath() const { return absl::StrCat(loc_.folder, "/", tmp_name_); }
+  std::string TempPath() const { return absl::StrCat(loc_.folder == "/" ? "" : loc_.folder, "/", tmp_name_); }
 
   absl::Status WriteError(const SinkErrors& errors, const std::string& what) const {
-    const std::string message = errors.message();
+    const std::string message = WithoutTemporary(errors.message(), TempPath());
     return absl::Status(WriteErrorCode(errors.first_errno(), message), absl::StrCat(what, ": ", message));
   }
 
@@ -614,9 +625,9 @@ absl::StatusOr<std::pair<std::string, int>> CreateTemporary(int dirfd, const Out
 }
 
 // The code and message of a failed GDALCreate.
-absl::Status CreateError(const SinkErrors& errors, const std::string& path) {
+absl::Status CreateError(const SinkErrors& errors, const std::string& path, const std::string& tmp_path) {
   const int e = errors.first_errno();
-  const std::string message = errors.message();
+  const std::string message = WithoutTemporary(errors.message(), tmp_path);
   absl::StatusCode code = absl::StatusCode::kInvalidArgument;  // GDAL refused the parameters
   if (IsNoSpace(e) || SaysNoSpace(message) || e == EMFILE || e == ENFILE) {
     code = absl::StatusCode::kResourceExhausted;
@@ -762,7 +773,7 @@ absl::StatusOr<std::unique_ptr<RasterSink>> CreateGeoTiff(const std::string& pat
   CSLDestroy(opts);
   if (h == nullptr) {
     drop();
-    return CreateError(errors, path);
+    return CreateError(errors, path, tmp_path);
   }
   // GDAL truncates and writes the empty file we created (and lock); were it
   // to replace it, the lock would protect nothing.
@@ -781,7 +792,8 @@ absl::StatusOr<std::unique_ptr<RasterSink>> CreateGeoTiff(const std::string& pat
   if (errors.failed()) {
     GDALClose(h);
     drop();
-    return absl::InvalidArgumentError(absl::StrCat("cannot set up '", path, "': ", errors.message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot set up '", path, "': ", WithoutTemporary(errors.message(), tmp_path)));
   }
   return std::unique_ptr<RasterSink>(new GeoTiffSink(path, *std::move(loc), dirfd, std::move(tmp_name), fd, h,
                                                      profile, block_width, block_height, direct));
