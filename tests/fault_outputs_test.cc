@@ -170,6 +170,7 @@ TEST_P(CommitAllTest, LaterCommitFailureRestoresEveryEarlierOutputByteForByte) {
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(Msg(st), HasSubstr("'" + b + "'"));
+  EXPECT_THAT(Msg(st), ::testing::EndsWith("; the 2 outputs already moved into place were put back as before"));
   EXPECT_EQ(FingerprintOf(a), prev_a);
   EXPECT_EQ(ModeOf(a) & 07777, 0640u);
   EXPECT_EQ(FingerprintOf(b), prev_b);
