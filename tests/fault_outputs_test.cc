@@ -133,6 +133,15 @@ absl::Status RunWrites(const std::vector<std::pair<const Array*, std::string>>& 
 
 std::string Msg(const absl::Status& s) { return std::string(s.message()); }
 
+// Open descriptors of this process: a sink holds its folder, its temporary
+// and the replaced file, and must give all of them back. (GDAL keeps a few
+// open after its first use: count after a first sink.)
+int OpenFds() {
+  int n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
 mode_t ModeOf(const std::string& path) {
   struct stat st;
   return ::lstat(path.c_str(), &st) == 0 ? st.st_mode : 0;
@@ -156,6 +165,8 @@ TEST_P(CommitAllTest, LaterCommitFailureRestoresEveryEarlierOutputByteForByte) {
   WriteTiff(RandomArray(MakeProfile(40, 30), 1), a, 16);
   WriteTiff(RandomArray(MakeProfile(50, 20), 2), b, 16);
   ASSERT_EQ(::chmod(a.c_str(), 0640), 0);
+  Finished(dir.File("warm-up.tif"), RandomArray(MakeProfile(8, 8), 0))->Abort();
+  const int fds_before = OpenFds();
   const Fingerprint prev_a = FingerprintOf(a), prev_b = FingerprintOf(b);
   std::unique_ptr<RasterSink> sa = Finished(a, RandomArray(MakeProfile(40, 30), 3));
   std::unique_ptr<RasterSink> sc = Finished(c, RandomArray(MakeProfile(10, 10), 4));
@@ -182,6 +193,10 @@ TEST_P(CommitAllTest, LaterCommitFailureRestoresEveryEarlierOutputByteForByte) {
   sb->Abort();
   EXPECT_EQ(FingerprintOf(a), prev_a);
   EXPECT_THAT(dir.List(), UnorderedElementsAre("a.tif", "b.tif"));
+  sa.reset();
+  sb.reset();
+  sc.reset();
+  EXPECT_EQ(OpenFds(), fds_before) << "a sink leaked a file descriptor";
 }
 
 TEST_P(CommitAllTest, CommitKeepsTheReplacedFileUntilCleanupAndRollbackPutsItBack) {
@@ -202,8 +217,11 @@ TEST_P(CommitAllTest, CommitKeepsTheReplacedFileUntilCleanupAndRollbackPutsItBac
     EXPECT_THAT(dir.List(), UnorderedElementsAre("a.tif"));
   }
   {
+    const int fds_before = OpenFds();
     std::unique_ptr<RasterSink> s = Finished(a, next);
     ASSERT_TRUE(CommitAll({s.get()}).ok());  // commits and cleans up
+    s.reset();
+    EXPECT_EQ(OpenFds(), fds_before) << "a sink leaked a file descriptor";
     EXPECT_TRUE(SameBytes(ReadTiff(a), next));
     EXPECT_THAT(dir.List(), UnorderedElementsAre("a.tif"));
   }
