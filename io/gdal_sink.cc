@@ -765,6 +765,14 @@ absl::StatusOr<std::unique_ptr<RasterSink>> CreateGeoTiff(const std::string& pat
     ::close(fd);
     ::close(dirfd);
   };
+  // While the new pixels are written, nobody may read them who could not
+  // read the file they replace (a 0600 file's new version must not sit in a
+  // 0644 temporary): its group and other bits at most, and read-write for
+  // this process, which GDAL needs. Commit sets the exact mode and owner.
+  struct stat old;
+  if (::fstatat(dirfd, loc->name.c_str(), &old, 0) == 0 && S_ISREG(old.st_mode)) {
+    ::fchmod(fd, (old.st_mode & 0777) | S_IRUSR | S_IWUSR);
+  }
   const std::string tmp_path = absl::StrCat(loc->folder == "/" ? "" : loc->folder, "/", tmp_name);
   SinkErrors errors;
   errno = 0;

@@ -403,6 +403,12 @@ TEST(OutputsTest, OverwrittenFileKeepsItsModeAndOwner) {
     ASSERT_EQ(::chown(out.c_str(), 12345, 23456), 0);
   }
   const Array a = RandomArray(MakeProfile(20, 20), 2);
+  {  // While it is written, the new version is no more readable than the old.
+    std::unique_ptr<RasterSink> s = MustCreate(out, a.profile());
+    const std::vector<std::string> tmp = Temporaries(dir.path());
+    ASSERT_EQ(tmp.size(), 1u);
+    EXPECT_EQ(ModeOf(dir.File(tmp[0])) & 07777, 0600u);
+  }
   ASSERT_TRUE(RunWrites({{&a, out}}).ok());
   EXPECT_TRUE(SameBytes(ReadTiff(out), a));
   struct stat st;
