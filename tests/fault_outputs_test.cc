@@ -474,6 +474,50 @@ TEST(OutputsTest, NameLongerThanTheFileSystemAllowsIsInvalidArgumentNamingTheLen
   EXPECT_EQ(io::CreateGeoTiff(out, a.profile(), 64, 64).status(), st);
 }
 
+TEST(OutputsTest, PathLongerThanPathMaxIsInvalidArgumentNamingTheLength) {
+  std::string out = "/tmp";
+  while (out.size() < 5000) absl::StrAppend(&out, "/", std::string(200, 'd'));
+  out += "/out.tif";
+  const absl::Status st = io::CheckWritable(out);
+  RecordStatus(st);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Msg(st), HasSubstr(absl::StrCat("the path is ", out.size(), " bytes long, and the system allows at most 4095")));
+}
+
+// Out of file descriptors when the temporary is created: the cause is said.
+TEST(OutputsTest, NoFileDescriptorLeftIsResourceExhaustedSayingSo) {
+  TempDir dir;
+  const Profile p = MakeProfile(8, 8);
+  MustCreate(dir.File("warm-up.tif"), p)->Abort();  // GDAL's own first descriptors
+  // Every descriptor number up to the highest in use taken (fillers in the
+  // gaps), and a limit that leaves one: for the folder, not the temporary.
+  int highest = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    highest = std::max(highest, std::atoi(e.path().filename().c_str()));
+  }
+  std::vector<int> fillers;
+  while (true) {
+    const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    fillers.push_back(fd);
+    if (fd >= highest) break;
+  }
+  struct rlimit saved;
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  struct rlimit rl = saved;
+  rl.rlim_cur = static_cast<rlim_t>(fillers.back()) + 2;  // 0 .. back() are taken: one more
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &rl), 0);
+  const std::string out = dir.File("out.tif");
+  const absl::StatusOr<std::unique_ptr<RasterSink>> s = io::CreateGeoTiff(out, p, 64, 64);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  for (int fd : fillers) ::close(fd);
+  RecordStatus(s.status());
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kResourceExhausted) << s.status();
+  EXPECT_THAT(Msg(s.status()), HasSubstr("Too many open files"));
+  EXPECT_THAT(Msg(s.status()), HasSubstr(absl::StrCat("'", out, "'")));
+  EXPECT_THAT(dir.List(), IsEmpty());
+}
+
 // ----- Stale temporaries -----------------------------------------------------
 
 constexpr int kKillSize = 384, kKillTile = 32;
