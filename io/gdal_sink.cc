@@ -34,18 +34,19 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "cpl_conv.h"
 #include "cpl_string.h"
-#include "cpl_vsi.h"
 #include "eoscale/core/file_identity.h"
 #include "eoscale/io/gdal_raster.h"
 #include "eoscale/io/gdal_util.h"
@@ -178,7 +179,9 @@ std::string HashOf(const std::string& s) {
     h ^= c;
     h *= 1099511628211ull;
   }
-  return absl::StrFormat("%016x", h);
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return hex;
 }
 
 // What every temporary of the output `name` starts with: a prefix of the name
