@@ -29,21 +29,62 @@ inline constexpr int64_t kMaxBlockBytes = int64_t{512} << 20;
 absl::StatusOr<std::unique_ptr<RasterSource>> OpenRaster(const std::string& path,
                                                          std::vector<int> bands = {});
 
-// Creates a tiled GeoTIFF for `profile` under a temporary name beside
-// `path`, with blocks of block_width x block_height when GeoTIFF allows it
-// (multiples of 16; else 256), or strips of block_height rows when
-// block_width is the image width. `options` (GDAL creation options,
-// "KEY=VALUE") override the defaults; the profile's writer options come
-// first. CRS, geotransform and nodata are set from the profile.
-// Errors: the folder does not exist or is not writable, GDAL refuses.
+// Creates a tiled GeoTIFF for `profile` under a temporary name beside the
+// file it will replace, with blocks of block_width x block_height when
+// GeoTIFF allows it (multiples of 16; else 256), or strips of block_height
+// rows when block_width is the image width. `options` (GDAL creation
+// options, "KEY=VALUE") override the defaults; the profile's writer options
+// come first. CRS, geotransform and nodata are set from the profile.
+//
+// Where it writes: `path`'s symlinks are followed (a symlinked output is
+// written through to its target; the link stays a link), and the temporary
+// file goes beside the target: ".<first bytes of the name>.eoscale-<hash of
+// the name>-<pid>-<n>.tmp", at most 126 bytes whatever the name's length.
+// While it exists the sink holds an flock() on it; temporaries of the same
+// output left by processes that are gone (SIGKILL) are removed here, never
+// those of a live process (the lock, and the pid in the name, tell).
+//
+// The sink's Commit replaces the file atomically (renameat2 RENAME_EXCHANGE,
+// or RENAME_NOREPLACE for a new file); the replaced file stays under the
+// temporary name until Cleanup, so Rollback puts it back byte for byte. A
+// replaced file's mode, and its owner and group where the process may set
+// them, pass to the new file; its hard links do not (they keep the old
+// bytes). Finish closes and fsyncs the temporary: a full disk fails Finish.
+//
+// Errors: those of CheckWritable; InvalidArgument (a creation option that is
+// not KEY=VALUE or that the GTiff driver does not accept, naming it; a block
+// size or another parameter GDAL refuses); ResourceExhausted (no space, or
+// too many open files); PermissionDenied (the folder refuses the temporary
+// file).
 absl::StatusOr<std::unique_ptr<RasterSink>> CreateGeoTiff(const std::string& path,
                                                           const Profile& profile,
                                                           int block_width, int block_height,
                                                           const std::vector<std::string>& options = {});
 
-// Checks now that `path` could be created (its folder exists and is
-// writable, it is not a folder).
+// Checks now that `path` could be created: its folder exists and is
+// writable, its name fits the file system (NAME_MAX), and it is not a
+// folder, a FIFO, a device or a socket (followed through symlinks), nor a
+// read-only file. GDAL virtual paths (/vsi...) are not supported as outputs.
+// Errors: InvalidArgument, NotFound (missing folder), PermissionDenied,
+// Unimplemented (a virtual path).
 absl::Status CheckWritable(const std::string& path);
+
+// Checks GeoTIFF creation options ("KEY=VALUE") against the GTiff driver,
+// one by one. Errors: InvalidArgument naming the first bad option and
+// GDAL's reason, e.g. "creation option 'COMPRESS=BOGUS' is not valid for
+// GeoTIFF: 'BOGUS' is an unexpected value for COMPRESS creation option of
+// type string-select."
+absl::Status CheckCreationOptions(const std::vector<std::string>& options);
+
+namespace internal {
+// For tests only: forces the way Commit moves files into place, to test the
+// fallbacks of file systems without renameat2 (kNoRenameat2: a hard-linked
+// backup, then rename) or without hard links either (kNoHardLinks: rename
+// the old file aside, then rename the new one in). Not thread-safe against
+// concurrent commits; reset to kAuto after use.
+enum class CommitMoves { kAuto, kNoRenameat2, kNoHardLinks };
+void SetCommitMovesForTesting(CommitMoves moves);
+}  // namespace internal
 
 // Registers GDAL's drivers once. Thread-safe.
 void EnsureGdalInitialized();

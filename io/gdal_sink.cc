@@ -1,29 +1,67 @@
-// GDAL's RasterSink: a tiled GeoTIFF written under a temporary name and
-// moved into place at Commit.
+// GDAL's RasterSink: a tiled GeoTIFF written under a short temporary name
+// beside the file it replaces, and moved into place at Commit so that a run's
+// outputs appear all together or not at all (core/raster_io.h).
+//
+// The life of the files of one sink, with T the temporary and F the final
+// name, both in the output's (resolved) folder:
+//   Create    T created empty (O_EXCL) and flock()ed, then GDAL writes it
+//   Finish    GDAL closes T; T is fsync'ed (a full disk fails here)
+//   Commit    F exists:   renameat2(T, F, RENAME_EXCHANGE): F is new, T old
+//             F is new:   renameat2(T, F, RENAME_NOREPLACE)
+//   Rollback  exchange back and unlink T (now the new file) / unlink F
+//   Cleanup   unlink T (the old file); fsync the folder
+//   Abort     unlink T
+// File systems without renameat2's flags (EINVAL: some network and FUSE file
+// systems, kernels before 3.15 (ENOSYS)) fall back on a hard link of the old
+// file under a second temporary name B, then rename(T, F), which replaces F
+// atomically: Rollback renames B back over F. Without hard links either
+// (EPERM/EOPNOTSUPP: FAT, SMB), F is renamed to B and then T to F: the one
+// window left, between those two renames, in which F does not exist (a
+// crash there leaves the old file under B and the new under T, both whole).
+// A new file is linked into place (link(T, F) fails if F appeared), or
+// without hard links renamed after a check (a file created under F between
+// the check and the rename would be replaced). docs/errors.md says the same.
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "cpl_conv.h"
 #include "cpl_string.h"
-#include "cpl_vsi.h"
+#include "eoscale/core/file_identity.h"
 #include "eoscale/io/gdal_raster.h"
 #include "eoscale/io/gdal_util.h"
 
 namespace eoscale::io {
+namespace internal {
+namespace {
+std::atomic<CommitMoves> g_commit_moves{CommitMoves::kAuto};
+}  // namespace
+void SetCommitMovesForTesting(CommitMoves moves) { g_commit_moves.store(moves); }
+}  // namespace internal
+
 namespace {
 
-using internal::Dirname;
-using internal::ScopedGdalErrors;
+using internal::CommitMoves;
 using internal::ToGdal;
 
 // GDAL's block cache is shared by every dataset. Two sinks writing through
@@ -38,20 +76,265 @@ std::mutex& SinkMutex() {
   return mu;
 }
 
+// GDAL's errors and warnings during one call on this thread, with the errno
+// seen when the first error was reported (GDAL leaves the cause of a failed
+// write there, e.g. ENOSPC or EFBIG, and later calls may overwrite it).
+// Set errno to 0 before the call.
+class SinkErrors {
+ public:
+  SinkErrors() { CPLPushErrorHandlerEx(&Handler, this); }
+  ~SinkErrors() { CPLPopErrorHandler(); }
+  SinkErrors(const SinkErrors&) = delete;
+  SinkErrors& operator=(const SinkErrors&) = delete;
+
+  bool failed() const { return failed_; }
+  int first_errno() const { return errno_; }
+  std::string message() const { return message_.empty() ? "unknown GDAL error" : message_; }
+  const std::string& warnings() const { return warnings_; }
+
+ private:
+  static void CPL_STDCALL Handler(CPLErr level, CPLErrorNum, const char* msg) {
+    const int e = errno;
+    auto* self = static_cast<SinkErrors*>(CPLGetErrorHandlerUserData());
+    std::string& to = level >= CE_Failure ? self->message_ : self->warnings_;
+    if (level >= CE_Failure) {
+      if (!self->failed_) self->errno_ = e;
+      self->failed_ = true;
+    } else if (level != CE_Warning) {
+      return;  // debug messages
+    }
+    if (!to.empty()) to += "; ";
+    to += msg;
+    errno = e;
+  }
+  bool failed_ = false;
+  int errno_ = 0;
+  std::string message_;
+  std::string warnings_;
+};
+
+bool IsNoSpace(int e) { return e == ENOSPC || e == EDQUOT || e == EFBIG; }
+
+// GDAL's messages say "no space" in words even when errno no longer does.
+bool SaysNoSpace(const std::string& message) {
+  return absl::StrContains(message, "No space left") || absl::StrContains(message, "File too large") ||
+         absl::StrContains(message, "Disk quota") || absl::StrContains(message, "Free disk space");
+}
+
+// The code of a failed write, flush or close.
+absl::StatusCode WriteErrorCode(int e, const std::string& message) {
+  if (IsNoSpace(e) || SaysNoSpace(message)) return absl::StatusCode::kResourceExhausted;
+  return absl::StatusCode::kDataLoss;
+}
+
+// The code of a failed system call on the output's folder or files.
+absl::StatusCode ErrnoCode(int e) {
+  if (IsNoSpace(e) || e == EMFILE || e == ENFILE || e == ENOMEM) return absl::StatusCode::kResourceExhausted;
+  switch (e) {
+    case EACCES:
+    case EPERM:
+    case EROFS: return absl::StatusCode::kPermissionDenied;
+    case ENOENT:
+    case ENOTDIR: return absl::StatusCode::kNotFound;
+    case ENAMETOOLONG:
+    case EISDIR:
+    case ELOOP: return absl::StatusCode::kInvalidArgument;
+    case EIO: return absl::StatusCode::kDataLoss;
+    default: return absl::StatusCode::kInternal;
+  }
+}
+
+absl::Status ErrnoStatus(int e, const std::string& what) {
+  return absl::Status(ErrnoCode(e), absl::StrCat(what, ": ", std::strerror(e)));
+}
+
+// GDAL names the file it was given, our temporary: the user knows the
+// output's path, which every message starts with.
+std::string WithoutTemporary(std::string message, const std::string& tmp_path) {
+  for (const std::string& from : {tmp_path + ": ", tmp_path}) {
+    for (size_t at; (at = message.find(from)) != std::string::npos;) {
+      message.replace(at, from.size(), from == tmp_path ? "the temporary file" : "");
+    }
+  }
+  return message;
+}
+
+const char* KindOf(mode_t mode) {
+  if (S_ISDIR(mode)) return "a folder";
+  if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  return "not a regular file";
+}
+
+// ---- Temporary names --------------------------------------------------------
+
+constexpr size_t kNamePrefixBytes = 64;
+
+std::string HashOf(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a 64
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return hex;
+}
+
+// What every temporary of the output `name` starts with: a prefix of the name
+// (for people: cut at a UTF-8 character boundary) and a hash of the whole
+// name (for RemoveStaleTemporaries: exact).
+std::string TempStem(const std::string& name) {
+  size_t cut = std::min(name.size(), kNamePrefixBytes);
+  while (cut > 0 && cut < name.size() && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) --cut;
+  return absl::StrCat(".", name.substr(0, cut), ".eoscale-", HashOf(name), "-");
+}
+
+// "<stem><pid>-<n>.tmp": at most 1 + 64 + 9 + 16 + 1 + 10 + 1 + 20 + 4 = 126
+// bytes, whatever the length of the name.
+std::string TempName(const std::string& stem, uint64_t n) {
+  return absl::StrCat(stem, static_cast<int64_t>(::getpid()), "-", n, ".tmp");
+}
+
+uint64_t NextTempNumber() {
+  static std::atomic<uint64_t> counter{0};
+  return counter++;
+}
+
+// The pid in "<stem><pid>-<n>.tmp", or nullopt when `entry` is not that.
+std::optional<pid_t> TempOwner(const std::string& entry, const std::string& stem) {
+  if (!absl::StartsWith(entry, stem) || !absl::EndsWith(entry, ".tmp")) return std::nullopt;
+  const std::string rest = entry.substr(stem.size(), entry.size() - stem.size() - 4);
+  const size_t dash = rest.find('-');
+  if (dash == 0 || dash == std::string::npos || dash + 1 == rest.size() || dash > 10) return std::nullopt;
+  for (size_t i = 0; i < rest.size(); ++i) {
+    if (i != dash && (rest[i] < '0' || rest[i] > '9')) return std::nullopt;
+  }
+  return static_cast<pid_t>(std::strtoll(rest.substr(0, dash).c_str(), nullptr, 10));
+}
+
+bool ProcessIsAlive(pid_t pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
+
+// Opens `name` in `dirfd` without following a symlink, for an flock() only
+// (neither read nor written). -1 when it cannot be opened.
+int OpenForLock(int dirfd, const char* name) {
+  int fd = ::openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0 && errno == EACCES) fd = ::openat(dirfd, name, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  return fd;
+}
+
+bool SameFile(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
+
+// True when `name` in `dirfd` is still the file open as `fd`.
+bool StillNamed(int dirfd, const std::string& name, int fd) {
+  struct stat a, b;
+  return ::fstat(fd, &a) == 0 && ::fstatat(dirfd, name.c_str(), &b, AT_SYMLINK_NOFOLLOW) == 0 && SameFile(a, b);
+}
+
+// Removes the temporaries of the output `name` in `dirfd` left by processes
+// that are gone (killed by SIGKILL, crashed). A temporary is stale only when
+// the pid in its name is not a live process here AND its flock() is free: a
+// live sink holds the lock on its temporary from its creation (and on the
+// replaced file it keeps for Rollback), so a temporary of a live process on
+// another machine sharing the folder (NFS), or in another pid namespace, is
+// kept; the pid check also covers the moments a sink does not hold a lock.
+// Best effort: errors are ignored (the temporaries stay, as before).
+void RemoveStaleTemporaries(int dirfd, const std::string& name) {
+  const int dup_fd = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+  if (dup_fd < 0) return;
+  DIR* d = ::fdopendir(dup_fd);
+  if (d == nullptr) {
+    ::close(dup_fd);
+    return;
+  }
+  const std::string stem = TempStem(name);
+  const pid_t self = ::getpid();
+  std::vector<std::string> stale;
+  while (const struct dirent* e = ::readdir(d)) {
+    const std::string entry = e->d_name;
+    const std::optional<pid_t> pid = TempOwner(entry, stem);
+    if (!pid || *pid == self || *pid <= 0 || ProcessIsAlive(*pid)) continue;
+    stale.push_back(entry);
+  }
+  ::closedir(d);
+  for (const std::string& entry : stale) {
+    const int fd = OpenForLock(dirfd, entry.c_str());
+    if (fd < 0) continue;
+    struct stat st;
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && ::flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+        StillNamed(dirfd, entry, fd)) {
+      ::unlinkat(dirfd, entry.c_str(), 0);
+    }
+    ::close(fd);
+  }
+}
+
+// Gives `fd` the mode of `old`, and its owner and group where this process
+// may (fchown fails with EPERM for an unprivileged process that is not the
+// owner or not in the group: then the new file is this process's, as any
+// file it creates).
+absl::Status CopyOwnerAndMode(int fd, const struct stat& old, const std::string& path) {
+  if (::fchown(fd, old.st_uid, old.st_gid) != 0) {
+    if (errno != EPERM || ::fchown(fd, static_cast<uid_t>(-1), old.st_gid) != 0) {
+      if (errno != EPERM) return ErrnoStatus(errno, absl::StrCat("cannot give '", path, "' its previous owner"));
+    }
+  }
+  // After fchown, which may have cleared set-user-ID bits.
+  if (::fchmod(fd, old.st_mode & 07777) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("cannot give '", path, "' its previous mode"));
+  }
+  return absl::OkStatus();
+}
+
+bool Renameat2Refused(int e) { return e == EINVAL || e == ENOSYS || e == EOPNOTSUPP; }
+bool HardLinksRefused(int e) { return e == EPERM || e == EOPNOTSUPP || e == ENOSYS || e == EMLINK || e == EXDEV; }
+
+int Renameat2(int dirfd, const std::string& from, const std::string& to, unsigned flags) {
+  if (internal::g_commit_moves.load() != CommitMoves::kAuto) {
+    errno = EINVAL;
+    return -1;
+  }
+  return ::renameat2(dirfd, from.c_str(), dirfd, to.c_str(), flags);
+}
+
+int Linkat(int dirfd, const std::string& from, const std::string& to) {
+  if (internal::g_commit_moves.load() == CommitMoves::kNoHardLinks) {
+    errno = EPERM;
+    return -1;
+  }
+  return ::linkat(dirfd, from.c_str(), dirfd, to.c_str(), 0);
+}
+
 class GeoTiffSink final : public RasterSink {
  public:
-  GeoTiffSink(std::string path, std::string tmp, GDALDatasetH h, Profile profile, int bw, int bh,
-              bool direct_blocks)
-      : path_(std::move(path)), tmp_(std::move(tmp)), h_(h), profile_(std::move(profile)),
-        block_w_(bw), block_h_(bh), direct_blocks_(direct_blocks) {}
-  ~GeoTiffSink() override { Abort(); }
+  // Takes ownership of `dirfd` (the output's folder) and `fd` (the locked
+  // temporary `tmp_name` in it) and of `h` (GDAL's handle on it).
+  GeoTiffSink(std::string path, OutputLocation loc, int dirfd, std::string tmp_name, int fd, GDALDatasetH h,
+              Profile profile, int bw, int bh, bool direct_blocks)
+      : path_(std::move(path)), loc_(std::move(loc)), dirfd_(dirfd), tmp_name_(std::move(tmp_name)), fd_(fd),
+        h_(h), profile_(std::move(profile)), block_w_(bw), block_h_(bh), direct_blocks_(direct_blocks) {}
+  // A sink dropped while committed keeps its commit (the engine was told it
+  // succeeded); otherwise it aborts.
+  ~GeoTiffSink() override {
+    if (state_ == State::kCommitted) {
+      Cleanup();
+    } else {
+      Abort();
+    }
+    if (dirfd_ >= 0) ::close(dirfd_);
+  }
 
   const std::string& path() const override { return path_; }
+  std::string target() const override { return loc_.path(); }
 
   absl::Status Write(const ConstView& src) override {
     if (h_ == nullptr) return absl::FailedPreconditionError(absl::StrCat("'", path_, "' is closed"));
     std::lock_guard<std::mutex> lock(SinkMutex());
-    ScopedGdalErrors errors;
+    errno = 0;
+    SinkErrors errors;
     const Window& w = src.window();
     const int psize = static_cast<int>(PixelSize(profile_.type));
     if (direct_blocks_ && w.x % block_w_ == 0 && w.y % block_h_ == 0 &&
@@ -68,10 +351,8 @@ class GeoTiffSink final : public RasterSink {
           }
           block = scratch_.data();
         }
-        if (GDALWriteBlock(GDALGetRasterBand(h_, b + 1), w.x / block_w_, w.y / block_h_, block) !=
-            CE_None) {
-          return absl::DataLossError(absl::StrCat("writing '", path_, "' at ", DescribeWindow(w), ": ",
-                                                  errors.message()));
+        if (GDALWriteBlock(GDALGetRasterBand(h_, b + 1), w.x / block_w_, w.y / block_h_, block) != CE_None) {
+          return WriteError(errors, absl::StrCat("writing '", path_, "' at ", DescribeWindow(w)));
         }
       }
       return absl::OkStatus();
@@ -80,91 +361,339 @@ class GeoTiffSink final : public RasterSink {
     INIT_RASTERIO_EXTRA_ARG(extra);
     const CPLErr err = GDALDatasetRasterIOEx(
         h_, GF_Write, w.x, w.y, w.width, w.height, const_cast<void*>(src.data()), w.width, w.height,
-        ToGdal(profile_.type), src.bands(), nullptr, psize,
-        static_cast<GSpacing>(src.row_stride()) * psize, static_cast<GSpacing>(src.band_stride()) * psize,
-        &extra);
+        ToGdal(profile_.type), src.bands(), nullptr, psize, static_cast<GSpacing>(src.row_stride()) * psize,
+        static_cast<GSpacing>(src.band_stride()) * psize, &extra);
     if (err != CE_None || errors.failed()) {
-      return absl::DataLossError(
-          absl::StrCat("writing '", path_, "' at ", DescribeWindow(w), ": ", errors.message()));
+      return WriteError(errors, absl::StrCat("writing '", path_, "' at ", DescribeWindow(w)));
     }
     return absl::OkStatus();
   }
 
   absl::Status Finish() override {
-    if (h_ == nullptr) return absl::FailedPreconditionError(absl::StrCat("'", path_, "' is closed"));
-    std::lock_guard<std::mutex> lock(SinkMutex());
-    ScopedGdalErrors errors;
-    GDALFlushCache(h_);
-    GDALClose(h_);
-    h_ = nullptr;
-    if (errors.failed()) {
-      VSIUnlink(tmp_.c_str());
-      done_ = true;
-      return absl::DataLossError(absl::StrCat("finishing '", path_, "': ", errors.message()));
+    if (state_ != State::kWriting || h_ == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat("'", path_, "' is not being written"));
     }
+    absl::Status st;
+    {
+      std::lock_guard<std::mutex> lock(SinkMutex());
+      errno = 0;
+      SinkErrors errors;
+      GDALFlushCache(h_);
+      GDALClose(h_);
+      h_ = nullptr;
+      if (errors.failed()) st = WriteError(errors, absl::StrCat("finishing '", path_, "'"));
+    }
+    // Delayed write errors (NFS, quotas) surface here; and what Commit puts
+    // in place is on the disk.
+    if (st.ok() && ::fsync(fd_) != 0) {
+      const int e = errno;
+      st = absl::Status(WriteErrorCode(e, ""), absl::StrCat("finishing '", path_, "': ", std::strerror(e)));
+    }
+    if (st.ok() && !StillNamed(dirfd_, tmp_name_, fd_)) {
+      st = absl::DataLossError(absl::StrCat("finishing '", path_, "': its temporary file '", TempPath(),
+                                            "' was removed or replaced during the run"));
+    }
+    if (!st.ok()) {
+      Abort();
+      return st;
+    }
+    state_ = State::kFinished;
     return absl::OkStatus();
   }
 
-  // TODO(nothing-lost): keep what the rename replaces until Cleanup, so
-  // that Rollback can put it back.
   absl::Status Commit() override {
-    if (h_ != nullptr || done_) return absl::FailedPreconditionError(absl::StrCat("'", path_, "' is not finished"));
-    if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
-      const int e = errno;
-      VSIUnlink(tmp_.c_str());
-      done_ = true;
-      return absl::PermissionDeniedError(
-          absl::StrCat("cannot move the finished file to '", path_, "': ", std::strerror(e)));
+    if (state_ != State::kFinished) {
+      return absl::FailedPreconditionError(absl::StrCat("'", path_, "' is not finished"));
     }
-    done_ = true;
-    return absl::OkStatus();
+    if (!StillNamed(dirfd_, tmp_name_, fd_)) {
+      return absl::DataLossError(absl::StrCat("cannot commit '", path_, "': its temporary file '", TempPath(),
+                                              "' was removed or replaced"));
+    }
+    const std::string& name = loc_.name;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      struct stat cur;
+      if (::fstatat(dirfd_, name.c_str(), &cur, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno != ENOENT) return ErrnoStatus(errno, absl::StrCat("cannot commit '", path_, "'"));
+        absl::StatusOr<bool> placed = PlaceNew();
+        if (!placed.ok()) return placed.status();
+        if (*placed) return Committed(Placed::kNew);
+        continue;  // a file appeared under the name meanwhile: replace it
+      }
+      if (!S_ISREG(cur.st_mode)) {
+        return absl::FailedPreconditionError(absl::StrCat("cannot commit '", path_, "': '", loc_.path(),
+                                                          "' became ", KindOf(cur.st_mode), " during the run"));
+      }
+      if (absl::Status s = CopyOwnerAndMode(fd_, cur, path_); !s.ok()) return s;
+      old_fd_ = OpenForLock(dirfd_, name.c_str());
+      if (old_fd_ >= 0) ::flock(old_fd_, LOCK_EX | LOCK_NB);  // best effort: the pid in the name protects too
+      if (Renameat2(dirfd_, tmp_name_, name, RENAME_EXCHANGE) == 0) return Committed(Placed::kExchanged);
+      const int e = errno;
+      if (!Renameat2Refused(e)) {
+        DropOldLock();
+        return ErrnoStatus(e, absl::StrCat("cannot move the finished file '", TempPath(), "' to '", path_, "'"));
+      }
+      return ReplaceWithBackup();
+    }
+    return absl::AbortedError(absl::StrCat("cannot commit '", path_, "': the file keeps appearing and vanishing"));
   }
-  void Rollback() override {}
-  void Cleanup() override {}
+
+  void Rollback() override {
+    if (state_ != State::kCommitted) return;
+    const std::string& name = loc_.name;
+    switch (placed_) {
+      case Placed::kExchanged:
+        // The old file is under the temporary name, the new one under the
+        // final name: swap them back and drop the new one.
+        if (::renameat2(dirfd_, tmp_name_.c_str(), dirfd_, name.c_str(), RENAME_EXCHANGE) == 0) {
+          ::unlinkat(dirfd_, tmp_name_.c_str(), 0);
+        }
+        break;
+      case Placed::kBackedUp:
+        ::renameat(dirfd_, backup_name_.c_str(), dirfd_, name.c_str());  // the new file goes with it
+        break;
+      case Placed::kNew:
+        if (StillNamed(dirfd_, name, fd_)) ::unlinkat(dirfd_, name.c_str(), 0);
+        break;
+    }
+    Release();
+  }
+
+  void Cleanup() override {
+    if (state_ != State::kCommitted) return;
+    if (placed_ == Placed::kExchanged) ::unlinkat(dirfd_, tmp_name_.c_str(), 0);
+    if (placed_ == Placed::kBackedUp) ::unlinkat(dirfd_, backup_name_.c_str(), 0);
+    ::fsync(dirfd_);  // the rename is durable too
+    Release();
+  }
 
   void Abort() override {
-    std::lock_guard<std::mutex> lock(SinkMutex());
+    if (state_ == State::kCommitted) {
+      Rollback();
+      return;
+    }
     if (h_ != nullptr) {
-      ScopedGdalErrors errors;  // swallow: we are dropping the file anyway
+      std::lock_guard<std::mutex> lock(SinkMutex());
+      SinkErrors errors;  // swallowed: we are dropping the file anyway
       GDALClose(h_);
       h_ = nullptr;
     }
-    if (!done_) {
-      VSIUnlink(tmp_.c_str());
-      done_ = true;  // nothing more to clean
+    if (state_ == State::kWriting || state_ == State::kFinished) {
+      if (fd_ >= 0 && StillNamed(dirfd_, tmp_name_, fd_)) ::unlinkat(dirfd_, tmp_name_.c_str(), 0);
+      Release();
     }
   }
-  std::string target() const override { return path_; }
 
  private:
-  std::string path_;
-  std::string tmp_;
+  enum class State { kWriting, kFinished, kCommitted, kDone };
+  enum class Placed { kNew, kExchanged, kBackedUp };
+
+  std::string TempPath() const { return absl::StrCat(loc_.folder == "/" ? "" : loc_.folder, "/", tmp_name_); }
+
+  absl::Status WriteError(const SinkErrors& errors, const std::string& what) const {
+    const std::string message = WithoutTemporary(errors.message(), TempPath());
+    return absl::Status(WriteErrorCode(errors.first_errno(), message), absl::StrCat(what, ": ", message));
+  }
+
+  absl::Status Committed(Placed placed) {
+    placed_ = placed;
+    state_ = State::kCommitted;
+    return absl::OkStatus();
+  }
+
+  // Moves the temporary to the final name, which did not exist a moment ago.
+  // False when a file appeared under it meanwhile (nothing moved).
+  absl::StatusOr<bool> PlaceNew() {
+    const std::string& name = loc_.name;
+    if (Renameat2(dirfd_, tmp_name_, name, RENAME_NOREPLACE) == 0) return true;
+    int e = errno;
+    if (e == EEXIST) return false;
+    if (Renameat2Refused(e)) {
+      // No renameat2: link(2) refuses an existing name just as atomically.
+      if (Linkat(dirfd_, tmp_name_, name) == 0) {
+        ::unlinkat(dirfd_, tmp_name_.c_str(), 0);
+        return true;
+      }
+      e = errno;
+      if (e == EEXIST) return false;
+      if (HardLinksRefused(e)) {
+        // Neither: check, then rename (a file created under the name between
+        // the two would be replaced).
+        struct stat st;
+        if (::fstatat(dirfd_, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return false;
+        if (::renameat(dirfd_, tmp_name_.c_str(), dirfd_, name.c_str()) == 0) return true;
+        e = errno;
+      }
+    }
+    return ErrnoStatus(e, absl::StrCat("cannot move the finished file '", TempPath(), "' to '", path_, "'"));
+  }
+
+  // Replaces the existing final file where renameat2 is refused: the old
+  // file is kept under a second temporary name (a hard link, or renamed
+  // there when the file system has no hard links), then the new one is
+  // renamed over the final name.
+  absl::Status ReplaceWithBackup() {
+    const std::string& name = loc_.name;
+    const std::string stem = TempStem(name);
+    bool linked = false;
+    for (int i = 0; i < 100 && !linked; ++i) {
+      backup_name_ = TempName(stem, NextTempNumber());
+      if (Linkat(dirfd_, name, backup_name_) == 0) {
+        linked = true;
+        break;
+      }
+      const int e = errno;
+      if (e == EEXIST) continue;
+      if (!HardLinksRefused(e)) {
+        DropOldLock();
+        return ErrnoStatus(e, absl::StrCat("cannot keep a copy of '", path_, "' before replacing it"));
+      }
+      break;
+    }
+    if (linked) {
+      if (::renameat(dirfd_, tmp_name_.c_str(), dirfd_, name.c_str()) == 0) return Committed(Placed::kBackedUp);
+      const int e = errno;
+      ::unlinkat(dirfd_, backup_name_.c_str(), 0);
+      DropOldLock();
+      return ErrnoStatus(e, absl::StrCat("cannot move the finished file '", TempPath(), "' to '", path_, "'"));
+    }
+    // No hard links: the window in which the final name does not exist.
+    struct stat st;
+    while (::fstatat(dirfd_, backup_name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      backup_name_ = TempName(stem, NextTempNumber());
+    }
+    if (::renameat(dirfd_, name.c_str(), dirfd_, backup_name_.c_str()) != 0) {
+      const int e = errno;
+      DropOldLock();
+      return ErrnoStatus(e, absl::StrCat("cannot move '", path_, "' aside before replacing it"));
+    }
+    if (::renameat(dirfd_, tmp_name_.c_str(), dirfd_, name.c_str()) != 0) {
+      const int e = errno;
+      ::renameat(dirfd_, backup_name_.c_str(), dirfd_, name.c_str());
+      DropOldLock();
+      return ErrnoStatus(e, absl::StrCat("cannot move the finished file '", TempPath(), "' to '", path_, "'"));
+    }
+    return Committed(Placed::kBackedUp);
+  }
+
+  void DropOldLock() {
+    if (old_fd_ >= 0) ::close(old_fd_);
+    old_fd_ = -1;
+  }
+
+  // Closes the files this sink holds (and so drops its locks).
+  void Release() {
+    DropOldLock();
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    state_ = State::kDone;
+  }
+
+  std::string path_;   // as the user gave it (messages)
+  OutputLocation loc_; // where it lands (symlinks followed)
+  int dirfd_;          // loc_.folder, open: renames stay in it whatever happens to its path
+  std::string tmp_name_;
+  int fd_;              // the temporary (then new) file, flock()ed while this sink lives
+  int old_fd_ = -1;     // the replaced file, flock()ed from Commit to Cleanup/Rollback
+  std::string backup_name_;  // Placed::kBackedUp: where the replaced file is
   GDALDatasetH h_;
   Profile profile_;
   int block_w_, block_h_;
   bool direct_blocks_;
-  bool done_ = false;  // committed or dropped
+  State state_ = State::kWriting;
+  Placed placed_ = Placed::kNew;
   std::vector<std::byte> scratch_;
 };
 
+// Creates the temporary file for the output `name` in `dirfd`, empty and
+// flock()ed. Returns its name and descriptor.
+absl::StatusOr<std::pair<std::string, int>> CreateTemporary(int dirfd, const OutputLocation& loc,
+                                                            const std::string& path) {
+  const std::string stem = TempStem(loc.name);
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    std::string tmp = TempName(stem, NextTempNumber());
+    const int fd = ::openat(dirfd, tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0) {
+      if (errno == EEXIST) continue;
+      return ErrnoStatus(errno, absl::StrCat("cannot create '", path, "': cannot create a temporary file in folder '",
+                                             loc.folder, "'"));
+    }
+    // Blocking: another process's RemoveStaleTemporaries holds it only for a
+    // moment. If it removed the file before we held the lock, start again.
+    while (::flock(fd, LOCK_EX) != 0 && errno == EINTR) {
+    }
+    if (StillNamed(dirfd, tmp, fd)) return std::make_pair(std::move(tmp), fd);
+    ::close(fd);
+  }
+  return absl::AbortedError(absl::StrCat("cannot create '", path, "': no free temporary name in '", loc.folder, "'"));
+}
+
+// The code and message of a failed GDALCreate.
+absl::Status CreateError(const SinkErrors& errors, const std::string& path, const std::string& tmp_path) {
+  const int e = errors.first_errno();
+  const std::string message = WithoutTemporary(errors.message(), tmp_path);
+  absl::StatusCode code = absl::StatusCode::kInvalidArgument;  // GDAL refused the parameters
+  if (IsNoSpace(e) || SaysNoSpace(message) || e == EMFILE || e == ENFILE) {
+    code = absl::StatusCode::kResourceExhausted;
+  } else if (e == EACCES || e == EPERM || e == EROFS) {
+    code = absl::StatusCode::kPermissionDenied;
+  }
+  return absl::Status(code, absl::StrCat("cannot create '", path, "': ", message));
+}
+
 }  // namespace
+
+absl::Status CheckCreationOptions(const std::vector<std::string>& options) {
+  EnsureGdalInitialized();
+  GDALDriverH driver = GDALGetDriverByName("GTiff");
+  for (const std::string& o : options) {
+    const size_t eq = o.find('=');
+    if (eq == 0 || eq == std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("creation option '", o, "' is not KEY=VALUE"));
+    }
+    const char* one[] = {o.c_str(), nullptr};
+    SinkErrors errors;
+    if (!GDALValidateCreationOptions(driver, one)) {
+      const std::string why = !errors.warnings().empty() ? errors.warnings() : errors.message();
+      return absl::InvalidArgumentError(
+          absl::StrCat("creation option '", o, "' is not valid for GeoTIFF: ", why));
+    }
+  }
+  return absl::OkStatus();
+}
 
 absl::Status CheckWritable(const std::string& path) {
   if (path.empty()) return absl::InvalidArgumentError("output path is empty");
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
-    return absl::InvalidArgumentError(absl::StrCat("output path '", path, "' is a folder"));
+  if (IsVirtualPath(path)) {
+    return absl::UnimplementedError(absl::StrCat(
+        "cannot write '", path, "': outputs are local files (GDAL virtual file systems are for inputs)"));
   }
-  const std::string dir = Dirname(path);
-  if (!std::filesystem::is_directory(dir, ec)) {
-    return absl::NotFoundError(absl::StrCat("cannot write '", path, "': folder '", dir, "' does not exist"));
+  absl::StatusOr<OutputLocation> loc = ResolveOutputPath(path);
+  if (!loc.ok()) return loc.status();
+  const std::string target = loc->path();
+  const std::string shown = target == path ? absl::StrCat("'", path, "'")
+                                           : absl::StrCat("'", path, "' (which leads to '", target, "')");
+  long name_max = ::pathconf(loc->folder.c_str(), _PC_NAME_MAX);
+  if (name_max <= 0) name_max = NAME_MAX;
+  if (loc->name.size() > static_cast<size_t>(name_max)) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot write ", shown, ": its name is ", loc->name.size(),
+                                                   " bytes long, and the file system allows at most ", name_max));
   }
-  if (::access(dir.c_str(), W_OK) != 0) {
+  struct stat st;
+  if (::stat(target.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return absl::InvalidArgumentError(absl::StrCat("output path ", shown, " is a folder"));
+    if (!S_ISREG(st.st_mode)) {
+      return absl::InvalidArgumentError(absl::StrCat("output path ", shown, " is ", KindOf(st.st_mode),
+                                                     ", not a regular file: refusing to replace it with a file"));
+    }
+  } else if (errno != ENOENT) {
+    return ErrnoStatus(errno, absl::StrCat("cannot write ", shown));
+  }
+  if (::access(loc->folder.c_str(), W_OK) != 0) {
     return absl::PermissionDeniedError(
-        absl::StrCat("cannot write '", path, "': folder '", dir, "' is not writable"));
+        absl::StrCat("cannot write ", shown, ": folder '", loc->folder, "' is not writable"));
   }
-  if (::access(path.c_str(), F_OK) == 0 && ::access(path.c_str(), W_OK) != 0) {
-    return absl::PermissionDeniedError(absl::StrCat("cannot write '", path, "': the file is read-only"));
+  if (::access(target.c_str(), F_OK) == 0 && ::access(target.c_str(), W_OK) != 0) {
+    return absl::PermissionDeniedError(absl::StrCat("cannot write ", shown, ": the file is read-only"));
   }
   return absl::OkStatus();
 }
@@ -174,11 +703,14 @@ absl::StatusOr<std::unique_ptr<RasterSink>> CreateGeoTiff(const std::string& pat
                                                           const std::vector<std::string>& options) {
   EnsureGdalInitialized();
   if (absl::Status s = CheckWritable(path); !s.ok()) return s;
-  static std::atomic<int> counter{0};
-  const std::filesystem::path p(path);
-  const std::string tmp = (std::filesystem::path(Dirname(path)) /
-                           absl::StrCat(".", p.filename().string(), ".tmp-", ::getpid(), "-", counter++))
-                              .string();
+  for (const std::vector<std::string>* list : {&profile.writer_options, &options}) {
+    if (absl::Status s = CheckCreationOptions(*list); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("cannot create '", path, "': ", s.message()));
+    }
+  }
+  absl::StatusOr<OutputLocation> loc = ResolveOutputPath(path);
+  if (!loc.ok()) return loc.status();
+
   GDALDriverH driver = GDALGetDriverByName("GTiff");
   const bool strips = block_width >= profile.width;
   bool direct = false;
@@ -216,13 +748,50 @@ absl::StatusOr<std::unique_ptr<RasterSink>> CreateGeoTiff(const std::string& pat
   apply(profile.writer_options);
   apply(options);
   if (user_layout) direct = false;  // the layout is the user's: go through RasterIO
-  ScopedGdalErrors errors;
-  GDALDatasetH h = GDALCreate(driver, tmp.c_str(), profile.width, profile.height, profile.bands,
+
+  const int dirfd = ::open(loc->folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0) {
+    const int e = errno;
+    CSLDestroy(opts);
+    return ErrnoStatus(e, absl::StrCat("cannot create '", path, "': cannot open folder '", loc->folder, "'"));
+  }
+  RemoveStaleTemporaries(dirfd, loc->name);
+  absl::StatusOr<std::pair<std::string, int>> tmp = CreateTemporary(dirfd, *loc, path);
+  if (!tmp.ok()) {
+    CSLDestroy(opts);
+    ::close(dirfd);
+    return tmp.status();
+  }
+  auto [tmp_name, fd] = *std::move(tmp);
+  auto drop = [&] {
+    ::unlinkat(dirfd, tmp_name.c_str(), 0);
+    ::close(fd);
+    ::close(dirfd);
+  };
+  // While the new pixels are written, nobody may read them who could not
+  // read the file they replace (a 0600 file's new version must not sit in a
+  // 0644 temporary): its group and other bits at most, and read-write for
+  // this process, which GDAL needs. Commit sets the exact mode and owner.
+  struct stat old;
+  if (::fstatat(dirfd, loc->name.c_str(), &old, 0) == 0 && S_ISREG(old.st_mode)) {
+    ::fchmod(fd, (old.st_mode & 0777) | S_IRUSR | S_IWUSR);
+  }
+  const std::string tmp_path = absl::StrCat(loc->folder == "/" ? "" : loc->folder, "/", tmp_name);
+  SinkErrors errors;
+  errno = 0;
+  GDALDatasetH h = GDALCreate(driver, tmp_path.c_str(), profile.width, profile.height, profile.bands,
                               ToGdal(profile.type), opts);
   CSLDestroy(opts);
   if (h == nullptr) {
-    VSIUnlink(tmp.c_str());
-    return absl::PermissionDeniedError(absl::StrCat("cannot create '", path, "': ", errors.message()));
+    drop();
+    return CreateError(errors, path, tmp_path);
+  }
+  // GDAL truncates and writes the empty file we created (and lock); were it
+  // to replace it, the lock would protect nothing.
+  if (!StillNamed(dirfd, tmp_name, fd)) {
+    GDALClose(h);
+    drop();
+    return absl::InternalError(absl::StrCat("cannot create '", path, "': GDAL replaced its temporary file"));
   }
   double gt6[6];
   for (int i = 0; i < 6; ++i) gt6[i] = profile.geotransform[i];
@@ -233,11 +802,12 @@ absl::StatusOr<std::unique_ptr<RasterSink>> CreateGeoTiff(const std::string& pat
   }
   if (errors.failed()) {
     GDALClose(h);
-    VSIUnlink(tmp.c_str());
-    return absl::InvalidArgumentError(absl::StrCat("cannot set up '", path, "': ", errors.message()));
+    drop();
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot set up '", path, "': ", WithoutTemporary(errors.message(), tmp_path)));
   }
-  return std::unique_ptr<RasterSink>(
-      new GeoTiffSink(path, tmp, h, profile, block_width, block_height, direct));
+  return std::unique_ptr<RasterSink>(new GeoTiffSink(path, *std::move(loc), dirfd, std::move(tmp_name), fd, h,
+                                                     profile, block_width, block_height, direct));
 }
 
 }  // namespace eoscale::io

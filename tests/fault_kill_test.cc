@@ -7,8 +7,9 @@
 // complete. The input is never touched.
 //
 // What a SIGKILL can leave is the hidden temporary file the run was writing
-// (".out.tif.tmp-PID-N" beside the output): nothing can delete it from a
-// killed process. The test checks it is never under the output's name.
+// (".out.tif.eoscale-HASH-PID-N.tmp" beside the output): nothing can delete
+// it from a killed process. The test checks it is never under the output's
+// name; the next run writing the output removes it (fault_outputs_test).
 #include <signal.h>
 
 #include <cstdint>
@@ -71,7 +72,7 @@ ChildResult CopyAndKill(const std::string& in, const std::string& out, double fr
 void ExpectOnlyTemporaryLeftovers(const TempDir& dir) {
   for (const std::string& name : dir.List()) {
     if (name == "in.tif" || name == "out.tif") continue;
-    EXPECT_THAT(name, StartsWith(".out.tif.tmp-")) << "unexpected file left by a killed run";
+    EXPECT_THAT(name, StartsWith(".out.tif.eoscale-")) << "unexpected file left by a killed run";
   }
 }
 
