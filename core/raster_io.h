@@ -104,9 +104,10 @@ class RasterFormat {
   // Opens `path` on the 1-based `bands` (all when empty).
   virtual absl::StatusOr<std::shared_ptr<RasterSource>> Open(const std::string& path,
                                                              std::vector<int> bands) = 0;
-  // Checks now that `path` could be written (called by Context::Write, so
-  // that a bad output path fails before anything runs).
-  virtual absl::Status CheckWritable(const std::string& path) = 0;
+  // Checks now that `path` could be written with `options` (called by
+  // Context::Write, so that a bad output path or option fails before
+  // anything runs).
+  virtual absl::Status CheckWritable(const std::string& path, const std::vector<std::string>& options) = 0;
   // Creates the output `path` for `profile` (nothing is visible under
   // `path` before Commit). `options` are "KEY=VALUE" creation options
   // (the profile's writer_options come first).

@@ -333,7 +333,9 @@ absl::Status Context::Write(const Image& image, const std::string& path, WriteOp
   EOSCALE_CHECK_OWNER(image, what);
   if (absl::Status s = state_->CheckImage(image, what); !s.ok()) return s;
   if (absl::Status s = CheckWindow(state_->ProfileOf(state_->PortOf(image)), options.window, what); !s.ok()) return s;
-  if (absl::Status s = state_->format->CheckWritable(path); !s.ok()) return s;
+  std::vector<std::string> all_options = state_->ProfileOf(state_->PortOf(image)).writer_options;
+  all_options.insert(all_options.end(), options.creation_options.begin(), options.creation_options.end());
+  if (absl::Status s = state_->format->CheckWritable(path, all_options); !s.ok()) return s;
   for (const SinkRequest& r : state_->pending) {
     if (r.kind == SinkRequest::Kind::kFile && r.path == path) {
       return absl::InvalidArgumentError(absl::StrCat(what, ": '", path, "' is already an output of this run"));

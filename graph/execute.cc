@@ -19,6 +19,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "eoscale/core/file_identity.h"
 #include "eoscale/graph/cost_model.h"
 #include "eoscale/graph/graph_state.h"
 #include "eoscale/graph/group_run.h"
@@ -158,6 +159,24 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
     last_stats.peak_rss_bytes = PeakRss();
     last_stats.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
   };
+
+  // No output may be an input (any spelling) or another output.
+  {
+    std::vector<NamedPath> in_files, out_files;
+    for (int id : all_needed) {
+      const SourceNode* s = nodes[id]->AsSource();
+      if (s == nullptr) continue;
+      for (std::string& f : s->source->files()) in_files.push_back({absl::StrCat("input ", nodes[id]->Label()), f});
+    }
+    for (size_t i = 0; i < sinks.size(); ++i) {
+      const SinkRequest& r = sinks[i];
+      std::string target = r.kind == SinkRequest::Kind::kFile       ? r.path
+                           : r.kind == SinkRequest::Kind::kUserSink ? r.sink->target()
+                                                                    : std::string();
+      if (!target.empty()) out_files.push_back({absl::StrCat("output ", out_files.size()), std::move(target)});
+    }
+    if (absl::Status st = CheckDistinctFiles(in_files, out_files); !st.ok()) return st;
+  }
 
   // Writers are created before any work (a bad path fails first) and
   // committed last (a failure anywhere leaves no output).

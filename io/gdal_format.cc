@@ -2,6 +2,7 @@
 // Context::Write(image, path) use unless ContextOptions::format says otherwise.
 #include <memory>
 
+#include "absl/strings/str_cat.h"
 #include "eoscale/core/raster_io.h"
 #include "eoscale/io/gdal_raster.h"
 
@@ -15,7 +16,13 @@ class GdalFormat final : public RasterFormat {
     if (!s.ok()) return s.status();
     return std::shared_ptr<RasterSource>(*std::move(s));
   }
-  absl::Status CheckWritable(const std::string& path) override { return io::CheckWritable(path); }
+  absl::Status CheckWritable(const std::string& path, const std::vector<std::string>& options) override {
+    if (absl::Status s = io::CheckWritable(path); !s.ok()) return s;
+    if (absl::Status s = io::CheckCreationOptions(options); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("cannot write '", path, "': ", s.message()));
+    }
+    return absl::OkStatus();
+  }
   absl::StatusOr<std::unique_ptr<RasterSink>> Create(const std::string& path, const Profile& profile,
                                                      const SinkLayout& layout,
                                                      const std::vector<std::string>& options) override {
