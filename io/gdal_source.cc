@@ -116,7 +116,7 @@ std::string DescribeChange(const FileState& before, const FileState& now) {
   if (before.mtime_ns != now.mtime_ns) {
     what.push_back(absl::StrCat("modification time ", FormatTime(before.mtime_ns), " -> ", FormatTime(now.mtime_ns)));
   }
-  if (before.size != now.size) what.push_back(absl::StrCat("size ", before.size, " -> ", now.size, " bytes"));
+  if (before.size != now.size) what.push_back(absl::StrCat("file size ", before.size, " -> ", now.size, " bytes"));
   return absl::StrJoin(what, "; ");
 }
 
@@ -196,7 +196,7 @@ struct Layout {
 std::string DescribeChange(const Layout& before, const Layout& now, const std::vector<int>& bands) {
   std::vector<std::string> what;
   if (before.width != now.width || before.height != now.height) {
-    what.push_back(absl::StrCat("size ", before.width, "x", before.height, " -> ", now.width, "x", now.height));
+    what.push_back(absl::StrCat("raster size ", before.width, "x", before.height, " -> ", now.width, "x", now.height));
   }
   if (before.count != now.count) what.push_back(absl::StrCat("bands ", before.count, " -> ", now.count));
   for (size_t i = 0; i < before.types.size(); ++i) {

@@ -226,7 +226,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         Replacement{"OtherPixelType", MakeProfile(256, 2, PixelType::kF64), 32, "band 1 pixel type UInt16 -> Float64"},
         Replacement{"OtherBlockSize", MakeProfile(256, 2, PixelType::kU16), 128, "band 1 block size 32x32 -> 128x128"},
-        Replacement{"OtherSize", MakeProfile(100, 2, PixelType::kU16), 32, "size 256x256 -> 100x100"},
+        Replacement{"OtherSize", MakeProfile(100, 2, PixelType::kU16), 32, "raster size 256x256 -> 100x100"},
         Replacement{"OtherBandCount", MakeProfile(256, 1, PixelType::kU16), 32, "bands 2 -> 1; band 2 no longer exists"},
         Replacement{"SameLayout", MakeProfile(256, 2, PixelType::kU16), 32, "modification time "}),
     [](const auto& info) { return info.param.name; });
@@ -441,6 +441,27 @@ TEST(GdalSourceTest, ReadsLeaveNothingInGdalsCacheWhateverItsSize) {
   ::testing::Test::RecordProperty("cache_peak_bytes", std::to_string(peak));
   std::printf("%d unaligned reads and 64 block reads: GDAL cache grew by at most %lld bytes\n", reads,
               static_cast<long long>(peak));
+  EXPECT_LE(peak, 0) << "bytes the reads left in GDAL's cache";
+}
+
+// The same through a VRT mosaic: its sources' blocks are cached by the
+// source datasets the VRT opened, not by the VRT's bands.
+TEST(GdalSourceTest, VrtReadsLeaveNothingInGdalsCacheWhateverItsSize) {
+  TempDir dir;
+  std::vector<std::string> tiles;
+  const std::string vrt = BuildMosaic(dir, 16, &tiles);
+  ScopedGdalCacheMax cache(int64_t{1} << 30);
+  std::unique_ptr<RasterSource> src = MustOpen(vrt);
+  ASSERT_NE(src, nullptr);
+  const int64_t base = GDALGetCacheUsed64();
+  int64_t peak = 0;
+  for (int y = 0; y + 20 <= 64; y += 13) {
+    for (int x = 0; x + 20 <= 128; x += 11) {
+      ASSERT_TRUE(ReadWindow(*src, {x, y, 20, 20}).ok());
+      peak = std::max<int64_t>(peak, GDALGetCacheUsed64() - base);
+    }
+  }
+  ::testing::Test::RecordProperty("cache_peak_bytes", std::to_string(peak));
   EXPECT_LE(peak, 0) << "bytes the reads left in GDAL's cache";
 }
 
