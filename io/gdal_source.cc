@@ -27,6 +27,8 @@
 #include <cstring>
 #include <ctime>
 #include <mutex>
+#include <tuple>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -38,6 +40,7 @@
 #include "eoscale/io/gdal_util.h"
 #include "eoscale/io/handle_pool.h"
 #include "oneapi/tbb/enumerable_thread_specific.h"
+#include "vrtdataset.h"
 
 namespace eoscale::io {
 namespace {
@@ -216,6 +219,27 @@ std::string DescribeChange(const Layout& before, const Layout& now, const std::v
   return absl::StrJoin(what, "; ");
 }
 
+// The block size of the files behind a VRT band, when every source agrees
+// (a gdalbuildvrt mosaic of 256 x 256-tiled GeoTIFFs has bands of 128 x 128
+// blocks: tiles aligned to 128 would decode each source block 4 times).
+// gdalbuildvrt records each source's block size in the VRT, so asking does
+// not open the sources. Empty for any other band.
+std::optional<std::pair<int, int>> VrtSourceBlocks(GDALRasterBandH band) {
+  auto* vrt = dynamic_cast<VRTSourcedRasterBand*>(GDALRasterBand::FromHandle(band));
+  if (vrt == nullptr || vrt->nSources == 0) return std::nullopt;
+  std::optional<std::pair<int, int>> common;
+  for (int i = 0; i < vrt->nSources; ++i) {
+    auto* simple = dynamic_cast<VRTSimpleSource*>(vrt->papoSources[i]);
+    GDALRasterBand* src = simple != nullptr ? simple->GetRasterBand() : nullptr;
+    if (src == nullptr) return std::nullopt;
+    int bw = 0, bh = 0;
+    src->GetBlockSize(&bw, &bh);
+    if (bw <= 0 || bh <= 0 || (common && *common != std::make_pair(bw, bh))) return std::nullopt;
+    common = std::make_pair(bw, bh);
+  }
+  return common;
+}
+
 // Drops the blocks `h` holds in GDAL's block cache (all its bands: reading
 // one band of a pixel-interleaved GeoTIFF caches the others' blocks too).
 void FlushBlockCache(GDALDatasetH h) {
@@ -230,8 +254,13 @@ class GdalSource final : public RasterSource {
       : path_(std::move(path)), bands_(std::move(bands)), profile_(std::move(profile)), block_w_(bw),
         block_h_(bh), layout_(std::move(layout)), state_(state), files_(std::move(files)),
         file_states_(std::move(file_states)), key_(HandlePool::Global().NewKey()) {
-    uniform_blocks_ = std::all_of(layout_.blocks.begin(), layout_.blocks.end(),
-                                  [&](const std::pair<int, int>& b) { return b == std::make_pair(bw, bh); });
+    // GDALReadBlock reads the dataset's own blocks, which for a VRT are not
+    // the blocks block_width() reports (those of its sources).
+    read_bw_ = layout_.blocks[0].first;
+    read_bh_ = layout_.blocks[0].second;
+    uniform_blocks_ = read_bw_ > 0 && read_bh_ > 0 &&
+                      std::all_of(layout_.blocks.begin(), layout_.blocks.end(),
+                                  [&](const std::pair<int, int>& b) { return b == layout_.blocks[0]; });
     // A band-interleaved file read block by block never touches the cache.
     flush_after_block_reads_ = layout_.count > 1;
   }
@@ -356,24 +385,24 @@ class GdalSource final : public RasterSource {
     const GDALDataType gt = ToGdal(profile_.type);
     // A window that is exactly one block of the file (edge blocks included)
     // is read block by block, straight into the tile: no GDAL cache, one copy.
-    if (uniform_blocks_ && w.x % block_w_ == 0 && w.y % block_h_ == 0 &&
-        w.width == std::min(block_w_, profile_.width - w.x) &&
-        w.height == std::min(block_h_, profile_.height - w.y)) {
-      const bool full = w.width == block_w_ && w.height == block_h_ && dst.row_stride() == block_w_;
+    if (uniform_blocks_ && w.x % read_bw_ == 0 && w.y % read_bh_ == 0 &&
+        w.width == std::min(read_bw_, profile_.width - w.x) &&
+        w.height == std::min(read_bh_, profile_.height - w.y)) {
+      const bool full = w.width == read_bw_ && w.height == read_bh_ && dst.row_stride() == read_bw_;
       std::vector<std::byte>& scratch = scratch_.local();
-      if (!full) scratch.resize(static_cast<size_t>(block_w_) * block_h_ * psize);
+      if (!full) scratch.resize(static_cast<size_t>(read_bw_) * read_bh_ * psize);
       absl::Status st;
       for (int b = 0; b < dst.bands() && st.ok(); ++b) {
         GDALRasterBandH band = GDALGetRasterBand(h, bands_[b]);
         void* target = full ? dst.RowPtr(b, 0) : scratch.data();
         errno = 0;
-        if (GDALReadBlock(band, w.x / block_w_, w.y / block_h_, target) != CE_None) {
+        if (GDALReadBlock(band, w.x / read_bw_, w.y / read_bh_, target) != CE_None) {
           st = ReadError(absl::StrCat("band ", bands_[b], " at ", DescribeWindow(w)), errors, errno);
           break;
         }
         if (!full) {
           for (int y = 0; y < w.height; ++y) {
-            std::memcpy(dst.RowPtr(b, y), scratch.data() + static_cast<size_t>(y) * block_w_ * psize,
+            std::memcpy(dst.RowPtr(b, y), scratch.data() + static_cast<size_t>(y) * read_bw_ * psize,
                         static_cast<size_t>(w.width) * psize);
           }
         }
@@ -406,7 +435,8 @@ class GdalSource final : public RasterSource {
   const std::vector<std::string> files_;
   const std::vector<FileState> file_states_;  // of files_, at OpenRaster
   const HandlePool::Key key_;
-  bool uniform_blocks_ = true;  // every selected band has block_w_ x block_h_ blocks
+  int read_bw_ = 0, read_bh_ = 0;  // the dataset's own blocks (first selected band)
+  bool uniform_blocks_ = true;     // every selected band has read_bw_ x read_bh_ blocks
   bool flush_after_block_reads_ = false;
   std::atomic<int64_t> next_check_ns_{0};  // steady clock; see CheckNotReplaced
   tbb::enumerable_thread_specific<std::vector<std::byte>> scratch_;
@@ -535,6 +565,17 @@ absl::StatusOr<std::unique_ptr<RasterSource>> OpenRaster(const std::string& path
           " bytes); GDAL reads whole blocks, and blocks above ", kMaxBlockBytes >> 20, " MiB are refused"));
     }
   }
+  // A VRT's blocks are its sources' when they all agree (for every band).
+  std::optional<std::pair<int, int>> behind;
+  for (size_t i = 0; i < bands.size(); ++i) {
+    std::optional<std::pair<int, int>> b = VrtSourceBlocks(GDALGetRasterBand(h, bands[i]));
+    if (!b || (i > 0 && b != behind)) {
+      behind.reset();
+      break;
+    }
+    behind = b;
+  }
+  if (behind) std::tie(bw, bh) = *behind;
   Layout layout = Layout::Of(h, bands);
   std::vector<std::string> files = FileList(h, path);
   std::vector<FileState> file_states;

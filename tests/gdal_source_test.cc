@@ -83,14 +83,18 @@ void RewriteInPlace(const std::string& path, const std::string& bytes) {
   std::fclose(f);
 }
 
-// A 2 x 1 mosaic VRT of two 64 x 64 GeoTIFFs tiled `block`.
-std::string BuildMosaic(const TempDir& dir, int block, std::vector<std::string>* tiles) {
+// A 2 x 1 mosaic VRT of two 64 x 64 GeoTIFFs tiled `block` (the second
+// `block2` when given), as gdalbuildvrt makes it.
+std::string BuildMosaic(const TempDir& dir, int block, std::vector<std::string>* tiles, int block2 = 0,
+                        std::vector<Array>* arrays = nullptr) {
   for (int i = 0; i < 2; ++i) {
     Profile p = MakeProfile(64, 1, PixelType::kU16);
     p.geotransform = {100.0 + 64 * i, 1, 0, 500, 0, -1};
     const std::string t = dir.File(absl::StrCat("tile", i, ".tif"));
-    WriteTiff(RandomArray(p, 50 + i), t, block);
+    Array a = RandomArray(p, 50 + i);
+    WriteTiff(a, t, i == 1 && block2 > 0 ? block2 : block);
     tiles->push_back(t);
+    if (arrays != nullptr) arrays->push_back(std::move(a));
   }
   const std::string vrt = dir.File("mosaic.vrt");
   std::vector<const char*> names;
@@ -121,6 +125,65 @@ TEST(GdalSourceTest, FilesOfAVrtListsTheFilesItRefersTo) {
   std::unique_ptr<RasterSource> src = MustOpen(vrt);
   ASSERT_NE(src, nullptr);
   EXPECT_THAT(src->files(), UnorderedElementsAre(vrt, tiles[0], tiles[1]));
+}
+
+// --- block_width() / block_height() -----------------------------------------
+
+TEST(GdalSourceTest, BlockSizeOfAGeoTiffIsItsTileSize) {
+  TempDir dir;
+  const std::string in = dir.File("in.tif");
+  WriteTiff(RandomArray(MakeProfile(64, 1, PixelType::kU8), 1), in, 32);
+  std::unique_ptr<RasterSource> src = MustOpen(in);
+  ASSERT_NE(src, nullptr);
+  EXPECT_EQ(src->block_width(), 32);
+  EXPECT_EQ(src->block_height(), 32);
+}
+
+// gdalbuildvrt gives the VRT's bands 128 x 128 blocks whatever its sources
+// are stored in: the source reports theirs, and reads stay right.
+TEST(GdalSourceTest, VrtMosaicReportsTheBlockSizeOfItsSources) {
+  TempDir dir;
+  std::vector<std::string> tiles;
+  std::vector<Array> arrays;
+  const std::string vrt = BuildMosaic(dir, 32, &tiles, 0, &arrays);
+  GDALDatasetH h = GDALOpen(vrt.c_str(), GA_ReadOnly);
+  ASSERT_NE(h, nullptr);
+  int own_w = 0, own_h = 0;
+  GDALGetBlockSize(GDALGetRasterBand(h, 1), &own_w, &own_h);
+  GDALClose(h);
+  EXPECT_EQ(own_w, 128) << "the VRT's own blocks (what block_width() used to report)";
+  std::unique_ptr<RasterSource> src = MustOpen(vrt);
+  ASSERT_NE(src, nullptr);
+  EXPECT_EQ(src->block_width(), 32);
+  EXPECT_EQ(src->block_height(), 32);
+  for (int y = 0; y < 64; y += 32) {
+    for (int x = 0; x < 128; x += 32) {
+      Array a;
+      ASSERT_TRUE(ReadWindow(*src, {x, y, 32, 32}, &a).ok());
+      const Array& tile = arrays[x / 64];
+      for (int r = 0; r < 32; ++r) {
+        for (int c = 0; c < 32; ++c) {
+          ASSERT_EQ(a.Samples<uint16_t>()[r * 32 + c], tile.Samples<uint16_t>()[(y + r) * 64 + (x % 64) + c])
+              << "x=" << x << " y=" << y;
+        }
+      }
+    }
+  }
+}
+
+TEST(GdalSourceTest, VrtWhoseSourcesDisagreeReportsItsOwnBlocks) {
+  TempDir dir;
+  std::vector<std::string> tiles;
+  const std::string vrt = BuildMosaic(dir, 32, &tiles, 16);
+  GDALDatasetH h = GDALOpen(vrt.c_str(), GA_ReadOnly);
+  ASSERT_NE(h, nullptr);
+  int own_w = 0, own_h = 0;
+  GDALGetBlockSize(GDALGetRasterBand(h, 1), &own_w, &own_h);
+  GDALClose(h);
+  std::unique_ptr<RasterSource> src = MustOpen(vrt);
+  ASSERT_NE(src, nullptr);
+  EXPECT_EQ(src->block_width(), own_w);
+  EXPECT_EQ(src->block_height(), own_h);
 }
 
 // --- CheckUnchanged ----------------------------------------------------------
