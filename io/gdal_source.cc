@@ -281,7 +281,7 @@ class GdalSource final : public RasterSource {
     }
     if (changed.empty()) return absl::OkStatus();
     return absl::DataLossError(absl::StrCat(absl::StrJoin(changed, "; "),
-                                            ": the pixels read may mix its old and new content"));
+                                            ": the pixels read may mix old and new content"));
   }
 
   absl::Status Read(const View& dst) override {
@@ -565,6 +565,18 @@ absl::StatusOr<std::unique_ptr<RasterSource>> OpenRaster(const std::string& path
           " bytes); GDAL reads whole blocks, and blocks above ", kMaxBlockBytes >> 20, " MiB are refused"));
     }
   }
+  std::vector<std::string> files = FileList(h, path);
+  std::vector<FileState> file_states;
+  file_states.reserve(files.size());
+  for (const std::string& f : files) {
+    file_states.push_back(f == path ? state : StatFile(f));
+    // A VRT naming a FIFO would block the first read for ever.
+    if (const char* kind = SpecialFileKind(file_states.back().mode); file_states.back().exists && kind != nullptr) {
+      GDALClose(h);
+      return absl::InvalidArgumentError(
+          absl::StrCat("'", path, "' reads '", f, "', which is ", kind, ", not a raster file"));
+    }
+  }
   // A VRT's blocks are its sources' when they all agree (for every band).
   std::optional<std::pair<int, int>> behind;
   for (size_t i = 0; i < bands.size(); ++i) {
@@ -577,10 +589,6 @@ absl::StatusOr<std::unique_ptr<RasterSource>> OpenRaster(const std::string& path
   }
   if (behind) std::tie(bw, bh) = *behind;
   Layout layout = Layout::Of(h, bands);
-  std::vector<std::string> files = FileList(h, path);
-  std::vector<FileState> file_states;
-  file_states.reserve(files.size());
-  for (const std::string& f : files) file_states.push_back(f == path ? state : StatFile(f));
   // The file may have been replaced between the stat above and the open.
   if (std::string what = DescribeChange(state, StatFile(path)); !what.empty()) {
     GDALClose(h);

@@ -95,6 +95,32 @@ TEST(InputsTest, SymlinkToAFifoIsRefusedAtOpen) {
   ExpectRefusedAsSpecial(link, "a FIFO (named pipe)");
 }
 
+// A VRT whose source is a FIFO: refused at Open too (its first read would
+// block for ever).
+TEST(InputsTest, VrtReadingAFifoIsRefusedAtOpen) {
+  TempDir dir;
+  const std::string fifo = dir.File("pipe.tif"), vrt = dir.File("in.vrt");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::FILE* f = std::fopen(vrt.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fprintf(f,
+               "<VRTDataset rasterXSize=\"16\" rasterYSize=\"16\">\n"
+               "  <VRTRasterBand dataType=\"Byte\" band=\"1\">\n"
+               "    <SimpleSource>\n"
+               "      <SourceFilename relativeToVRT=\"0\">%s</SourceFilename>\n"
+               "      <SourceBand>1</SourceBand>\n"
+               "    </SimpleSource>\n"
+               "  </VRTRasterBand>\n"
+               "</VRTDataset>\n",
+               fifo.c_str());
+  std::fclose(f);
+  const absl::Status s = OpenThroughContext(vrt);
+  RecordStatus(s);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr(absl::StrCat("'", vrt, "' reads '", fifo, "', which is a FIFO (named pipe), not a raster file")));
+}
+
 TEST(InputsTest, CharacterDevicesAreRefusedAtOpen) {
   int tried = 0;
   for (const char* dev : {"/dev/null", "/dev/zero", "/dev/urandom"}) {
