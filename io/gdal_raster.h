@@ -25,7 +25,7 @@ inline constexpr int64_t kMaxBlockBytes = int64_t{512} << 20;
 // being opened.
 //
 // Each read borrows a GDAL handle of the source from the process's pool
-// (GDAL handles are not thread-safe; io/handle_pool.h): at most a quarter of
+// (GDAL handles are not thread-safe; io/handle_pool.h): at most half of
 // RLIMIT_NOFILE handles stay open, whatever the number of sources. A handle
 // reopened for a reader is checked against what OpenRaster saw (the file's
 // device, inode, modification time and size; the raster size, band count,

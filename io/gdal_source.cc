@@ -156,20 +156,51 @@ std::string TooManyOpenFiles() {
                       " GDAL handles open; the rest are the host's, the outputs' and GDAL's own)");
 }
 
+// What OpenRaster learnt that makes reopening cheaper: the driver that read
+// the file (GDAL then skips asking every driver) and the files beside it that
+// GDAL looked for (sidecars: .ovr, .aux.xml, .msk...). Without the latter
+// GDAL lists the whole folder on every open: with 500 inputs in one folder,
+// most of what a reopen costs.
+struct OpenHints {
+  std::string driver;
+  bool has_siblings = false;
+  std::vector<std::string> siblings;  // basenames, in the folder of the path
+};
+
 // Opens `path` read-only; when descriptors ran out, closes the pool's idle
 // handles and tries once more. `out_of_fds` tells why a null came back.
-GDALDatasetH OpenDataset(const std::string& path, bool* out_of_fds) {
+GDALDatasetH OpenDataset(const std::string& path, const OpenHints* hints, bool* out_of_fds) {
   *out_of_fds = false;
-  errno = 0;
-  GDALDatasetH h = GDALOpenEx(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY, nullptr, nullptr, nullptr);
+  CPLStringList drivers, siblings;
+  if (hints != nullptr && !hints->driver.empty()) drivers.AddString(hints->driver.c_str());
+  if (hints != nullptr && hints->has_siblings) {
+    for (const std::string& f : hints->siblings) siblings.AddString(f.c_str());
+  }
+  auto open = [&] {
+    errno = 0;
+    return GDALOpenEx(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY, drivers.List(), nullptr, siblings.List());
+  };
+  GDALDatasetH h = open();
   if (h != nullptr || !OutOfDescriptors(errno)) return h;
   if (HandlePool::Global().CloseIdle() > 0) {
-    errno = 0;
-    h = GDALOpenEx(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY, nullptr, nullptr, nullptr);
+    h = open();
     if (h != nullptr || !OutOfDescriptors(errno)) return h;
   }
   *out_of_fds = true;
   return nullptr;
+}
+
+// The hints for reopening `path`, opened as `h` and reading `files`.
+OpenHints HintsFor(GDALDatasetH h, const std::string& path, bool regular, const std::vector<std::string>& files) {
+  OpenHints hints;
+  if (GDALDriverH d = GDALGetDatasetDriver(h); d != nullptr) hints.driver = GDALGetDriverShortName(d);
+  if (!regular) return hints;  // a folder or a /vsi path: let GDAL look
+  const std::string dir = internal::Dirname(path);
+  for (const std::string& f : files) {
+    if (internal::Dirname(f) == dir) hints.siblings.push_back(std::string(CPLGetFilename(f.c_str())));
+  }
+  hints.has_siblings = !hints.siblings.empty();
+  return hints;
 }
 
 // The layout of the selected bands: what a reopened handle must match for
@@ -250,10 +281,10 @@ void FlushBlockCache(GDALDatasetH h) {
 class GdalSource final : public RasterSource {
  public:
   GdalSource(std::string path, std::vector<int> bands, Profile profile, int bw, int bh, Layout layout,
-             FileState state, std::vector<std::string> files, std::vector<FileState> file_states)
+             FileState state, std::vector<std::string> files, std::vector<FileState> file_states, OpenHints hints)
       : path_(std::move(path)), bands_(std::move(bands)), profile_(std::move(profile)), block_w_(bw),
         block_h_(bh), layout_(std::move(layout)), state_(state), files_(std::move(files)),
-        file_states_(std::move(file_states)), key_(HandlePool::Global().NewKey()) {
+        file_states_(std::move(file_states)), hints_(std::move(hints)), key_(HandlePool::Global().NewKey()) {
     // GDALReadBlock reads the dataset's own blocks, which for a VRT are not
     // the blocks block_width() reports (those of its sources).
     read_bw_ = layout_.blocks[0].first;
@@ -345,7 +376,7 @@ class GdalSource final : public RasterSource {
     if (!identity.empty() && SpecialFileKind(before.mode) != nullptr) return Changed(identity);
     ScopedGdalErrors errors;
     bool out_of_fds = false;
-    GDALDatasetH h = OpenDataset(path_, &out_of_fds);
+    GDALDatasetH h = OpenDataset(path_, &hints_, &out_of_fds);
     if (h == nullptr) {
       if (!identity.empty()) return Changed(identity);
       if (out_of_fds) {
@@ -434,6 +465,7 @@ class GdalSource final : public RasterSource {
   const FileState state_;    // of path_ when OpenRaster opened it
   const std::vector<std::string> files_;
   const std::vector<FileState> file_states_;  // of files_, at OpenRaster
+  const OpenHints hints_;
   const HandlePool::Key key_;
   int read_bw_ = 0, read_bh_ = 0;  // the dataset's own blocks (first selected band)
   bool uniform_blocks_ = true;     // every selected band has read_bw_ x read_bh_ blocks
@@ -493,7 +525,7 @@ absl::StatusOr<std::unique_ptr<RasterSource>> OpenRaster(const std::string& path
   }
   ScopedGdalErrors errors;
   bool out_of_fds = false;
-  GDALDatasetH h = OpenDataset(path, &out_of_fds);
+  GDALDatasetH h = OpenDataset(path, nullptr, &out_of_fds);
   if (h == nullptr && out_of_fds) {
     return absl::ResourceExhaustedError(absl::StrCat("cannot open '", path, "': ", TooManyOpenFiles()));
   }
@@ -594,8 +626,9 @@ absl::StatusOr<std::unique_ptr<RasterSource>> OpenRaster(const std::string& path
     GDALClose(h);
     return absl::UnavailableError(absl::StrCat("'", path, "' changed while it was being opened (", what, ")"));
   }
+  OpenHints hints = HintsFor(h, path, S_ISREG(state.mode) && !state.vsi, files);
   auto src = std::make_unique<GdalSource>(path, std::move(bands), std::move(p), bw, bh, std::move(layout), state,
-                                          std::move(files), std::move(file_states));
+                                          std::move(files), std::move(file_states), std::move(hints));
   src->Adopt(h);
   return src;
 }

@@ -17,7 +17,7 @@ HandlePool& HandlePool::Global() {
 int64_t HandlePool::CapFromDescriptorLimit() {
   struct rlimit rl;
   if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return kMaxCap;
-  return std::clamp(static_cast<int64_t>(rl.rlim_cur / 4), kMinCap, kMaxCap);
+  return std::clamp(static_cast<int64_t>(rl.rlim_cur / 2), kMinCap, kMaxCap);
 }
 
 HandlePool::Key HandlePool::NewKey() {

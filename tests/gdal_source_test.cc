@@ -331,8 +331,8 @@ TEST(HandlePoolTest, CapFollowsTheDescriptorLimit) {
   const int64_t cap = HandlePool::CapFromDescriptorLimit();
   EXPECT_GE(cap, HandlePool::kMinCap);
   EXPECT_LE(cap, HandlePool::kMaxCap);
-  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 4 <= HandlePool::kMaxCap) {
-    EXPECT_EQ(cap, std::max<int64_t>(HandlePool::kMinCap, rl.rlim_cur / 4));
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 2 <= HandlePool::kMaxCap) {
+    EXPECT_EQ(cap, std::max<int64_t>(HandlePool::kMinCap, rl.rlim_cur / 2));
   }
 }
 
