@@ -181,6 +181,13 @@ GDALDatasetH OpenDataset(const std::string& path, const OpenHints* hints, bool* 
     return GDALOpenEx(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY, drivers.List(), nullptr, siblings.List());
   };
   GDALDatasetH h = open();
+  if (h == nullptr && !OutOfDescriptors(errno) && (drivers.size() > 0 || siblings.size() > 0)) {
+    // A driver that needs a file its GetFileList did not name: open as
+    // OpenRaster did.
+    drivers.Clear();
+    siblings.Clear();
+    h = open();
+  }
   if (h != nullptr || !OutOfDescriptors(errno)) return h;
   if (HandlePool::Global().CloseIdle() > 0) {
     h = open();
