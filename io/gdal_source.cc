@@ -299,8 +299,10 @@ class GdalSource final : public RasterSource {
     uniform_blocks_ = read_bw_ > 0 && read_bh_ > 0 &&
                       std::all_of(layout_.blocks.begin(), layout_.blocks.end(),
                                   [&](const std::pair<int, int>& b) { return b == layout_.blocks[0]; });
-    // A band-interleaved file read block by block never touches the cache.
-    flush_after_block_reads_ = layout_.count > 1;
+    // A one-band GeoTIFF read block by block never touches the cache; a
+    // pixel-interleaved one caches the other bands' blocks, a VRT its
+    // sources' blocks, a JPEG 2000 file the blocks it decoded along.
+    flush_after_block_reads_ = !(hints_.driver == "GTiff" && layout_.count == 1);
   }
 
   ~GdalSource() override { HandlePool::Global().Drop(key_); }
