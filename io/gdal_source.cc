@@ -6,9 +6,15 @@
 // selected bands; every handle a reader (re)opens is checked against both
 // before it reads a pixel, so a file replaced under the path (another pixel
 // type, another block size: a block read into a tile buffer it does not fit)
-// is an error naming the file and what changed, never a crash. CheckUnchanged
-// restats every file the source reads, so an input rewritten during a run
-// fails the run before anything is committed.
+// is an error naming the file and what changed, never a crash. The first
+// read, then one a second, stats the file (a pooled handle may keep reading
+// the old file and never be reopened). CheckUnchanged restats every file the
+// source reads (a VRT's too), so an input rewritten during a run fails the
+// run before anything is committed.
+//
+// What remains: a FIFO renamed over the path between a reopen's stat and its
+// open would still block that open; a rewrite that keeps the size within one
+// tick of the kernel's file clock (a few ms) after OpenRaster is not seen.
 //
 // GDAL's block cache belongs to the host program (its size too). Reads of
 // whole blocks go around it (GDALReadBlock, straight into the tile); other
@@ -27,8 +33,8 @@
 #include <cstring>
 #include <ctime>
 #include <mutex>
-#include <tuple>
 #include <optional>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
