@@ -19,13 +19,31 @@ namespace eoscale::io {
 // a crafted header can claim gigabytes.
 inline constexpr int64_t kMaxBlockBytes = int64_t{512} << 20;
 
-// Opens `path` for reading, on the 1-based `bands` (all when empty). Each
-// reading thread gets its own GDAL dataset handle (GDAL handles are not
-// thread-safe). Reads of whole file blocks bypass GDAL's block cache.
+// Opens `path` for reading, on the 1-based `bands` (all when empty). `path`
+// is a regular file, a folder GDAL reads (Zarr...) or a GDAL virtual path
+// (/vsimem/, /vsizip/...); FIFOs, devices and sockets are refused without
+// being opened.
+//
+// Each read borrows a GDAL handle of the source from the process's pool
+// (GDAL handles are not thread-safe; io/handle_pool.h): at most half of
+// RLIMIT_NOFILE handles stay open, whatever the number of sources. A handle
+// reopened for a reader is checked against what OpenRaster saw (the file's
+// device, inode, modification time and size; the raster size, band count,
+// pixel types and block sizes): a file replaced or rewritten since is a
+// DataLoss error naming it and what changed, as is one found changed by the
+// stat made on the first read and then once a second. files() is GDAL's
+// file list (a VRT: itself and its sources); CheckUnchanged() restats them.
+//
+// Reads of whole file blocks bypass GDAL's block cache; other reads go
+// through it and drop the blocks they brought in right after, so the
+// source's share of the cache is one read per reading thread, whatever
+// GDAL_CACHEMAX the host set.
+//
 // Errors: NotFound (missing file), PermissionDenied (unreadable),
-// InvalidArgument (not a raster, band out of range), Unimplemented
-// (unsupported pixel type), ResourceExhausted (a band stored in blocks of
-// more than kMaxBlockBytes: GDAL reads whole blocks).
+// InvalidArgument (not a raster, a special file, band out of range),
+// Unimplemented (unsupported pixel type), ResourceExhausted (a band stored in
+// blocks of more than kMaxBlockBytes: GDAL reads whole blocks; no file
+// descriptor left, with the process's limit).
 absl::StatusOr<std::unique_ptr<RasterSource>> OpenRaster(const std::string& path,
                                                          std::vector<int> bands = {});
 

@@ -1,108 +1,503 @@
-// GDAL's RasterSource: a raster file read by windows, a GDAL handle per
-// reading thread.
+// GDAL's RasterSource: a raster file read by windows, through handles
+// borrowed from the process's handle pool (io/handle_pool.h).
+//
+// What Open sees is what every read gets. OpenRaster records the file's
+// identity (device, inode, modification time, size) and the layout of the
+// selected bands; every handle a reader (re)opens is checked against both
+// before it reads a pixel, so a file replaced under the path (another pixel
+// type, another block size: a block read into a tile buffer it does not fit)
+// is an error naming the file and what changed, never a crash. The first
+// read, then one a second, stats the file (a pooled handle may keep reading
+// the old file and never be reopened). CheckUnchanged restats every file the
+// source reads (a VRT's too), so an input rewritten during a run fails the
+// run before anything is committed.
+//
+// What remains: a FIFO renamed over the path between a reopen's stat and its
+// open would still block that open; a rewrite that keeps the size within one
+// tick of the kernel's file clock (a few ms) after OpenRaster is not seen.
+//
+// GDAL's block cache belongs to the host program (its size too). Reads of
+// whole blocks go around it (GDALReadBlock, straight into the tile); other
+// reads go through it, and the blocks they brought in are dropped right after
+// (GDALFlushRasterCache on the handle's bands), so that the engine's share of
+// the cache is at most one read per reading thread whatever GDAL_CACHEMAX is.
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <mutex>
+#include <optional>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "cpl_conv.h"
+#include "cpl_string.h"
+#include "cpl_vsi.h"
 #include "eoscale/io/gdal_raster.h"
 #include "eoscale/io/gdal_util.h"
+#include "eoscale/io/handle_pool.h"
 #include "oneapi/tbb/enumerable_thread_specific.h"
+#include "vrtdataset.h"
 
 namespace eoscale::io {
 namespace {
 
 using internal::FromGdal;
+using internal::HandlePool;
 using internal::ScopedGdalErrors;
 using internal::ToGdal;
 
-class GdalSource final : public RasterSource {
- public:
-  GdalSource(std::string path, std::vector<int> bands, Profile profile, int bw, int bh)
-      : path_(std::move(path)), bands_(std::move(bands)), profile_(std::move(profile)),
-        block_w_(bw), block_h_(bh) {}
+bool IsVsiPath(const std::string& path) { return path.rfind("/vsi", 0) == 0; }
 
-  ~GdalSource() override {
-    for (GDALDatasetH h : handles_) {
-      if (h != nullptr) GDALClose(h);
+// What a file was when the source saw it. For GDAL virtual paths (/vsimem/,
+// /vsizip/...) only the size and modification time are known.
+struct FileState {
+  bool exists = false;
+  int error = 0;  // errno of a failed stat
+  bool vsi = false;
+  mode_t mode = 0;
+  dev_t dev = 0;
+  ino_t ino = 0;
+  int64_t mtime_ns = 0;
+  int64_t size = 0;
+};
+
+FileState StatFile(const std::string& path) {
+  FileState f;
+  f.vsi = IsVsiPath(path);
+  if (f.vsi) {
+    VSIStatBufL st;
+    if (VSIStatExL(path.c_str(), &st, VSI_STAT_EXISTS_FLAG | VSI_STAT_NATURE_FLAG | VSI_STAT_SIZE_FLAG) != 0) {
+      f.error = ENOENT;
+      return f;
+    }
+    f.exists = true;
+    f.mode = st.st_mode;
+    f.mtime_ns = static_cast<int64_t>(st.st_mtime) * 1000000000;
+    f.size = static_cast<int64_t>(st.st_size);
+    return f;
+  }
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    f.error = errno;
+    return f;
+  }
+  f.exists = true;
+  f.mode = st.st_mode;
+  f.dev = st.st_dev;
+  f.ino = st.st_ino;
+  f.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  f.size = static_cast<int64_t>(st.st_size);
+  return f;
+}
+
+// "2026-12-04 19:12:36.123456789 UTC".
+std::string FormatTime(int64_t ns) {
+  const time_t s = static_cast<time_t>(ns / 1000000000);
+  struct tm tm;
+  gmtime_r(&s, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  char frac[16];
+  std::snprintf(frac, sizeof frac, ".%09lld", static_cast<long long>(ns % 1000000000));
+  return absl::StrCat(buf, frac, " UTC");
+}
+
+// What differs between two states of one file ("" when nothing does).
+std::string DescribeChange(const FileState& before, const FileState& now) {
+  if (!before.exists) return now.exists ? "it did not exist when opened and now does" : "";
+  if (!now.exists) return "it no longer exists";
+  std::vector<std::string> what;
+  if (!before.vsi && (before.dev != now.dev || before.ino != now.ino)) {
+    what.push_back(absl::StrCat("replaced by another file: device ", before.dev, " inode ", before.ino,
+                                " -> device ", now.dev, " inode ", now.ino));
+  }
+  if ((before.mode & S_IFMT) != (now.mode & S_IFMT)) what.push_back("replaced by something that is not a file");
+  if (before.mtime_ns != now.mtime_ns) {
+    what.push_back(absl::StrCat("modification time ", FormatTime(before.mtime_ns), " -> ", FormatTime(now.mtime_ns)));
+  }
+  if (before.size != now.size) what.push_back(absl::StrCat("file size ", before.size, " -> ", now.size, " bytes"));
+  return absl::StrJoin(what, "; ");
+}
+
+// A FIFO, a device or a socket: opening one can block for ever (a FIFO
+// without a writer) or read something that is not a file.
+const char* SpecialFileKind(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return nullptr;
+}
+
+// True when the process has no descriptor left (or the system none):
+// `saved_errno` is errno right after the failed call; a probe settles it.
+bool OutOfDescriptors(int saved_errno) {
+  if (saved_errno == EMFILE || saved_errno == ENFILE) return true;
+  const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::close(fd);
+    return false;
+  }
+  return errno == EMFILE || errno == ENFILE;
+}
+
+std::string TooManyOpenFiles() {
+  struct rlimit rl;
+  std::string limit = "unknown";
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    limit = rl.rlim_cur == RLIM_INFINITY ? std::string("unlimited") : absl::StrCat(rl.rlim_cur);
+  }
+  return absl::StrCat("too many open files: the process limit (ulimit -n) is ", limit,
+                      " (eoscale keeps at most ", HandlePool::Global().cap(),
+                      " GDAL handles open; the rest are the host's, the outputs' and GDAL's own)");
+}
+
+// What OpenRaster learnt that makes reopening cheaper: the driver that read
+// the file (GDAL then skips asking every driver) and the files beside it that
+// GDAL looked for (sidecars: .ovr, .aux.xml, .msk...). Without the latter
+// GDAL lists the whole folder on every open: with 500 inputs in one folder,
+// most of what a reopen costs.
+struct OpenHints {
+  std::string driver;
+  bool has_siblings = false;
+  std::vector<std::string> siblings;  // basenames, in the folder of the path
+};
+
+// Opens `path` read-only; when descriptors ran out, closes the pool's idle
+// handles and tries once more. `out_of_fds` tells why a null came back.
+GDALDatasetH OpenDataset(const std::string& path, const OpenHints* hints, bool* out_of_fds) {
+  *out_of_fds = false;
+  CPLStringList drivers, siblings;
+  if (hints != nullptr && !hints->driver.empty()) drivers.AddString(hints->driver.c_str());
+  if (hints != nullptr && hints->has_siblings) {
+    for (const std::string& f : hints->siblings) siblings.AddString(f.c_str());
+  }
+  auto open = [&] {
+    errno = 0;
+    return GDALOpenEx(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY, drivers.List(), nullptr, siblings.List());
+  };
+  GDALDatasetH h = open();
+  if (h == nullptr && !OutOfDescriptors(errno) && (drivers.size() > 0 || siblings.size() > 0)) {
+    // A driver that needs a file its GetFileList did not name: open as
+    // OpenRaster did.
+    drivers.Clear();
+    siblings.Clear();
+    h = open();
+  }
+  if (h != nullptr || !OutOfDescriptors(errno)) return h;
+  if (HandlePool::Global().CloseIdle() > 0) {
+    h = open();
+    if (h != nullptr || !OutOfDescriptors(errno)) return h;
+  }
+  *out_of_fds = true;
+  return nullptr;
+}
+
+// The hints for reopening `path`, opened as `h` and reading `files`.
+OpenHints HintsFor(GDALDatasetH h, const std::string& path, bool regular, const std::vector<std::string>& files) {
+  OpenHints hints;
+  if (GDALDriverH d = GDALGetDatasetDriver(h); d != nullptr) hints.driver = GDALGetDriverShortName(d);
+  if (!regular) return hints;  // a folder or a /vsi path: let GDAL look
+  const std::string dir = internal::Dirname(path);
+  for (const std::string& f : files) {
+    if (internal::Dirname(f) == dir) hints.siblings.push_back(std::string(CPLGetFilename(f.c_str())));
+  }
+  hints.has_siblings = !hints.siblings.empty();
+  return hints;
+}
+
+// The layout of the selected bands: what a reopened handle must match for
+// reads to fit the tile buffers.
+struct Layout {
+  int width = 0, height = 0, count = 0;
+  std::vector<GDALDataType> types;                 // per selected band
+  std::vector<std::pair<int, int>> blocks;         // per selected band
+
+  static Layout Of(GDALDatasetH h, const std::vector<int>& bands) {
+    Layout l;
+    l.width = GDALGetRasterXSize(h);
+    l.height = GDALGetRasterYSize(h);
+    l.count = GDALGetRasterCount(h);
+    for (int b : bands) {
+      if (b > l.count) break;
+      GDALRasterBandH band = GDALGetRasterBand(h, b);
+      int bw = 0, bh = 0;
+      GDALGetBlockSize(band, &bw, &bh);
+      l.types.push_back(GDALGetRasterDataType(band));
+      l.blocks.emplace_back(bw, bh);
+    }
+    return l;
+  }
+};
+
+std::string DescribeChange(const Layout& before, const Layout& now, const std::vector<int>& bands) {
+  std::vector<std::string> what;
+  if (before.width != now.width || before.height != now.height) {
+    what.push_back(absl::StrCat("raster size ", before.width, "x", before.height, " -> ", now.width, "x", now.height));
+  }
+  if (before.count != now.count) what.push_back(absl::StrCat("bands ", before.count, " -> ", now.count));
+  for (size_t i = 0; i < before.types.size(); ++i) {
+    if (i >= now.types.size()) {
+      what.push_back(absl::StrCat("band ", bands[i], " no longer exists"));
+      continue;
+    }
+    if (before.types[i] != now.types[i]) {
+      what.push_back(absl::StrCat("band ", bands[i], " pixel type ", GDALGetDataTypeName(before.types[i]), " -> ",
+                                  GDALGetDataTypeName(now.types[i])));
+    }
+    if (before.blocks[i] != now.blocks[i]) {
+      what.push_back(absl::StrCat("band ", bands[i], " block size ", before.blocks[i].first, "x",
+                                  before.blocks[i].second, " -> ", now.blocks[i].first, "x", now.blocks[i].second));
     }
   }
+  return absl::StrJoin(what, "; ");
+}
+
+// The block size of the files behind a VRT band, when every source agrees
+// (a gdalbuildvrt mosaic of 256 x 256-tiled GeoTIFFs has bands of 128 x 128
+// blocks: tiles aligned to 128 would decode each source block 4 times).
+// gdalbuildvrt records each source's block size in the VRT, so asking does
+// not open the sources. Empty for any other band.
+std::optional<std::pair<int, int>> VrtSourceBlocks(GDALRasterBandH band) {
+  auto* vrt = dynamic_cast<VRTSourcedRasterBand*>(GDALRasterBand::FromHandle(band));
+  if (vrt == nullptr || vrt->nSources == 0) return std::nullopt;
+  std::optional<std::pair<int, int>> common;
+  for (int i = 0; i < vrt->nSources; ++i) {
+    auto* simple = dynamic_cast<VRTSimpleSource*>(vrt->papoSources[i]);
+    GDALRasterBand* src = simple != nullptr ? simple->GetRasterBand() : nullptr;
+    if (src == nullptr) return std::nullopt;
+    int bw = 0, bh = 0;
+    src->GetBlockSize(&bw, &bh);
+    if (bw <= 0 || bh <= 0 || (common && *common != std::make_pair(bw, bh))) return std::nullopt;
+    common = std::make_pair(bw, bh);
+  }
+  return common;
+}
+
+// Drops the blocks `h` holds in GDAL's block cache (all its bands: reading
+// one band of a pixel-interleaved GeoTIFF caches the others' blocks too).
+void FlushBlockCache(GDALDatasetH h) {
+  const int count = GDALGetRasterCount(h);
+  for (int b = 1; b <= count; ++b) GDALFlushRasterCache(GDALGetRasterBand(h, b));
+}
+
+class GdalSource final : public RasterSource {
+ public:
+  GdalSource(std::string path, std::vector<int> bands, Profile profile, int bw, int bh, Layout layout,
+             FileState state, std::vector<std::string> files, std::vector<FileState> file_states, OpenHints hints)
+      : path_(std::move(path)), bands_(std::move(bands)), profile_(std::move(profile)), block_w_(bw),
+        block_h_(bh), layout_(std::move(layout)), state_(state), files_(std::move(files)),
+        file_states_(std::move(file_states)), hints_(std::move(hints)), key_(HandlePool::Global().NewKey()) {
+    // GDALReadBlock reads the dataset's own blocks, which for a VRT are not
+    // the blocks block_width() reports (those of its sources).
+    read_bw_ = layout_.blocks[0].first;
+    read_bh_ = layout_.blocks[0].second;
+    uniform_blocks_ = read_bw_ > 0 && read_bh_ > 0 &&
+                      std::all_of(layout_.blocks.begin(), layout_.blocks.end(),
+                                  [&](const std::pair<int, int>& b) { return b == layout_.blocks[0]; });
+    // A one-band GeoTIFF read block by block never touches the cache; a
+    // pixel-interleaved one caches the other bands' blocks, a VRT its
+    // sources' blocks, a JPEG 2000 file the blocks it decoded along.
+    flush_after_block_reads_ = !(hints_.driver == "GTiff" && layout_.count == 1);
+  }
+
+  ~GdalSource() override { HandlePool::Global().Drop(key_); }
 
   const Profile& profile() const override { return profile_; }
   int block_width() const override { return block_w_; }
   int block_height() const override { return block_h_; }
   const std::string& description() const override { return path_; }
+  std::vector<std::string> files() const override { return files_; }
+
+  absl::Status CheckUnchanged() override {
+    std::vector<std::string> changed;
+    for (size_t i = 0; i < files_.size(); ++i) {
+      const std::string what = DescribeChange(file_states_[i], StatFile(files_[i]));
+      if (!what.empty()) changed.push_back(absl::StrCat("'", files_[i], "' changed during the run (", what, ")"));
+    }
+    if (changed.empty()) return absl::OkStatus();
+    return absl::DataLossError(absl::StrCat(absl::StrJoin(changed, "; "),
+                                            ": the pixels read may mix old and new content"));
+  }
 
   absl::Status Read(const View& dst) override {
-    ScopedGdalErrors errors;
-    GDALDatasetH& h = handles_.local();
-    if (h == nullptr) {
-      h = GDALOpenEx(path_.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY, nullptr, nullptr, nullptr);
-      if (h == nullptr) {
-        struct stat st;
-        const std::string why = ::stat(path_.c_str(), &st) != 0 ? std::string("the file no longer exists")
-                                                                : errors.message();
-        return absl::UnavailableError(absl::StrCat("cannot reopen '", path_, "': ", why));
-      }
+    if (absl::Status st = CheckNotReplaced(); !st.ok()) return st;
+    absl::StatusOr<GDALDatasetH> h = Borrow();
+    if (!h.ok()) return h.status();
+    absl::Status st = ReadWith(*h, dst);
+    if (st.ok()) {
+      HandlePool::Global().Return(key_, *h);
+    } else {
+      HandlePool::Global().Discard(*h);  // a handle that failed may stay failed
     }
+    return st;
+  }
+
+  // The handle used to probe the file is the first idle one.
+  void Adopt(GDALDatasetH h) {
+    HandlePool::Global().ReserveOpen();
+    HandlePool::Global().Return(key_, h);
+  }
+
+ private:
+  // The first read, then one read a second, stats the file: a file replaced
+  // or rewritten after Open fails the run at once, not at CheckUnchanged (a
+  // handle borrowed from the pool may still read the old file, consistently,
+  // and never be reopened). A stat costs about a microsecond; a read of a
+  // tile, tens.
+  absl::Status CheckNotReplaced() {
+    constexpr int64_t kPeriodNs = 1000000000;
+    const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::steady_clock::now().time_since_epoch()).count();
+    int64_t next = next_check_ns_.load(std::memory_order_relaxed);
+    if (now < next || !next_check_ns_.compare_exchange_strong(next, now + kPeriodNs, std::memory_order_relaxed)) {
+      return absl::OkStatus();  // checked recently, or another thread checks now
+    }
+    const std::string what = DescribeChange(state_, StatFile(path_));
+    return what.empty() ? absl::OkStatus() : Changed(what);
+  }
+
+  absl::StatusOr<GDALDatasetH> Borrow() {
+    HandlePool& pool = HandlePool::Global();
+    if (GDALDatasetH h = pool.Borrow(key_); h != nullptr) return h;
+    pool.ReserveOpen();
+    absl::StatusOr<GDALDatasetH> h = Reopen();
+    if (!h.ok()) pool.CancelOpen();
+    return h;
+  }
+
+  absl::Status Changed(const std::string& what) const {
+    return absl::DataLossError(absl::StrCat("'", path_, "' changed since it was opened (", what,
+                                            "): its pixels can no longer be read as the run was planned"));
+  }
+
+  // A new handle on path_, checked against what OpenRaster saw.
+  absl::StatusOr<GDALDatasetH> Reopen() {
+    const FileState before = StatFile(path_);
+    if (!before.exists) {
+      return absl::UnavailableError(absl::StrCat("cannot reopen '", path_, "': the file no longer exists"));
+    }
+    const std::string identity = DescribeChange(state_, before);
+    if (!identity.empty() && SpecialFileKind(before.mode) != nullptr) return Changed(identity);
+    ScopedGdalErrors errors;
+    bool out_of_fds = false;
+    GDALDatasetH h = OpenDataset(path_, &hints_, &out_of_fds);
+    if (h == nullptr) {
+      if (!identity.empty()) return Changed(identity);
+      if (out_of_fds) {
+        return absl::ResourceExhaustedError(absl::StrCat("cannot reopen '", path_, "': ", TooManyOpenFiles()));
+      }
+      return absl::UnavailableError(absl::StrCat("cannot reopen '", path_, "': ", errors.message()));
+    }
+    // The layout is compared even when the file is known to be another one:
+    // the message then says what a read would have met.
+    std::vector<std::string> what;
+    if (!identity.empty()) what.push_back(identity);
+    if (std::string l = DescribeChange(layout_, Layout::Of(h, bands_), bands_); !l.empty()) what.push_back(l);
+    // Stat again: a file renamed over the path between the first stat and
+    // the open would pass the layout check if it had the same layout.
+    if (what.empty()) {
+      if (std::string again = DescribeChange(state_, StatFile(path_)); !again.empty()) what.push_back(again);
+    }
+    if (!what.empty()) {
+      GDALClose(h);
+      return Changed(absl::StrJoin(what, "; "));
+    }
+    return h;
+  }
+
+  absl::Status ReadError(const std::string& where, const ScopedGdalErrors& errors, int saved_errno) const {
+    if (OutOfDescriptors(saved_errno)) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("reading '", path_, "' ", where, ": ", errors.message(), "; ", TooManyOpenFiles()));
+    }
+    return absl::DataLossError(absl::StrCat("reading '", path_, "' ", where, ": ", errors.message()));
+  }
+
+  absl::Status ReadWith(GDALDatasetH h, const View& dst) {
+    ScopedGdalErrors errors;
     const Window& w = dst.window();
     const int psize = static_cast<int>(PixelSize(profile_.type));
     const GDALDataType gt = ToGdal(profile_.type);
     // A window that is exactly one block of the file (edge blocks included)
     // is read block by block, straight into the tile: no GDAL cache, one copy.
-    if (w.x % block_w_ == 0 && w.y % block_h_ == 0 &&
-        w.width == std::min(block_w_, profile_.width - w.x) &&
-        w.height == std::min(block_h_, profile_.height - w.y)) {
-      const bool full = w.width == block_w_ && w.height == block_h_ && dst.row_stride() == block_w_;
+    if (uniform_blocks_ && w.x % read_bw_ == 0 && w.y % read_bh_ == 0 &&
+        w.width == std::min(read_bw_, profile_.width - w.x) &&
+        w.height == std::min(read_bh_, profile_.height - w.y)) {
+      const bool full = w.width == read_bw_ && w.height == read_bh_ && dst.row_stride() == read_bw_;
       std::vector<std::byte>& scratch = scratch_.local();
-      if (!full) scratch.resize(static_cast<size_t>(block_w_) * block_h_ * psize);
-      for (int b = 0; b < dst.bands(); ++b) {
+      if (!full) scratch.resize(static_cast<size_t>(read_bw_) * read_bh_ * psize);
+      absl::Status st;
+      for (int b = 0; b < dst.bands() && st.ok(); ++b) {
         GDALRasterBandH band = GDALGetRasterBand(h, bands_[b]);
         void* target = full ? dst.RowPtr(b, 0) : scratch.data();
-        if (GDALReadBlock(band, w.x / block_w_, w.y / block_h_, target) != CE_None) {
-          return absl::DataLossError(absl::StrCat("reading '", path_, "' band ", bands_[b], " at ",
-                                                  DescribeWindow(w), ": ", errors.message()));
+        errno = 0;
+        if (GDALReadBlock(band, w.x / read_bw_, w.y / read_bh_, target) != CE_None) {
+          st = ReadError(absl::StrCat("band ", bands_[b], " at ", DescribeWindow(w)), errors, errno);
+          break;
         }
         if (!full) {
           for (int y = 0; y < w.height; ++y) {
-            std::memcpy(dst.RowPtr(b, y), scratch.data() + static_cast<size_t>(y) * block_w_ * psize,
+            std::memcpy(dst.RowPtr(b, y), scratch.data() + static_cast<size_t>(y) * read_bw_ * psize,
                         static_cast<size_t>(w.width) * psize);
           }
         }
       }
-      return absl::OkStatus();
+      if (flush_after_block_reads_) FlushBlockCache(h);
+      return st;
     }
     GDALRasterIOExtraArg extra;
     INIT_RASTERIO_EXTRA_ARG(extra);
+    errno = 0;
     const CPLErr err = GDALDatasetRasterIOEx(
         h, GF_Read, w.x, w.y, w.width, w.height, dst.data(), w.width, w.height, gt,
-        static_cast<int>(bands_.size()), bands_.data(), psize,
+        static_cast<int>(bands_.size()), const_cast<int*>(bands_.data()), psize,
         static_cast<GSpacing>(dst.row_stride()) * psize, static_cast<GSpacing>(dst.band_stride()) * psize,
         &extra);
+    const int saved_errno = errno;
+    FlushBlockCache(h);
     if (err != CE_None || errors.failed()) {
-      return absl::DataLossError(
-          absl::StrCat("reading '", path_, "' at ", DescribeWindow(w), ": ", errors.message()));
+      return ReadError(absl::StrCat("at ", DescribeWindow(w)), errors, saved_errno);
     }
     return absl::OkStatus();
   }
 
-  // The handle used to probe the file becomes the first thread's handle.
-  void Adopt(GDALDatasetH h) { handles_.local() = h; }
-
- private:
-  std::string path_;
-  std::vector<int> bands_;
-  Profile profile_;
-  int block_w_, block_h_;
-  tbb::enumerable_thread_specific<GDALDatasetH> handles_{nullptr};
+  const std::string path_;
+  const std::vector<int> bands_;
+  const Profile profile_;
+  const int block_w_, block_h_;
+  const Layout layout_;      // of the handle OpenRaster made
+  const FileState state_;    // of path_ when OpenRaster opened it
+  const std::vector<std::string> files_;
+  const std::vector<FileState> file_states_;  // of files_, at OpenRaster
+  const OpenHints hints_;
+  const HandlePool::Key key_;
+  int read_bw_ = 0, read_bh_ = 0;  // the dataset's own blocks (first selected band)
+  bool uniform_blocks_ = true;     // every selected band has read_bw_ x read_bh_ blocks
+  bool flush_after_block_reads_ = false;
+  std::atomic<int64_t> next_check_ns_{0};  // steady clock; see CheckNotReplaced
   tbb::enumerable_thread_specific<std::vector<std::byte>> scratch_;
 };
+
+// The files GDAL reads for `h` (the file itself first; a VRT's sources).
+std::vector<std::string> FileList(GDALDatasetH h, const std::string& path) {
+  std::vector<std::string> files;
+  char** list = GDALGetFileList(h);
+  for (char** f = list; f != nullptr && *f != nullptr; ++f) files.emplace_back(*f);
+  CSLDestroy(list);
+  if (std::find(files.begin(), files.end(), path) == files.end()) files.insert(files.begin(), path);
+  return files;
+}
 
 }  // namespace
 
@@ -124,24 +519,38 @@ int64_t GdalCacheUsed() { return GDALGetCacheUsed64(); }
 
 absl::StatusOr<std::unique_ptr<RasterSource>> OpenRaster(const std::string& path, std::vector<int> bands) {
   EnsureGdalInitialized();
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) {
-    const int e = errno;
-    if (e == ENOENT || e == ENOTDIR) {
+  // Never open what is not a file or a folder: a FIFO without a writer would
+  // block the open for ever.
+  const FileState state = StatFile(path);
+  if (!state.exists) {
+    if (state.error == ENOENT || state.error == ENOTDIR) {
       return absl::NotFoundError(absl::StrCat("raster '", path, "' does not exist"));
     }
-    return absl::PermissionDeniedError(absl::StrCat("cannot access raster '", path, "': ", std::strerror(e)));
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot access raster '", path, "': ", std::strerror(state.error)));
   }
-  if (S_ISDIR(st.st_mode)) {
-    return absl::InvalidArgumentError(absl::StrCat("'", path, "' is a folder, not a raster file"));
+  if (const char* kind = SpecialFileKind(state.mode); kind != nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", path, "' is ", kind, ", not a raster file: inputs must be regular files, folders of a folder-based "
+        "format or GDAL virtual paths (/vsi...), which can be opened again by every reading thread"));
   }
-  if (::access(path.c_str(), R_OK) != 0) {
+  const bool folder = S_ISDIR(state.mode);
+  if (!state.vsi && !folder && ::access(path.c_str(), R_OK) != 0) {
     return absl::PermissionDeniedError(absl::StrCat("raster '", path, "' is not readable: ", std::strerror(errno)));
   }
   ScopedGdalErrors errors;
-  GDALDatasetH h = GDALOpenEx(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY, nullptr, nullptr, nullptr);
+  bool out_of_fds = false;
+  GDALDatasetH h = OpenDataset(path, nullptr, &out_of_fds);
+  if (h == nullptr && out_of_fds) {
+    return absl::ResourceExhaustedError(absl::StrCat("cannot open '", path, "': ", TooManyOpenFiles()));
+  }
   if (h == nullptr || GDALGetRasterCount(h) == 0) {
     if (h != nullptr) GDALClose(h);
+    if (folder) {
+      // Folder-based formats (Zarr, ESRI grids, SAFE) open as folders; any
+      // other folder is the user's mistake.
+      return absl::InvalidArgumentError(absl::StrCat("'", path, "' is a folder, not a raster file"));
+    }
     return absl::InvalidArgumentError(
         absl::StrCat("'", path, "' is not a raster GDAL can read",
                      errors.failed() ? absl::StrCat(": ", errors.message()) : std::string()));
@@ -203,7 +612,38 @@ absl::StatusOr<std::unique_ptr<RasterSource>> OpenRaster(const std::string& path
           " bytes); GDAL reads whole blocks, and blocks above ", kMaxBlockBytes >> 20, " MiB are refused"));
     }
   }
-  auto src = std::make_unique<GdalSource>(path, std::move(bands), std::move(p), bw, bh);
+  std::vector<std::string> files = FileList(h, path);
+  std::vector<FileState> file_states;
+  file_states.reserve(files.size());
+  for (const std::string& f : files) {
+    file_states.push_back(f == path ? state : StatFile(f));
+    // A VRT naming a FIFO would block the first read for ever.
+    if (const char* kind = SpecialFileKind(file_states.back().mode); file_states.back().exists && kind != nullptr) {
+      GDALClose(h);
+      return absl::InvalidArgumentError(
+          absl::StrCat("'", path, "' reads '", f, "', which is ", kind, ", not a raster file"));
+    }
+  }
+  // A VRT's blocks are its sources' when they all agree (for every band).
+  std::optional<std::pair<int, int>> behind;
+  for (size_t i = 0; i < bands.size(); ++i) {
+    std::optional<std::pair<int, int>> b = VrtSourceBlocks(GDALGetRasterBand(h, bands[i]));
+    if (!b || (i > 0 && b != behind)) {
+      behind.reset();
+      break;
+    }
+    behind = b;
+  }
+  if (behind) std::tie(bw, bh) = *behind;
+  Layout layout = Layout::Of(h, bands);
+  // The file may have been replaced between the stat above and the open.
+  if (std::string what = DescribeChange(state, StatFile(path)); !what.empty()) {
+    GDALClose(h);
+    return absl::UnavailableError(absl::StrCat("'", path, "' changed while it was being opened (", what, ")"));
+  }
+  OpenHints hints = HintsFor(h, path, S_ISREG(state.mode) && !state.vsi, files);
+  auto src = std::make_unique<GdalSource>(path, std::move(bands), std::move(p), bw, bh, std::move(layout), state,
+                                          std::move(files), std::move(file_states), std::move(hints));
   src->Adopt(h);
   return src;
 }

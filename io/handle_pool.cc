@@ -1,0 +1,151 @@
+#include "eoscale/io/handle_pool.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <utility>
+
+namespace eoscale::io::internal {
+
+HandlePool::~HandlePool() { CloseIdle(); }
+
+HandlePool& HandlePool::Global() {
+  static HandlePool* const pool = new HandlePool;  // never destroyed
+  return *pool;
+}
+
+int64_t HandlePool::CapFromDescriptorLimit() {
+  struct rlimit rl;
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return kMaxCap;
+  return std::clamp(static_cast<int64_t>(rl.rlim_cur / 2), kMinCap, kMaxCap);
+}
+
+HandlePool::Key HandlePool::NewKey() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return next_key_++;
+}
+
+void HandlePool::RefreshCapLocked() {
+  cap_ = cap_for_testing_ > 0 ? cap_for_testing_ : CapFromDescriptorLimit();
+}
+
+void HandlePool::EraseIdleLocked(LruList::iterator it) {
+  auto by_key = idle_by_key_.find(it->key);
+  std::vector<LruList::iterator>& v = by_key->second;
+  v.erase(std::find(v.begin(), v.end(), it));
+  if (v.empty()) idle_by_key_.erase(by_key);
+  lru_.erase(it);
+}
+
+void HandlePool::EvictLocked(int64_t limit, std::vector<GDALDatasetH>* out) {
+  while (!lru_.empty() && borrowed_ + static_cast<int64_t>(lru_.size()) > limit) {
+    out->push_back(lru_.front().handle);
+    EraseIdleLocked(lru_.begin());
+  }
+}
+
+void HandlePool::CloseAll(const std::vector<GDALDatasetH>& handles) {
+  for (GDALDatasetH h : handles) GDALClose(h);
+}
+
+GDALDatasetH HandlePool::Borrow(Key key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto by_key = idle_by_key_.find(key);
+  if (by_key == idle_by_key_.end()) return nullptr;
+  const LruList::iterator it = by_key->second.back();
+  GDALDatasetH h = it->handle;
+  EraseIdleLocked(it);
+  ++borrowed_;
+  return h;
+}
+
+void HandlePool::ReserveOpen() {
+  std::vector<GDALDatasetH> closing;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    RefreshCapLocked();
+    EvictLocked(cap_ - 1, &closing);  // room for the one about to open
+    ++borrowed_;
+  }
+  CloseAll(closing);
+}
+
+void HandlePool::CancelOpen() {
+  std::lock_guard<std::mutex> lock(mu_);
+  --borrowed_;
+}
+
+void HandlePool::Return(Key key, GDALDatasetH h) {
+  std::vector<GDALDatasetH> closing;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --borrowed_;
+    lru_.push_back({key, h});
+    idle_by_key_[key].push_back(std::prev(lru_.end()));
+    EvictLocked(cap_, &closing);
+  }
+  CloseAll(closing);
+}
+
+void HandlePool::Discard(GDALDatasetH h) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --borrowed_;
+  }
+  GDALClose(h);
+}
+
+void HandlePool::Drop(Key key) {
+  std::vector<GDALDatasetH> closing;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto by_key = idle_by_key_.find(key);
+    if (by_key == idle_by_key_.end()) return;
+    const std::vector<LruList::iterator> its = by_key->second;
+    for (LruList::iterator it : its) {
+      closing.push_back(it->handle);
+      EraseIdleLocked(it);
+    }
+  }
+  CloseAll(closing);
+}
+
+int HandlePool::CloseIdle() {
+  std::vector<GDALDatasetH> closing;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const Idle& i : lru_) closing.push_back(i.handle);
+    lru_.clear();
+    idle_by_key_.clear();
+  }
+  CloseAll(closing);
+  return static_cast<int>(closing.size());
+}
+
+int64_t HandlePool::open_handles() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return borrowed_ + static_cast<int64_t>(lru_.size());
+}
+
+int64_t HandlePool::idle_handles() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int64_t>(lru_.size());
+}
+
+int64_t HandlePool::cap() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return cap_;
+}
+
+void HandlePool::SetCapForTesting(int64_t cap) {
+  std::vector<GDALDatasetH> closing;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cap_for_testing_ = cap;
+    RefreshCapLocked();
+    EvictLocked(cap_, &closing);
+  }
+  CloseAll(closing);
+}
+
+}  // namespace eoscale::io::internal
