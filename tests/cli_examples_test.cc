@@ -277,6 +277,22 @@ TEST(CliInputTypeTest, WaterMaskGivesTheSameMaskForEveryNumericTypeOfTheSameValu
   EXPECT_TRUE(SameBytes(ReadTiff(dir.File("cli_u16.tif")), want_mask));
 }
 
+TEST(CliInputTypeTest, WaterMaskOnAnImageWithoutBand4NamesTheFileAndTheBandsItReads) {
+  TempDir dir, logs;
+  Profile p;
+  p.width = 40;
+  p.height = 30;
+  p.bands = 3;
+  p.type = PixelType::kU16;
+  const std::string rgb = dir.File("rgb.tif");
+  WriteTiff(testing::RandomArray(p, 3), rgb);
+  std::string err;
+  EXPECT_EQ(RunToEnd({EOSCALE_WATER_MASK_BIN, dir.File("mask.tif"), rgb}, logs.path(), nullptr, &err), 1);
+  EXPECT_THAT(err, HasSubstr(absl::StrCat("water_mask: INVALID_ARGUMENT: band 4 of '", rgb,
+                                          "' does not exist (the file has 3 bands); the water mask reads band 2 "
+                                          "(green) and band 4 (near infrared) of each date")));
+}
+
 // ---------------------------------------------------------------------------
 // Memory budget
 

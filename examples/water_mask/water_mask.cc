@@ -111,6 +111,11 @@ absl::StatusOr<WaterMaskResult> RunWaterMask(const std::vector<std::string>& inp
   std::vector<Image> masks;
   for (const std::string& path : inputs) {
     absl::StatusOr<Image> date = c.Open(path, {2, 4});  // G and NIR only
+    if (absl::IsInvalidArgument(date.status())) {
+      return absl::InvalidArgumentError(absl::StrCat(date.status().message(),
+                                                     "; the water mask reads band 2 (green) and band 4 "
+                                                     "(near infrared) of each date"));
+    }
     if (!date.ok()) return date.status();
     absl::StatusOr<std::vector<Image>> ndwi = c.Map({*date}, Ndwi());
     if (!ndwi.ok()) return ndwi.status();
