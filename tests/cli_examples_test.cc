@@ -96,6 +96,16 @@ class Program {
     if (pid_ == 0) {  // only async-signal-safe calls until exec
       ::dup2(out, STDOUT_FILENO);
       ::dup2(err, STDERR_FILENO);
+      // The stop signals as a terminal would deliver them, whatever this test
+      // inherited (a signal ignored at exec stays ignored by the programs, on
+      // purpose: nohup).
+      sigset_t set;
+      sigemptyset(&set);
+      for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+        ::signal(sig, SIG_DFL);
+        sigaddset(&set, sig);
+      }
+      ::sigprocmask(SIG_UNBLOCK, &set, nullptr);
       ::execve(args[0], args.data(), envp.data());
       ::_exit(127);
     }
@@ -233,6 +243,23 @@ TEST(CliSignalTest, WaterMaskStoppedBeforeTheRunExits128PlusSignalAndRemovesItsG
   EXPECT_THAT(p.Stderr(), HasSubstr("water_mask: stopped by SIGTERM: no output written, previous files kept"));
   EXPECT_THAT(tmp.List(), ::testing::IsEmpty()) << "generated inputs left behind";
   EXPECT_THAT(out.List(), ::testing::IsEmpty());
+}
+
+TEST(CliSignalTest, ASignalIgnoredAtStartStaysIgnoredAsNohupMeansIt) {
+  // `nohup water_mask ...`: SIGHUP is ignored when the program starts; a
+  // hangup must not cancel the run.
+  TempDir in, out, logs;
+  auto dates = examples::MakeS2Like(in.path(), 3000, 1);
+  ASSERT_TRUE(dates.ok()) << dates.status();
+  const std::string date = (*dates)[0];
+  const std::string mask = out.File("mask.tif");
+  const std::string nohup = "/usr/bin/nohup";
+  if (!std::filesystem::exists(nohup)) GTEST_SKIP() << "no " << nohup;
+  Program p({nohup, EOSCALE_WATER_MASK_BIN, "--workers", "1", "--tile-size", "16", mask, date, date}, logs.path());
+  ASSERT_TRUE(WaitFor(p, [&] { return !Others(out.path(), {}).empty(); })) << p.Stderr();
+  ASSERT_EQ(::kill(p.pid(), SIGHUP), 0);
+  EXPECT_EQ(p.Wait(), 0) << p.Stderr();
+  EXPECT_EQ(Others(out.path(), {}), std::vector<std::string>{"mask.tif"});
 }
 
 // ---------------------------------------------------------------------------

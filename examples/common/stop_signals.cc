@@ -27,6 +27,12 @@ bool InstallStopSignalHandlers() {
   // program's own blocking calls are not interrupted by the first one.
   sa.sa_flags = SA_RESETHAND | SA_RESTART;
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    // A signal ignored when the program starts stays ignored: `nohup` ignores
+    // SIGHUP, a shell without job control SIGINT for background jobs, and
+    // the user meant it.
+    struct sigaction old = {};
+    if (::sigaction(sig, nullptr, &old) != 0) return false;
+    if (old.sa_handler == SIG_IGN) continue;
     if (::sigaction(sig, &sa, nullptr) != 0) return false;
   }
   return true;

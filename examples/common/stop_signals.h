@@ -25,9 +25,11 @@
 
 namespace eoscale::examples {
 
-// Installs the handlers of SIGINT, SIGTERM and SIGHUP (sigaction). Returns
-// false (errno set) if one could not be installed. Call once, early in
-// main, before any thread starts.
+// Installs the handlers of SIGINT, SIGTERM and SIGHUP (sigaction), except
+// for a signal already ignored when the program starts, which stays ignored
+// (`nohup` ignores SIGHUP; a shell without job control ignores SIGINT for
+// its background jobs). Returns false (errno set) if one could not be
+// installed. Call once, early in main, before any thread starts.
 bool InstallStopSignalHandlers();
 
 // The first stop signal received, 0 if none. Thread-safe and
