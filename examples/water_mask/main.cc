@@ -149,21 +149,19 @@ int main(int argc, char** argv) {
   // one-line progress bar, updated in place, only on a terminal.
   const bool tty = ::isatty(STDOUT_FILENO);
   int last_percent = -1;
-  {
-    options.progress = [tty, &last_percent](const eoscale::Progress& p) {
-      if (eoscale::examples::StopRequested()) return false;
-      if (!tty) return true;
-      const int percent = static_cast<int>(100 * p.tiles_done / std::max<int64_t>(p.tiles_total, 1));
-      if (percent != last_percent) {
-        last_percent = percent;
-        const int filled = percent / 4;
-        std::printf("\r[%.*s%*s] %3d%%  %lld/%lld tile tasks", filled, "#########################", 25 - filled, "",
-                    percent, static_cast<long long>(p.tiles_done), static_cast<long long>(p.tiles_total));
-        std::fflush(stdout);
-      }
-      return true;
-    };
-  }
+  options.progress = [tty, &last_percent](const eoscale::Progress& p) {
+    if (eoscale::examples::StopRequested()) return false;
+    if (!tty) return true;
+    const int percent = static_cast<int>(100 * p.tiles_done / std::max<int64_t>(p.tiles_total, 1));
+    if (percent != last_percent) {
+      last_percent = percent;
+      const int filled = percent / 4;
+      std::printf("\r[%.*s%*s] %3d%%  %lld/%lld tile tasks", filled, "#########################", 25 - filled, "",
+                  percent, static_cast<long long>(p.tiles_done), static_cast<long long>(p.tiles_total));
+      std::fflush(stdout);
+    }
+    return true;
+  };
   // A signal before the run: nothing to cancel.
   if (int code = StoppedExit()) {
     if (!tmpdir.empty()) std::filesystem::remove_all(tmpdir);
