@@ -255,7 +255,10 @@ TEST(CliSignalTest, ASignalIgnoredAtStartStaysIgnoredAsNohupMeansIt) {
   const std::string mask = out.File("mask.tif");
   const std::string nohup = "/usr/bin/nohup";
   if (!std::filesystem::exists(nohup)) GTEST_SKIP() << "no " << nohup;
-  Program p({nohup, EOSCALE_WATER_MASK_BIN, "--workers", "1", "--tile-size", "16", mask, date, date}, logs.path());
+  // About 0.3 s (64 x 64 tiles: 0.05 s), so the hangup lands mid-run and the
+  // run, not cancelled, still ends soon under the sanitizers.
+  Program p({nohup, EOSCALE_WATER_MASK_BIN, "--workers", "1", "--tile-size", "32", mask, date, date, date, date},
+            logs.path());
   ASSERT_TRUE(WaitFor(p, [&] { return !Others(out.path(), {}).empty(); })) << p.Stderr();
   ASSERT_EQ(::kill(p.pid(), SIGHUP), 0);
   EXPECT_EQ(p.Wait(), 0) << p.Stderr();
