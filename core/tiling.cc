@@ -118,12 +118,14 @@ absl::StatusOr<TileGrid> MakeTileGrid(int width, int height, const TilingOptions
     return checked(TileGrid({0, width}, Boundaries(height, options.tile_size)));
   }
   if (options.one_tile_per_worker) {
-    // EOScale: `workers` strips of height / workers rows, the last one
-    // running to the bottom of the image.
-    const int n = std::min(workers, height);
-    const int rows = height / n;
+    // EOScale's compute_mp_strips: `workers` strips of strip_height rows,
+    // the last one running to the bottom of the image, where strip_height is
+    // tile_max_size when set, else height / workers. Strips that would
+    // start below the image (EOScale makes them empty) are dropped.
+    const int n = options.tile_max_size > 0 ? workers : std::min(workers, height);
+    const int64_t rows = options.tile_max_size > 0 ? options.tile_max_size : height / n;
     std::vector<int> ys;
-    for (int i = 0; i < n; ++i) ys.push_back(i * rows);
+    for (int64_t i = 0; i < n && i * rows < height; ++i) ys.push_back(static_cast<int>(i * rows));
     ys.push_back(height);
     return TileGrid({0, width}, std::move(ys));
   }

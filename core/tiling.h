@@ -58,7 +58,10 @@ struct TilingOptions {
   // height / workers rows, the last taking the remainder). Ignored when
   // tile_size is set.
   bool one_tile_per_worker = false;
-  // EOScale's tile_max_size: caps the one-tile-per-worker side (0 = no cap).
+  // EOScale's tile_max_size (0 = unset), used with one_tile_per_worker as
+  // EOScale does: for tiles, a cap on the one-tile-per-worker side; for
+  // strips, the strip height (compute_mp_strips: `workers` strips of
+  // tile_max_size rows, the last one running to the bottom of the image).
   int tile_max_size = 0;
 };
 

@@ -1,5 +1,6 @@
 // The behaviours EOScale's own test suite checks (tests/test_executors.py,
-// tests/test_manager.py), ported: same data (dsm.tif, EOScale's), same
+// tests/test_manager.py), ported: data like EOScale's dsm.tif (a generated
+// 512 x 512 float32 DSM with -32768 holes, test_util.h DsmPath()), same
 // settings (4 workers, tiles; 5 workers, strips), same assertions.
 #include <cmath>
 #include <cstdint>
@@ -153,12 +154,19 @@ TEST(EoscaleParityTest, TilesAndStripsGiveTheSameResult) {
   EXPECT_TRUE(SameArray(results[0], results[1])) << "results with tile_mode=True != tile_mode=False";
 }
 
-// test_n_images_m_scalars: min/max over dsm.tif (values in [-32768,
-// 124.62529]) together with a constant image of 50000, of -50000, or a
-// random image in [0, 1).
+// test_n_images_m_scalars: min/max over the DSM (EOScale's dsm.tif: values
+// in [-32768, 124.62529]; here the generated one's, computed from the file,
+// nodata included as EOScale does) together with a constant image of 50000,
+// of -50000, or a random image in [0, 1).
 TEST(EoscaleParityTest, MinMaxOverDsmAndConstantOrRandomImages) {
-  const double dsm_min = -32768.0;
-  const double dsm_max = 124.62529;
+  const Array dsm_array = ReadTiff(DsmPath());
+  double dsm_min = std::numeric_limits<double>::infinity(), dsm_max = -dsm_min;
+  for (float v : dsm_array.Samples<float>()) {
+    dsm_min = std::min<double>(dsm_min, v);
+    dsm_max = std::max<double>(dsm_max, v);
+  }
+  ASSERT_EQ(dsm_min, testing::kDsmNodata) << "the DSM has holes: its min is its nodata";
+  ASSERT_GT(dsm_max, 0.0);
   Profile p;
   p.width = p.height = 512;
   p.type = PixelType::kF64;
@@ -195,7 +203,7 @@ TEST(EoscaleParityTest, MinMaxOverDsmAndConstantOrRandomImages) {
   }
 }
 
-// test_concatenate: two dsm.tif give a (2, 512, 512) image.
+// test_concatenate: two DSMs give a (2, 512, 512) image.
 TEST(EoscaleParityTest, ConcatenateTwoDsms) {
   auto ctx = Context::Create(EoscaleOptions(4, true));
   ASSERT_TRUE(ctx.ok());

@@ -1,19 +1,51 @@
 #include "test_util.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
 #include <random>
 #include <stdexcept>
 
+#include "../examples/s2_like/synthetic_dsm.h"
+#include "cpl_conv.h"
+#include "cpl_string.h"
 #include "eoscale/io/gdal_raster.h"
 #include "gdal.h"
-#include "cpl_string.h"
+#include "ogr_srs_api.h"
 
 namespace eoscale::testing {
 
-std::string DsmPath() { return std::string(EOSCALE_SHARED_DATA) + "/dsm.tif"; }
+std::string EpsgWkt(int epsg) {
+  io::EnsureGdalInitialized();
+  OGRSpatialReferenceH srs = OSRNewSpatialReference(nullptr);
+  char* text = nullptr;
+  std::string wkt;
+  if (OSRImportFromEPSG(srs, epsg) == OGRERR_NONE && OSRExportToWkt(srs, &text) == OGRERR_NONE) wkt = text;
+  CPLFree(text);
+  OSRDestroySpatialReference(srs);
+  return wkt;
+}
+
+std::string DsmPath() {
+  // Built on first use; the folder goes with the process (static storage),
+  // and only with the process that made it (a forked child exiting normally
+  // must not remove its parent's file).
+  static const struct Dsm {
+    pid_t owner = ::getpid();
+    TempDir dir;
+    std::string path = dir.File("dsm.tif");
+    Dsm() {
+      const absl::Status s = examples::MakeSyntheticDsm(path, kDsmSide, kDsmSide, 1, EpsgWkt(32631));
+      if (!s.ok()) throw std::runtime_error("cannot generate the test DSM: " + s.ToString());
+    }
+    ~Dsm() {
+      if (::getpid() != owner) dir.Keep();
+    }
+  } dsm;
+  return dsm.path;
+}
 
 TempDir::TempDir() {
   char templ[] = "/tmp/eoscale-test-XXXXXX";
@@ -22,6 +54,7 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
+  if (path_.empty()) return;
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
 }

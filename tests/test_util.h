@@ -10,8 +10,18 @@
 
 namespace eoscale::testing {
 
-// Path of ../shared/data/dsm.tif (EOScale's example DSM, 512x512 f32).
+// A DSM in place of EOScale's example dsm.tif, generated (no file from
+// outside the repository is needed): 512 x 512 float32, nodata -32768 holes
+// of every size, EPSG:32631, 0.5 m pixels (examples/s2_like/synthetic_dsm.h,
+// seed 1; `make_synthetic_dsm` writes the same file). Written once per
+// process into a temporary folder removed at exit; the same bytes on every
+// machine. Thread-safe.
 std::string DsmPath();
+inline constexpr int kDsmSide = 512;
+inline constexpr double kDsmNodata = -32768.0;
+
+// The WKT of an EPSG code (GDAL/PROJ), empty if unknown.
+std::string EpsgWkt(int epsg);
 
 // A fresh temporary folder, removed by the destructor.
 class TempDir {
@@ -24,6 +34,8 @@ class TempDir {
   std::string File(const std::string& name) const { return path_ + "/" + name; }
   // Names of the entries in the folder (to check no temporary file is left).
   std::vector<std::string> List() const;
+  // Leaves the folder in place when destroyed.
+  void Keep() { path_.clear(); }
 
  private:
   std::string path_;

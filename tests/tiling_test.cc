@@ -74,6 +74,24 @@ std::vector<RefTile> RefStripsPerWorker(int w, int h, int workers, int m) {
   return out;
 }
 
+// EOScale compute_mp_strips with the context manager's tile_max_size > 0
+// (eoscale/eo_executors.py): strip_height = tile_max_size, still one strip
+// per worker, the last one running to the bottom of the image. As in
+// EOScale, taken literally: callers keep (workers - 1) * tile_max_size <
+// h, where every strip is non-empty.
+std::vector<RefTile> RefStripsPerWorkerWithMaxSize(int w, int h, int workers, int tile_max_size, int m) {
+  std::vector<RefTile> out;
+  const int strip_height = tile_max_size;
+  for (int k = 0; k < workers; ++k) {
+    const int sy = k * strip_height;
+    const int ey = k == workers - 1 ? h - 1 : (k + 1) * strip_height - 1;
+    RefTile t = WithMargins(w, h, 0, sy, w - 1, ey, m);
+    t.left = t.right = 0;
+    out.push_back(t);
+  }
+  return out;
+}
+
 // Strips of `rows` rows, the last one smaller.
 std::vector<RefTile> RefStripsOfRows(int w, int h, int rows, int m) {
   std::vector<RefTile> out;
@@ -168,6 +186,50 @@ TEST(TilingTest, OneStripPerWorkerMatchesComputeMpStrips) {
       }
     }
   }
+}
+
+TEST(TilingTest, StripTileMaxSizeIsTheStripHeightAsInComputeMpStrips) {
+  int cases = 0;
+  for (const Size2 s : kSizes) {
+    for (int workers : kWorkers) {
+      for (int cap : {1, 2, 5, 16, 60, 1000}) {
+        if (int64_t{workers - 1} * cap >= s.h) continue;  // EOScale makes empty strips: below
+        for (int m = 0; m <= 5; ++m) {
+          SCOPED_TRACE(absl::StrCat(s.w, "x", s.h, " workers=", workers, " tile_max_size=", cap, " margin=", m));
+          TilingOptions o;
+          o.mode = TileMode::kStrips;
+          o.one_tile_per_worker = true;
+          o.tile_max_size = cap;
+          const TileGrid grid = MustGrid(s.w, s.h, o, workers, 256);
+          ExpectSameTiles(TilesWithMargin(grid, m), RefStripsPerWorkerWithMaxSize(s.w, s.h, workers, cap, m));
+          ++cases;
+        }
+      }
+    }
+  }
+  EXPECT_GT(cases, 500);
+  // The case that was ignored before: 4 workers, 512 rows, tile_max_size 100
+  // gives strips of 100, 100, 100 and 212 rows (not 4 x 128).
+  TilingOptions o;
+  o.mode = TileMode::kStrips;
+  o.one_tile_per_worker = true;
+  o.tile_max_size = 100;
+  EXPECT_EQ(MustGrid(300, 512, o, 4, 256).ys(), (std::vector<int>{0, 100, 200, 300, 512}));
+}
+
+TEST(TilingTest, StripTileMaxSizeDropsStripsThatWouldStartBelowTheImage) {
+  // EOScale would make strips past the last row (empty slices); here they
+  // are dropped and the image is still covered once by strips of
+  // tile_max_size rows, the last one the remainder.
+  TilingOptions o;
+  o.mode = TileMode::kStrips;
+  o.one_tile_per_worker = true;
+  o.tile_max_size = 40;
+  const TileGrid grid = MustGrid(50, 100, o, 8, 256);
+  EXPECT_EQ(grid.ys(), (std::vector<int>{0, 40, 80, 100}));
+  ExpectCoversOnce(grid, 50, 100);
+  o.tile_max_size = 1000;
+  EXPECT_EQ(MustGrid(50, 100, o, 8, 256).ys(), (std::vector<int>{0, 100}));
 }
 
 TEST(TilingTest, MoreStripWorkersThanRowsStillCoversTheImageOnce) {

@@ -10,6 +10,12 @@
 // Usage: pipeline [--workers N] [--tile-size PX] [--strips] [INPUT_DSM.tif] OUTDIR
 // With no input, a synthetic DSM with holes is generated first
 // (OUTDIR/synthetic_dsm.tif, 2000 x 1500).
+//
+// Exit status: 0; 1 (error); 2 (usage); 128 + N after signal N (SIGINT,
+// SIGTERM, SIGHUP): the run is cancelled, its temporary files removed, and
+// previous files under the output names are left as they were. A DSM with
+// no valid pixel (all nodata or NaN) is processed, and the program says
+// "no valid pixel" instead of printing a min and max.
 #include <sys/resource.h>
 
 #include <cstdint>
@@ -21,6 +27,7 @@
 
 #include "absl/strings/numbers.h"
 #include "pipeline.h"
+#include "stop_signals.h"
 
 namespace {
 
@@ -31,10 +38,28 @@ void Usage() {
                "min and max. With no input, generates OUTDIR/synthetic_dsm.tif first.\n");
 }
 
+// 128 + N after stop signal N, with a message; 0 if none was received.
+// `completed`: the run had committed its outputs when the signal came.
+int StoppedExit(bool completed = false) {
+  const int sig = eoscale::examples::StopSignal();
+  if (sig == 0) return 0;
+  std::fprintf(stderr, completed ? "pipeline: stopped by %s after the run completed: the outputs are complete\n"
+                                 : "pipeline: stopped by %s: no output written, previous files kept\n",
+               eoscale::examples::SignalName(sig).c_str());
+  return eoscale::examples::ExitCodeForSignal(sig);
+}
+
+bool KeepGoing(const eoscale::Progress&) { return !eoscale::examples::StopRequested(); }
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (!eoscale::examples::InstallStopSignalHandlers()) {
+    std::perror("pipeline: sigaction");
+    return 1;
+  }
   eoscale::examples::PipelineOptions options;
+  options.progress = KeepGoing;  // a stop signal cancels the run at the next tile task
   std::vector<std::string> positional;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -81,12 +106,16 @@ int main(int argc, char** argv) {
   } else {
     input = outdir + "/synthetic_dsm.tif";
     std::printf("generating a synthetic 2000x1500 DSM with holes: %s\n", input.c_str());
-    if (absl::Status s = eoscale::examples::MakeSyntheticDsm(input, 2000, 1500); !s.ok()) {
+    std::fflush(stdout);
+    if (absl::Status s = eoscale::examples::MakeSyntheticDsm(input, 2000, 1500, 1, "", KeepGoing); !s.ok()) {
+      if (int code = StoppedExit()) return code;
       std::fprintf(stderr, "pipeline: %s\n", s.ToString().c_str());
       return 1;
     }
   }
+  if (int code = StoppedExit()) return code;  // a signal before the run: nothing to cancel
   auto result = eoscale::examples::RunPipeline(input, outdir, options);
+  if (int code = StoppedExit(result.ok())) return code;
   if (!result.ok()) {
     std::fprintf(stderr, "pipeline: %s\n", result.status().ToString().c_str());
     return 1;
@@ -98,6 +127,10 @@ int main(int argc, char** argv) {
               result->stats.tile_height);
   std::printf("peak live bytes %.1f MiB, peak RSS %.1f MiB\n", result->stats.peak_live_bytes / 1048576.0,
               ru.ru_maxrss / 1024.0);
+  if (result->valid_pixels == 0) {
+    std::printf("no valid pixel: every pixel of %s is nodata or NaN, so it has no min or max\n", input.c_str());
+    return 0;
+  }
   std::printf("%.9g %.9g\n", result->min, result->max);  // as EOScale: print(stats[0], stats[1])
   return 0;
 }

@@ -491,7 +491,7 @@ absl::Status WriteDate(const std::string& path, int size, int date, uint32_t see
 }  // namespace
 
 absl::StatusOr<std::vector<std::string>> MakeS2Like(const std::string& dir, int size, int dates,
-                                                    uint32_t seed) {
+                                                    uint32_t seed, const std::function<bool()>& stop) {
   if (dir.empty()) return absl::InvalidArgumentError("MakeS2Like: empty directory name");
   if (size <= 0) {
     return absl::InvalidArgumentError(
@@ -514,6 +514,7 @@ absl::StatusOr<std::vector<std::string>> MakeS2Like(const std::string& dir, int 
   std::vector<std::string> paths;
   for (int date = 1; date <= dates; ++date) {
     std::string path = (std::filesystem::path(dir) / absl::StrCat("date_", date, ".tif")).string();
+    if (stop && stop()) return absl::CancelledError(absl::StrCat("MakeS2Like('", dir, "'): stopped"));
     if (!IsCompleteDate(path, size, date, seed)) {
       if (absl::Status s = WriteDate(path, size, date, seed); !s.ok()) return s;
     }

@@ -15,6 +15,7 @@
 #define EOSCALE_EXAMPLES_S2_LIKE_S2_LIKE_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -34,11 +35,15 @@ namespace eoscale::examples {
 // one thread at a time) with at most (threads + 2) rows of blocks in flight,
 // each of 256 x size x 8 bytes (22.5 MB at size 10980).
 //
+// `stop`, when set, is asked before each date: true stops the generation
+// (CANCELLED; the dates already written stay, complete).
+//
 // Errors: size <= 0 or dates <= 0 (InvalidArgument); a directory that cannot
 // be created or a file that cannot be written (the status names the path).
 // Thread safety: concurrent calls must use different directories.
 absl::StatusOr<std::vector<std::string>> MakeS2Like(const std::string& dir, int size, int dates,
-                                                    uint32_t seed = 42);
+                                                    uint32_t seed = 42,
+                                                    const std::function<bool()>& stop = nullptr);
 
 }  // namespace eoscale::examples
 

@@ -7,8 +7,14 @@
 // Usage: water_mask [--workers N] [--tile-size PX] [--strips]
 //                   [--memory-budget-mib N] [--dot FILE] [--trace FILE] [--report]
 //                   OUTPUT.tif [INPUT.tif ...]
-// With no input, a deterministic synthetic dataset (4 dates, 4 bands int16,
-// 3500 x 3500) is generated first in a temporary folder.
+// Inputs have at least 4 bands (G = band 2, NIR = band 4) of any pixel type,
+// read as float32. With no input, a deterministic synthetic dataset (4
+// dates, 4 bands int16, 3500 x 3500) is generated first in a temporary
+// folder under $TMPDIR (default /tmp), removed at the end.
+//
+// Exit status: 0; 1 (error); 2 (usage); 128 + N after signal N (SIGINT,
+// SIGTERM, SIGHUP): the run is cancelled, its temporary files removed, and
+// previous files under the output name are left as they were.
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -23,6 +29,7 @@
 #include "absl/strings/numbers.h"
 #include "eoscale/graph/report.h"
 #include "s2_like.h"
+#include "stop_signals.h"
 #include "water_mask.h"
 
 namespace {
@@ -34,14 +41,32 @@ void Usage() {
                "  --dot FILE     write the graph, annotated with the run's figures (Graphviz DOT)\n"
                "  --trace FILE   write every tile task as Chrome trace-event JSON (Perfetto)\n"
                "  --report       print the memory report per node\n"
-               "With no INPUT, generates 4 synthetic dates of 3500x3500 first.\n");
+               "  --memory-budget-mib N  ceiling on live tile bytes plus GDAL's cache, N >= 1\n"
+               "                 (omit it for the default: max(64 MiB, the graph's minimum))\n"
+               "Inputs: at least 4 bands (G = band 2, NIR = band 4), any pixel type.\n"
+               "With no INPUT, generates 4 synthetic dates of 3500x3500 first (in $TMPDIR).\n");
 }
 
 bool ParseInt(const char* s, int64_t* v) { return absl::SimpleAtoi(s, v); }
 
+// 128 + N after stop signal N, with a message; 0 if none was received.
+// `completed`: the run had committed its outputs when the signal came.
+int StoppedExit(bool completed = false) {
+  const int sig = eoscale::examples::StopSignal();
+  if (sig == 0) return 0;
+  std::fprintf(stderr, completed ? "water_mask: stopped by %s after the run completed: the output is complete\n"
+                                 : "water_mask: stopped by %s: no output written, previous files kept\n",
+               eoscale::examples::SignalName(sig).c_str());
+  return eoscale::examples::ExitCodeForSignal(sig);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (!eoscale::examples::InstallStopSignalHandlers()) {
+    std::perror("water_mask: sigaction");
+    return 1;
+  }
   eoscale::examples::WaterMaskOptions options;
   std::vector<std::string> positional;
   bool report = false;
@@ -63,7 +88,17 @@ int main(int argc, char** argv) {
     } else if (a == "--strips") {
       options.tiling.mode = eoscale::TileMode::kStrips;
     } else if (a == "--memory-budget-mib") {
-      options.memory_budget_bytes = next_int("--memory-budget-mib") << 20;
+      // 0 is refused rather than taken as "automatic": a budget the user
+      // typed is a promise, and 0 MiB cannot be kept. 2^40 MiB: no overflow.
+      const int64_t mib = next_int("--memory-budget-mib");
+      if (mib == 0 || mib > (int64_t{1} << 40)) {
+        std::fprintf(stderr,
+                     "water_mask: --memory-budget-mib must be between 1 and 2^40, got %lld "
+                     "(omit it for the default budget)\n",
+                     static_cast<long long>(mib));
+        return 2;
+      }
+      options.memory_budget_bytes = mib << 20;
     } else if (a == "--dot" || a == "--trace") {
       if (i + 1 >= argc) {
         std::fprintf(stderr, "water_mask: %s needs a file name\n", a.c_str());
@@ -91,40 +126,53 @@ int main(int argc, char** argv) {
   std::vector<std::string> inputs(positional.begin() + 1, positional.end());
   std::string tmpdir;
   if (inputs.empty()) {
-    char templ[] = "/tmp/eoscale-water-XXXXXX";
-    if (::mkdtemp(templ) == nullptr) {
+    const char* env_tmp = std::getenv("TMPDIR");
+    std::string templ = std::string(env_tmp != nullptr && *env_tmp != '\0' ? env_tmp : "/tmp") +
+                        "/eoscale-water-XXXXXX";
+    if (::mkdtemp(templ.data()) == nullptr) {
       std::perror("water_mask: mkdtemp");
       return 1;
     }
     tmpdir = templ;
     std::printf("generating 4 synthetic dates of 3500x3500 in %s ...\n", tmpdir.c_str());
-    auto made = eoscale::examples::MakeS2Like(tmpdir, 3500, 4);
+    std::fflush(stdout);
+    auto made = eoscale::examples::MakeS2Like(tmpdir, 3500, 4, 42, eoscale::examples::StopRequested);
     if (!made.ok()) {
-      std::fprintf(stderr, "water_mask: %s\n", std::string(made.status().message()).c_str());
       std::filesystem::remove_all(tmpdir);
+      if (int code = StoppedExit()) return code;
+      std::fprintf(stderr, "water_mask: %s\n", std::string(made.status().message()).c_str());
       return 1;
     }
     inputs = *made;
   }
-  // A one-line progress bar, updated in place, only on a terminal.
+  // Stops the run at the first tile task after a stop signal; draws a
+  // one-line progress bar, updated in place, only on a terminal.
   const bool tty = ::isatty(STDOUT_FILENO);
   int last_percent = -1;
-  if (tty) {
-    options.progress = [&last_percent](const eoscale::Progress& p) {
-      const int percent = static_cast<int>(100 * p.tiles_done / std::max<int64_t>(p.tiles_total, 1));
-      if (percent != last_percent) {
-        last_percent = percent;
-        const int filled = percent / 4;
-        std::printf("\r[%.*s%*s] %3d%%  %lld/%lld tile tasks", filled, "#########################", 25 - filled, "",
-                    percent, static_cast<long long>(p.tiles_done), static_cast<long long>(p.tiles_total));
-        std::fflush(stdout);
-      }
-      return true;
-    };
+  options.progress = [tty, &last_percent](const eoscale::Progress& p) {
+    if (eoscale::examples::StopRequested()) return false;
+    if (!tty) return true;
+    const int percent = static_cast<int>(100 * p.tiles_done / std::max<int64_t>(p.tiles_total, 1));
+    if (percent != last_percent) {
+      last_percent = percent;
+      const int filled = percent / 4;
+      std::printf("\r[%.*s%*s] %3d%%  %lld/%lld tile tasks", filled, "#########################", 25 - filled, "",
+                  percent, static_cast<long long>(p.tiles_done), static_cast<long long>(p.tiles_total));
+      std::fflush(stdout);
+    }
+    return true;
+  };
+  // A signal before the run: nothing to cancel.
+  if (int code = StoppedExit()) {
+    if (!tmpdir.empty()) std::filesystem::remove_all(tmpdir);
+    return code;
   }
   auto result = eoscale::examples::RunWaterMask(inputs, output, options);
   if (tty && last_percent >= 0) std::printf("\n");
   if (!tmpdir.empty()) std::filesystem::remove_all(tmpdir);
+  // A signal during the run (the run was cancelled: nothing written) or
+  // after its last tile (the outputs are complete and in place): 128 + N.
+  if (int code = StoppedExit(result.ok())) return code;
   if (!result.ok()) {
     std::fprintf(stderr, "water_mask: %s\n", result.status().ToString().c_str());
     return 1;

@@ -4,12 +4,33 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "eoscale/core/pixel_type.h"
+#include "eoscale/core/view.h"
 #include "eoscale/graph/context.h"
 
 namespace eoscale::examples {
 namespace {
 
-// NDWI = (G - NIR) / (G + NIR + 0.001), float32, from a 2-band (G, NIR) int16 image.
+// One tile of NDWI from bands G and NIR of any numeric pixel type, read as
+// float32 (so uint16, int16 and float32 inputs of the same values give the
+// same NDWI bit for bit).
+template <typename T>
+void NdwiTile(const ConstView& in_view, const View& out_view) {
+  const auto in = in_view.As<T>();
+  const auto out = out_view.As<float>();
+  for (int y = 0; y < out.rows(); ++y) {
+    const T* g = in.Row(0, y);
+    const T* nir = in.Row(1, y);
+    float* o = out.Row(0, y);
+    for (int x = 0; x < out.cols(); ++x) {
+      const float gf = static_cast<float>(g[x]), nf = static_cast<float>(nir[x]);
+      o[x] = (gf - nf) / (gf + nf + 0.001f);
+    }
+  }
+}
+
+// NDWI = (G - NIR) / (G + NIR + 0.001), float32, from a 2-band (G, NIR)
+// image of any pixel type.
 MapFilter Ndwi() {
   MapFilter f;
   f.name = "ndwi";
@@ -21,17 +42,7 @@ MapFilter Ndwi() {
     return std::vector<Profile>{p};
   };
   f.fn = [](const MapTile& t) {
-    const auto in = t.inputs[0].As<int16_t>();
-    const auto out = t.outputs[0].As<float>();
-    for (int y = 0; y < out.rows(); ++y) {
-      const int16_t* g = in.Row(0, y);
-      const int16_t* nir = in.Row(1, y);
-      float* o = out.Row(0, y);
-      for (int x = 0; x < out.cols(); ++x) {
-        const float gf = g[x], nf = nir[x];
-        o[x] = (gf - nf) / (gf + nf + 0.001f);
-      }
-    }
+    DispatchPixelType(t.inputs[0].type(), [&]<typename T>() { NdwiTile<T>(t.inputs[0], t.outputs[0]); });
     return absl::OkStatus();
   };
   return f;
@@ -100,6 +111,11 @@ absl::StatusOr<WaterMaskResult> RunWaterMask(const std::vector<std::string>& inp
   std::vector<Image> masks;
   for (const std::string& path : inputs) {
     absl::StatusOr<Image> date = c.Open(path, {2, 4});  // G and NIR only
+    if (absl::IsInvalidArgument(date.status())) {
+      return absl::InvalidArgumentError(absl::StrCat(date.status().message(),
+                                                     "; the water mask reads band 2 (green) and band 4 "
+                                                     "(near infrared) of each date"));
+    }
     if (!date.ok()) return date.status();
     absl::StatusOr<std::vector<Image>> ndwi = c.Map({*date}, Ndwi());
     if (!ndwi.ok()) return ndwi.status();

@@ -31,8 +31,9 @@ struct WaterMaskResult {
   RunStats stats;
 };
 
-// Writes the uint8 mask (1 = water on every date) of `inputs` (4-band int16
-// GeoTIFFs of one size) to `output`.
+// Writes the uint8 mask (1 = water on every date) of `inputs` (rasters of
+// one size with at least 4 bands, G = band 2 and NIR = band 4, of any pixel
+// type: samples are read as float32) to `output`.
 absl::StatusOr<WaterMaskResult> RunWaterMask(const std::vector<std::string>& inputs,
                                              const std::string& output,
                                              const WaterMaskOptions& options);
