@@ -2,6 +2,9 @@
 // callbacks that throw (progress, profile function, combine), a filter that
 // writes past its output, inputs on different grids, an image too large for
 // memory, and writes requested but never run.
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -174,6 +177,27 @@ TEST(LifetimeTest, TwoWritesToOnePathAreRefused) {
   absl::Status s = (*ctx)->Write(*src, dir.File("a.tif"));
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(s.message()), HasSubstr("is already an output of this run"));
+}
+
+TEST(NothingLostTest, AnOutputThatIsAnInputUnderAnySpellingIsRefusedAndTheInputKept) {
+  TempDir dir;
+  Array a = ::eoscale::testing::RandomArray(Grid(40, 30), 7);
+  ::eoscale::testing::WriteTiff(a, dir.File("in.tif"));
+  ASSERT_EQ(::symlink(dir.File("in.tif").c_str(), dir.File("link.tif").c_str()), 0);
+  ASSERT_EQ(::link(dir.File("in.tif").c_str(), dir.File("hard.tif").c_str()), 0);
+  ASSERT_EQ(::mkdir(dir.File("sub").c_str(), 0755), 0);
+  for (const std::string& out : {dir.File("in.tif"), dir.File("sub/../in.tif"), dir.File("link.tif"),
+                                 dir.File("hard.tif")}) {
+    auto ctx = Context::Create({});
+    auto in = (*ctx)->Open(dir.File("in.tif"));
+    ASSERT_TRUE(in.ok());
+    auto m = (*ctx)->Map({*in}, Copy());
+    ASSERT_TRUE((*ctx)->Write((*m)[0], out).ok());
+    absl::Status s = (*ctx)->Run();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << out;
+    EXPECT_THAT(std::string(s.message()), HasSubstr("a run never writes one of its inputs")) << out;
+    EXPECT_TRUE(::eoscale::testing::SameBytes(::eoscale::testing::ReadTiff(dir.File("in.tif")), a)) << out;
+  }
 }
 
 }  // namespace
