@@ -762,7 +762,9 @@ absl::StatusOr<std::unique_ptr<RasterSink>> CreateGeoTiff(const std::string& pat
     ::close(dirfd);
     return tmp.status();
   }
-  auto [tmp_name, fd] = *std::move(tmp);
+  // Plain variables, not a structured binding: clang 14 cannot capture one.
+  const std::string tmp_name = std::move(tmp->first);
+  const int fd = tmp->second;
   auto drop = [&] {
     ::unlinkat(dirfd, tmp_name.c_str(), 0);
     ::close(fd);
