@@ -404,6 +404,40 @@ TEST(CliPipelineTest, AllNodataOrAllNanDsmSaysNoValidPixelInsteadOfStatistics) {
   EXPECT_LE(r->valid_pixels, int64_t{600} * 400);
 }
 
+// ---------------------------------------------------------------------------
+// Inputs are never written
+
+TEST(CliNothingLostTest, WaterMaskRefusesAnOutputThatIsAnInputUnderAnySpelling) {
+  TempDir dir, logs;
+  auto dates = examples::MakeS2Like(dir.File("d"), 64, 4);
+  ASSERT_TRUE(dates.ok()) << dates.status();
+  const std::string before = Slurp((*dates)[0]);
+  ASSERT_EQ(::symlink((*dates)[0].c_str(), dir.File("link.tif").c_str()), 0);
+  for (const std::string& out : {(*dates)[0], dir.File("d/../d/") + std::filesystem::path((*dates)[0]).filename().string(),
+                                 dir.File("link.tif")}) {
+    SCOPED_TRACE(out);
+    std::vector<std::string> argv = {EOSCALE_WATER_MASK_BIN, out};
+    for (const std::string& d : *dates) argv.push_back(d);
+    std::string err;
+    EXPECT_EQ(RunToEnd(argv, logs.path(), nullptr, &err), 1);
+    EXPECT_THAT(err, HasSubstr("refusing to write"));
+    EXPECT_THAT(err, HasSubstr("a run never writes one of its inputs"));
+    EXPECT_EQ(Slurp((*dates)[0]), before);
+  }
+}
+
+TEST(CliNothingLostTest, PipelineRefusesADsmInOutdirUnderAnOutputsName) {
+  TempDir dir, logs;
+  const std::string dsm = dir.File("filled_dsm.tif");  // the name of one of pipeline's outputs
+  ASSERT_TRUE(examples::MakeSyntheticDsm(dsm, 200, 150).ok());
+  const std::string before = Slurp(dsm);
+  std::string err;
+  EXPECT_EQ(RunToEnd({EOSCALE_PIPELINE_BIN, dsm, dir.path()}, logs.path(), nullptr, &err), 1);
+  EXPECT_THAT(err, HasSubstr("a run never writes one of its inputs"));
+  EXPECT_EQ(Slurp(dsm), before);
+  EXPECT_FALSE(std::filesystem::exists(dir.File("nodata_mask.tif")));  // all outputs or none
+}
+
 #else
 
 TEST(CliSignalTest, NeedsTheExamples) { GTEST_SKIP() << "built without the examples (water_mask, pipeline)"; }

@@ -200,5 +200,35 @@ TEST(NothingLostTest, AnOutputThatIsAnInputUnderAnySpellingIsRefusedAndTheInputK
   }
 }
 
+TEST(NothingLostTest, AnInputRewrittenInPlaceDuringTheRunFailsItAndNothingIsCommitted) {
+  TempDir dir;
+  Array a = ::eoscale::testing::RandomArray(Grid(256, 256), 3);
+  ::eoscale::testing::WriteTiff(a, dir.File("in.tif"), 32);
+  ::eoscale::testing::WriteTiff(a, dir.File("out.tif"), 32);  // a previous output
+  const Array previous = ::eoscale::testing::ReadTiff(dir.File("out.tif"));
+  ContextOptions o;
+  o.workers = 1;
+  o.tiling.tile_size = 32;
+  const std::string in = dir.File("in.tif");
+  o.progress = [in](const Progress& p) {
+    if (p.tiles_done == 10) {  // a colleague regenerates the input mid-run
+      Array b = ::eoscale::testing::RandomArray(Grid(256, 256), 4);
+      ::eoscale::testing::WriteTiff(b, in, 32);
+    }
+    return true;
+  };
+  auto ctx = Context::Create(o);
+  auto src = (*ctx)->Open(in);
+  ASSERT_TRUE(src.ok());
+  auto m = (*ctx)->Map({*src}, Copy());
+  ASSERT_TRUE((*ctx)->Write((*m)[0], dir.File("out.tif")).ok());
+  absl::Status s = (*ctx)->Run();
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(std::string(s.message()), HasSubstr("changed"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr(in));
+  EXPECT_TRUE(::eoscale::testing::SameBytes(::eoscale::testing::ReadTiff(dir.File("out.tif")), previous));
+  EXPECT_EQ(dir.List().size(), 2u);  // in.tif and out.tif: no temporary left
+}
+
 }  // namespace
 }  // namespace eoscale
