@@ -51,15 +51,17 @@ using ProgressCallback = std::function<bool(const Progress&)>;
 struct ContextOptions {
   // Worker threads (>= 1). 0 is an error. Each run gets its own
   // tbb::task_arena of this many threads; the process's oneTBB settings are
-  // left alone, except that a context asking for more workers than oneTBB's
-  // default pool holds (the machine's cores) raises the process's thread
-  // limit to that many, once, and never lowers it.
+  // left alone, except that while runs needing more threads than oneTBB's
+  // default pool (the machine's cores) are in progress, the process's
+  // thread limit is raised to hold them (never lowered below the default;
+  // back to oneTBB's own when the last such run ends). Meanwhile a host's
+  // own larger tbb::global_control is capped to that limit.
   int workers = 2;
   TilingOptions tiling = {};
   // Ceiling on the run's memory, in bytes: live tile bytes plus a share for
   // the I/O layer (an eighth, within [1, 16] MiB: GDAL's blocks while a
-  // read is in flight, open handles). 0 picks max(64 MiB, the graph's
-  // minimum). A budget below the minimum working set of one tile is an
+  // read is in flight, open handles). 0 picks a tile share of
+  // max(48 MiB, the graph's minimum), i.e. 64 MiB in all for most graphs. A budget below the minimum working set of one tile is an
   // error that states the minimum. GDAL's own cache size is never changed.
   int64_t memory_budget_bytes = 0;
   ProgressCallback progress = nullptr;

@@ -72,8 +72,16 @@ CostModel CostModel::Build(const GroupPlan& plan, bool reduce) {
   bool uniform = m.tiles_y_ >= 2;
   const int th = ys.size() >= 2 ? ys[1] - ys[0] : 1;
   for (int r = 0; uniform && r + 1 < m.tiles_y_; ++r) uniform = ys[r + 1] - ys[r] == th;
+  // The longest chain of such reaches (exec nodes are in topological order).
+  std::vector<int64_t> to(plan.exec.size(), 0);
   int64_t reach = 1;
-  for (const ExecDesc& e : plan.exec) reach += (e.margin + th - 1) / th + 1;
+  for (size_t ei = 0; ei < plan.exec.size(); ++ei) {
+    const ExecDesc& e = plan.exec[ei];
+    int64_t before = 0;
+    for (int slot : e.inputs) before = std::max(before, to[plan.slots[slot].producer]);
+    to[ei] = before + (e.margin + th - 1) / th + 1;
+    reach = std::max(reach, to[ei] + 1);
+  }
   const int64_t head = 3 * reach + 2;
   if (!reduce || !uniform || m.tiles_y_ <= 2 * head) {
     Replay(plan, &m.cost_, &m.min_working_set_);

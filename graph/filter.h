@@ -81,7 +81,9 @@ class TileSpan {
 
 // What a Map function sees for one tile.
 //  - Inputs cover tile.Expanded(): the stable window plus the margin
-//    available on each side (clamped at the image border, as in EOScale).
+//    available on each side (clamped at the image border, as in EOScale;
+//    in a region run, at the border of the region computed, which is grown
+//    by the graph's margins so that the requested window is exact).
 //    Inputs are read-only: EOScale's "in-place update of an input corrupts
 //    the overlap" cannot be written.
 //  - Outputs cover tile.window, the stable window only; the function must

@@ -50,6 +50,9 @@ void GatheringNode::OnPiece(int input, int64_t tile, TileBuffer buffer) {
     }
     if (!ready.empty()) Compute(ready[0]);
   }
+  // Drop this body's reference before it counts as done: a forced
+  // admission at zero in flight must see every buffer that can be freed.
+  buffer.reset();
   run_.Received();
 }
 

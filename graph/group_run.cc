@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "eoscale/graph/graph_state.h"
 #include "oneapi/tbb/global_control.h"
+#include "oneapi/tbb/info.h"
 #include "oneapi/tbb/task_arena.h"
 
 namespace eoscale::internal {
@@ -15,33 +16,37 @@ namespace {
 
 char tsan_flow = 0;
 
-// oneTBB's default pool has cores - 1 workers. While runs are in progress,
-// the process's thread limit must hold all of their workers (plus two:
-// oneTBB may lend a worker to an arena whose only thread is its caller, and
-// with one spare a 1-worker and a 4-worker context running together were
-// measured to leave the second at 3 threads now and then), so a
-// context asking for more than the machine's cores raises it to the most
-// ever needed at once, and never lowers it (ContextOptions::workers says
-// so): a lowering global_control would throttle every other user of oneTBB
-// in the process, and other contexts running at the same time.
+// oneTBB's default pool has cores - 1 workers. While runs asking for more
+// threads than that are in progress, the process's thread limit must hold
+// all of their workers (plus two: oneTBB may lend a worker to an arena whose
+// only thread is its caller, and with one spare a 1-worker and a 4-worker
+// context running together were measured to leave the second at 3 threads
+// now and then). So the first such run raises the limit, later ones raise
+// it further, and it goes back to oneTBB's own when the last run ends: it is
+// never lowered below the default, and nothing is left behind between runs
+// (ContextOptions::workers says so). While raised, oneTBB applies the
+// smallest live limit, so a host's own larger global_control is capped to
+// ours for the duration of the runs.
 class ThreadLimit {
  public:
   explicit ThreadLimit(int workers) : workers_(workers) {
     std::lock_guard<std::mutex> l(mu_);
     active_ += workers_;
+    if (active_ <= tbb::info::default_concurrency()) return;
     const size_t want = static_cast<size_t>(active_ + 2);
-    if (want > raised_to_ &&
-        (raised_ != nullptr ||
-         want > tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism))) {
-      auto* next = new tbb::global_control(tbb::global_control::max_allowed_parallelism, want);
-      delete raised_;
-      raised_ = next;
+    if (want > raised_to_) {
+      auto next = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, want);
+      raised_ = std::move(next);
       raised_to_ = want;
     }
   }
   ~ThreadLimit() {
     std::lock_guard<std::mutex> l(mu_);
     active_ -= workers_;
+    if (active_ == 0) {
+      raised_.reset();
+      raised_to_ = 0;
+    }
   }
   ThreadLimit(const ThreadLimit&) = delete;
   ThreadLimit& operator=(const ThreadLimit&) = delete;
@@ -49,9 +54,9 @@ class ThreadLimit {
  private:
   const int workers_;
   static inline std::mutex mu_;
-  static inline int active_ = 0;                           // guarded by mu_
-  static inline tbb::global_control* raised_ = nullptr;    // guarded by mu_; lives until exit
-  static inline size_t raised_to_ = 0;                     // guarded by mu_
+  static inline int active_ = 0;                                  // guarded by mu_: workers of runs in progress
+  static inline std::unique_ptr<tbb::global_control> raised_;     // guarded by mu_
+  static inline size_t raised_to_ = 0;                            // guarded by mu_
 };
 
 }  // namespace
@@ -106,7 +111,7 @@ std::shared_ptr<PooledBuffer> GroupRun::NewBuffer(const Profile& p, const Window
 }
 
 void GroupRun::Free(PooledBuffer* b) {
-  const int64_t bytes = static_cast<int64_t>(b->allocated_bytes());
+  const int64_t bytes = static_cast<int64_t>(b->allocated_bytes()) + kTileOverheadBytes;
   delete b;
   reserved_.fetch_sub(bytes, std::memory_order_acq_rel);
   TryAdmit(false);

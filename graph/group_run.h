@@ -118,7 +118,7 @@ void AdmitToSource(FlowNode& source, int64_t t);
 
 class GroupRun {
  public:
-  // `files`: the file sink of each exec node that is one (else null).
+  // Sinks that write files are given with set_file before Execute.
   GroupRun(GraphState& g, GroupPlan plan, CostModel costs, RunProgress* progress);
   ~GroupRun();
 

@@ -61,7 +61,8 @@ int64_t GroupPlan::SlotTileBytes(int slot, int64_t t) const {
   const SlotDesc& s = slots[slot];
   const Window w = grid->TileWithMargin(t, s.read_margin).Expanded();
   const int64_t pixels = w.Pixels() * s.profile.bands * static_cast<int64_t>(PixelSize(s.profile.type));
-  return s.from_source ? pixels : pixels + static_cast<int64_t>(OutputGuardBytes(s.profile, w));
+  return kTileOverheadBytes +
+         (s.from_source ? pixels : pixels + static_cast<int64_t>(OutputGuardBytes(s.profile, w)));
 }
 
 bool GroupPlan::NeedsGather(int slot, int margin, int64_t t) const {
@@ -73,7 +74,7 @@ int64_t GroupPlan::GatherBytes(int slot, int margin, int64_t t) const {
   if (!NeedsGather(slot, margin, t)) return 0;
   const SlotDesc& s = slots[slot];
   const Window w = grid->TileWithMargin(t, margin).Expanded();
-  return w.Pixels() * s.profile.bands * static_cast<int64_t>(PixelSize(s.profile.type));
+  return kTileOverheadBytes + w.Pixels() * s.profile.bands * static_cast<int64_t>(PixelSize(s.profile.type));
 }
 
 int DefaultTileSize(const GraphState& g, const std::vector<int>& node_ids) {

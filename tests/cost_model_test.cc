@@ -59,7 +59,9 @@ INSTANTIATE_TEST_SUITE_P(
     Chains, CostModelTest,
     ::testing::Values(Case{64, 2048, 16, {0}}, Case{64, 2048, 16, {1}}, Case{48, 3000, 16, {1, 0, 2}},
                       Case{100, 4000, 16, {3, 17, 0}}, Case{64, 4100, 8, {1, -2, 1}},
-                      Case{80, 5000, 16, {0, 0, 0, 0, 1}}, Case{300, 3000, 16, {2, 1}}));
+                      Case{80, 5000, 16, {0, 0, 0, 0, 1}}, Case{300, 3000, 16, {2, 1}},
+                      // 30 branches from the source: the reach is the longest chain, not the sum.
+                      Case{64, 4000, 16, std::vector<int>(30, -1)}));
 
 }  // namespace
 }  // namespace eoscale::internal
