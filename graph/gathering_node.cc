@@ -44,9 +44,10 @@ void GatheringNode::OnPiece(int input, int64_t tile, TileBuffer buffer) {
       }
     }
     for (size_t k = 1; k < ready.size(); ++k) {
+      auto* next = new ReadyTile(std::move(ready[k]));  // built before the release below
       run_.Sending(1);
       TsanBeforePut();
-      ready_.try_put(new ReadyTile(std::move(ready[k])));
+      ready_.try_put(next);
     }
     if (!ready.empty()) Compute(ready[0]);
   }
