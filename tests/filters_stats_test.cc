@@ -225,7 +225,8 @@ TEST(StatisticsTest, DsmMatchesGdalStatistics) {
     GDALClose(h);
   }
   int64_t valid = 0;
-  for (float v : testing::ReadTiff(path).Samples<float>()) valid += v != testing::kDsmNodata;
+  const Array pixels = testing::ReadTiff(path);  // kept: a range-for over a temporary's span dangles
+  for (float v : pixels.Samples<float>()) valid += v != testing::kDsmNodata;
   ASSERT_GT(valid, 0);
   ASSERT_LT(valid, int64_t{testing::kDsmSide} * testing::kDsmSide) << "the DSM has holes";
 
