@@ -237,7 +237,10 @@ TEST(CliSignalTest, WaterMaskStoppedBeforeTheRunExits128PlusSignalAndRemovesItsG
   TempDir tmp, out, logs;
   const std::string mask = out.File("mask.tif");
   Program p({EOSCALE_WATER_MASK_BIN, mask}, logs.path(), {"TMPDIR=" + tmp.path()});
-  ASSERT_TRUE(WaitFor(p, [&] { return !tmp.List().empty(); })) << p.Stderr();
+  // The program says it is generating once its folder exists, after its
+  // handlers are installed (a file in $TMPDIR may appear earlier: a signal
+  // then would find the default action, as seen once under TSan).
+  ASSERT_TRUE(WaitFor(p, [&] { return p.Stdout().find("generating") != std::string::npos; })) << p.Stderr();
   ASSERT_EQ(::kill(p.pid(), SIGTERM), 0);
   EXPECT_EQ(p.Wait(), 128 + SIGTERM) << p.Stderr();
   EXPECT_THAT(p.Stderr(), HasSubstr("water_mask: stopped by SIGTERM: no output written, previous files kept"));
