@@ -5,7 +5,7 @@
 
 namespace eoscale::internal {
 
-void CostModel::Replay(const GroupPlan& plan, std::vector<int64_t>* cost_out, int64_t* min_ws) {
+void CostModel::Replay(const GroupPlan& plan, CostModel* m) {
   const int64_t n = plan.grid->num_tiles();
   const size_t ne = plan.exec.size(), ns = plan.slots.size();
   TileList nb;
@@ -21,18 +21,21 @@ void CostModel::Replay(const GroupPlan& plan, std::vector<int64_t>* cost_out, in
       }
     }
   }
-  cost_out->assign(n, 0);
+  m->cost_.assign(n, 0);
+  m->tasks_.assign(n, 0);
   int64_t reserved = 0;
-  *min_ws = 0;
+  m->min_working_set_ = 0;
   std::vector<std::pair<int, int64_t>> work;
   for (int64_t t = 0; t < n; ++t) {
     int64_t cost = 0, freed = 0;
+    int tasks = 0;
     for (size_t ei = 0; ei < ne; ++ei) {
       if (plan.exec[ei].kind == ExecKind::kSource) work.push_back({static_cast<int>(ei), t});
     }
     while (!work.empty()) {
       auto [ei, u] = work.back();
       work.pop_back();
+      ++tasks;
       const ExecDesc& e = plan.exec[ei];
       for (int slot : e.outputs) cost += plan.SlotTileBytes(slot, u);
       for (int slot : e.inputs) {
@@ -54,8 +57,9 @@ void CostModel::Replay(const GroupPlan& plan, std::vector<int64_t>* cost_out, in
         }
       }
     }
-    (*cost_out)[t] = cost;
-    *min_ws = std::max(*min_ws, reserved + cost);
+    m->cost_[t] = cost;
+    m->tasks_[t] = tasks;
+    m->min_working_set_ = std::max(m->min_working_set_, reserved + cost);
     reserved += cost - freed;
   }
 }
@@ -84,7 +88,7 @@ CostModel CostModel::Build(const GroupPlan& plan, bool reduce) {
   }
   const int64_t head = 3 * reach + 2;
   if (!reduce || !uniform || m.tiles_y_ <= 2 * head) {
-    Replay(plan, &m.cost_, &m.min_working_set_);
+    Replay(plan, &m);
     m.replayed_rows_ = m.tiles_y_;
     return m;
   }
@@ -98,13 +102,13 @@ CostModel CostModel::Build(const GroupPlan& plan, bool reduce) {
                                              Window{region.x, region.y, region.width, rys.back()});
   reduced.exec = plan.exec;
   reduced.slots = plan.slots;
-  Replay(reduced, &m.cost_, &m.min_working_set_);
+  Replay(reduced, &m);
   m.replayed_rows_ = 2 * m.head_;
   return m;
 }
 
-int64_t CostModel::Cost(int64_t t) const {
-  if (head_ == 0) return cost_[t];
+int64_t CostModel::Replayed(int64_t t) const {
+  if (head_ == 0) return t;
   int row = static_cast<int>(t / tiles_x_);
   const int col = static_cast<int>(t % tiles_x_);
   if (row >= tiles_y_ - head_) {
@@ -112,7 +116,7 @@ int64_t CostModel::Cost(int64_t t) const {
   } else if (row >= head_) {
     row = head_ - 1;  // a steady row: the middle of the image repeats it
   }
-  return cost_[static_cast<int64_t>(row) * tiles_x_ + col];
+  return static_cast<int64_t>(row) * tiles_x_ + col;
 }
 
 }  // namespace eoscale::internal

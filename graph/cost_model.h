@@ -34,13 +34,22 @@ class CostModel {
 
   int64_t min_working_set() const { return min_working_set_; }
   // What admitting tile t of the plan's grid reserves.
-  int64_t Cost(int64_t t) const;
+  int64_t Cost(int64_t t) const { return cost_[Replayed(t)]; }
+  // The tile tasks admitting tile t makes runnable (its cascade, or
+  // "wave"): the sources' reads of t and every task whose last input that
+  // made possible. A task belongs to the wave of the latest of its inputs,
+  // whatever order tasks actually run in, so the engine can tell when a
+  // wave has finished by counting its tasks down.
+  int Tasks(int64_t t) const { return tasks_[Replayed(t)]; }
   // Rows of the grid the replay ran on (the grid's own when not reduced).
   int replayed_rows() const { return replayed_rows_; }
 
  private:
-  static void Replay(const GroupPlan& plan, std::vector<int64_t>* cost, int64_t* min_working_set);
+  // The replayed tile that stands for tile t.
+  int64_t Replayed(int64_t t) const;
+  static void Replay(const GroupPlan& plan, CostModel* m);
   std::vector<int64_t> cost_;  // per replayed tile
+  std::vector<int> tasks_;     // per replayed tile
   int64_t min_working_set_ = 0;
   int tiles_x_ = 1;
   int tiles_y_ = 1;

@@ -7,6 +7,7 @@ namespace eoscale::internal {
 GatheringNode::GatheringNode(GroupRun& run, int exec)
     : run_(run), exec_(exec), ready_(run.flow(), tbb::flow::unlimited, ReadyBody{this}) {
   const ExecDesc& e = run.plan().exec[exec];
+  single_piece_ = e.inputs.size() == 1 && (e.margin == 0 || run.plan().slots[e.inputs[0]].from_source);
   for (size_t i = 0; i < e.inputs.size(); ++i) {
     ports_.push_back(std::make_unique<tbb::flow::function_node<TileMsg>>(
         run.flow(), tbb::flow::unlimited, PortBody{this, static_cast<int>(i)}));
@@ -16,7 +17,7 @@ GatheringNode::GatheringNode(GroupRun& run, int exec)
 tbb::flow::continue_msg GatheringNode::PortBody::operator()(const TileMsg& m) const {
   TsanBodyStart();
   const PortBody* b = TsanOpaque(this);
-  b->self->OnPiece(b->input, m.tile, m.Take());
+  b->self->OnPiece(b->input, m.tile, m.wave, m.Take());
   return {};
 }
 
@@ -30,8 +31,14 @@ tbb::flow::continue_msg GatheringNode::ReadyBody::operator()(ReadyTile* r) const
   return {};
 }
 
-void GatheringNode::OnPiece(int input, int64_t tile, TileBuffer buffer) {
-  if (!run_.cancelled()) {
+void GatheringNode::OnPiece(int input, int64_t tile, int64_t wave, TileBuffer buffer) {
+  if (single_piece_ && !run_.cancelled()) {
+    ReadyTile r;
+    r.tile = tile;
+    r.wave = wave;
+    r.pieces.push_back(Piece{input, tile, wave, std::move(buffer)});
+    Compute(r);
+  } else if (!run_.cancelled()) {
     const GroupPlan& plan = run_.plan();
     const ExecDesc& e = plan.exec[exec_];
     TileList readers;
@@ -39,7 +46,8 @@ void GatheringNode::OnPiece(int input, int64_t tile, TileBuffer buffer) {
     absl::InlinedVector<ReadyTile, 2> ready;
     for (int64_t v : readers) {
       ReadyTile r;
-      if (gatherer_.Add(v, run_.ExpectedPieces(exec_, v), Piece{input, tile, buffer}, &r)) {
+      if (gatherer_.Add(
+              v, [&] { return run_.ExpectedPieces(exec_, v); }, Piece{input, tile, wave, buffer}, &r)) {
         ready.push_back(std::move(r));
       }
     }

@@ -37,7 +37,11 @@ class GatheringNode : public FlowNode {
     GatheringNode* self;
     tbb::flow::continue_msg operator()(ReadyTile* r) const;
   };
-  void OnPiece(int input, int64_t tile, TileBuffer buffer);
+  void OnPiece(int input, int64_t tile, int64_t wave, TileBuffer buffer);
+
+  // One input read tile for tile (from a source, or without a margin):
+  // every piece is a whole ready tile, and nothing waits.
+  bool single_piece_ = false;
 
   Gatherer gatherer_;
   std::vector<std::unique_ptr<tbb::flow::function_node<TileMsg>>> ports_;

@@ -64,15 +64,16 @@ class ThreadLimit {
 void TsanBeforePut() { TsanRelease(&tsan_flow); }
 void TsanBodyStart() { TsanAcquire(&tsan_flow); }
 
-bool Gatherer::Add(int64_t v, int expected, Piece piece, ReadyTile* ready) {
+bool Gatherer::Add(int64_t v, absl::FunctionRef<int()> expected, Piece piece, ReadyTile* ready) {
   Shard& s = shards_[static_cast<uint64_t>(v) % kShards];
   std::lock_guard<std::mutex> l(s.mu);
   auto [it, inserted] = s.waiting.try_emplace(v);
   Waiting& w = it->second;
   if (inserted) {
-    w.missing = expected;
+    w.missing = expected();
     w.tile.tile = v;
   }
+  w.tile.wave = std::max(w.tile.wave, piece.wave);
   w.tile.pieces.push_back(std::move(piece));
   if (--w.missing > 0) return false;
   *ready = std::move(w.tile);
@@ -89,7 +90,10 @@ void Gatherer::Clear() {
 
 GroupRun::GroupRun(GraphState& g, GroupPlan plan, CostModel costs, RunProgress* progress)
     : g_(g), plan_(std::move(plan)), costs_(std::move(costs)), progress_(progress),
-      files_(plan_.exec.size(), nullptr), figures_(new Figures[plan_.exec.size()]) {}
+      files_(plan_.exec.size(), nullptr), wave_left_(new std::atomic<int>[kWaveSlots]),
+      figures_(new Figures[plan_.exec.size()]) {
+  for (int i = 0; i < kWaveSlots; ++i) wave_left_[i].store(0, std::memory_order_relaxed);
+}
 
 GroupRun::~GroupRun() = default;
 
@@ -125,13 +129,20 @@ void GroupRun::Fail(absl::Status s) {
   cancelled_.store(true, std::memory_order_release);
 }
 
-void GroupRun::Send(int slot, int64_t t, TileBuffer buffer) {
+void GroupRun::Send(int slot, int64_t t, int64_t wave, TileBuffer buffer) {
   const int fanout = static_cast<int>(plan_.slots[slot].edges.size());
   if (fanout == 0) return;  // nobody reads it: dropped (freed) here
   auto* share = new TileShare{{fanout}, std::move(buffer)};
   Sending(fanout);
   TsanBeforePut();
-  images_[slot]->try_put(TileMsg{t, share});
+  images_[slot]->try_put(TileMsg{t, wave, share});
+}
+
+void GroupRun::WaveTaskDone(int64_t wave) {
+  if (wave_left_[wave % kWaveSlots].fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    waves_in_flight_.fetch_sub(1, std::memory_order_acq_rel);
+    TryAdmit(false);
+  }
 }
 
 void GroupRun::Received() {
@@ -193,8 +204,24 @@ void GroupRun::TryAdmit(bool force) {
     while (!stopped_ && next_tile_ < n && !cancelled()) {
       const int64_t c = costs_.Cost(next_tile_);
       const int64_t r = reserved_.load(std::memory_order_acquire);
-      if (r + c > store_budget_ && !(force && in_flight_.load(std::memory_order_acquire) == 0)) break;
+      std::atomic<int>& left = wave_left_[next_tile_ % kWaveSlots];
+      if (force && in_flight_.load(std::memory_order_acquire) == 0) {
+        // Nothing runs, so every wave admitted so far has finished: the
+        // next tile always fits then (cost_model.h). A wave still counted
+        // here means the replay and the run disagree: an engine bug, and
+        // waiting on it would hang.
+        if (waves_in_flight_.load(std::memory_order_acquire) != 0) {
+          Fail(absl::InternalError(absl::StrCat("engine bug: ", waves_in_flight_.load(),
+                                                " tile cascades unfinished while no task runs")));
+          break;
+        }
+      } else if (r + c > store_budget_ || waves_in_flight_.load(std::memory_order_acquire) >= max_waves_ ||
+                 left.load(std::memory_order_acquire) != 0) {
+        break;
+      }
       force = false;
+      left.store(costs_.Tasks(next_tile_), std::memory_order_release);
+      waves_in_flight_.fetch_add(1, std::memory_order_acq_rel);
       reserved_.fetch_add(c, std::memory_order_acq_rel);
       Sending(static_cast<int>(sources_.size()));
       admitted.push_back(next_tile_++);
@@ -211,7 +238,7 @@ int GroupRun::ThreadIndex() {
   return id;
 }
 
-void GroupRun::TaskDone(int exec, int64_t tile, Clock::time_point start, int64_t bytes, bool ok) {
+void GroupRun::TaskDone(int exec, int64_t tile, int64_t wave, Clock::time_point start, int64_t bytes, bool ok) {
   Figures& f = figures_[exec];
   f.tiles.fetch_add(1, std::memory_order_relaxed);
   const auto end = Clock::now();
@@ -231,19 +258,21 @@ void GroupRun::TaskDone(int exec, int64_t tile, Clock::time_point start, int64_t
       go = g_.options.progress(Progress{e.node ? e.node->name : e.name, progress_->done, progress_->total});
     } catch (const std::exception& ex) {
       Fail(absl::InternalError(absl::StrCat("the progress callback threw an exception: ", ex.what())));
-      return;
+      go = true;
     } catch (...) {
       Fail(absl::InternalError("the progress callback threw an exception"));
-      return;
+      go = true;
     }
     if (!go) {
       Fail(absl::CancelledError(absl::StrCat("run cancelled by the progress callback after ", progress_->done,
                                              " of ", progress_->total, " tile tasks")));
     }
   }
+  WaveTaskDone(wave);
 }
 
 absl::Status GroupRun::Execute(int workers, RunStats* stats) {
+  max_waves_ = std::clamp(2 * workers + 2, 2, kWaveSlots);
   ThreadLimit limit(workers);
   tbb::task_arena arena(workers);
   arena.execute([&] {

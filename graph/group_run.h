@@ -21,6 +21,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "eoscale/graph/cost_model.h"
 #include "eoscale/graph/plan.h"
@@ -47,6 +48,7 @@ struct TileShare {
 // through Take, after the body's TsanBodyStart.
 struct TileMsg {
   int64_t tile = 0;
+  int64_t wave = 0;  // the admission whose cascade produced it (cost_model.h)
   TileShare* share = nullptr;
   // The buffer, and this consumer's reference dropped. Exactly once per
   // delivered message.
@@ -61,10 +63,12 @@ struct TileMsg {
 struct Piece {
   int input = 0;
   int64_t tile = 0;
+  int64_t wave = 0;
   TileBuffer buffer;
 };
 struct ReadyTile {
   int64_t tile = 0;
+  int64_t wave = 0;  // the latest of its pieces' waves: the task's own
   absl::InlinedVector<Piece, 9> pieces;
 };
 
@@ -79,9 +83,10 @@ struct RunProgress {
 // arrives and handed out by the last. Thread-safe.
 class Gatherer {
  public:
-  // Adds `piece` to tile v, which needs `expected` pieces in all. True
-  // (and *ready filled) when it was the last one.
-  bool Add(int64_t v, int expected, Piece piece, ReadyTile* ready);
+  // Adds `piece` to tile v, which needs `expected()` pieces in all (asked
+  // only when v's first piece arrives). True (and *ready filled) when it
+  // was the last one.
+  bool Add(int64_t v, absl::FunctionRef<int()> expected, Piece piece, ReadyTile* ready);
   void Clear();
 
  private:
@@ -140,14 +145,16 @@ class GroupRun {
   std::shared_ptr<PooledBuffer> NewBuffer(const Profile& p, const Window& w, int tag, size_t guard = 0);
   bool cancelled() const { return cancelled_.load(std::memory_order_acquire); }
   void Fail(absl::Status s);
-  // Puts tile t of the image `slot` on its edges.
-  void Send(int slot, int64_t t, TileBuffer buffer);
+  // Puts tile t of the image `slot`, made by a task of `wave`, on its edges.
+  void Send(int slot, int64_t t, int64_t wave, TileBuffer buffer);
   // `n` messages are about to be put to bodies; each body calls Received
   // once when done.
   void Sending(int n) { in_flight_.fetch_add(n, std::memory_order_acq_rel); }
   void Received();
-  // A tile task of exec node `exec` ran (figures, trace, progress).
-  void TaskDone(int exec, int64_t tile, Clock::time_point start, int64_t bytes, bool ok);
+  // A tile task of exec node `exec`, part of `wave`, ran (figures, trace,
+  // progress, the wave counted down). Called before the body that ran it
+  // calls Received.
+  void TaskDone(int exec, int64_t tile, int64_t wave, Clock::time_point start, int64_t bytes, bool ok);
   // Counts pieces consumer tile t of `exec` needs over all its inputs.
   int ExpectedPieces(int exec, int64_t t) const;
   // The input views of a ready tile (gathering neighbours when needed).
@@ -158,6 +165,7 @@ class GroupRun {
 
  private:
   void TryAdmit(bool force);
+  void WaveTaskDone(int64_t wave);
   void Free(PooledBuffer* b);
   void FillStats(RunStats* stats) const;
   int ThreadIndex();
@@ -177,6 +185,14 @@ class GroupRun {
   int64_t next_tile_ = 0;   // guarded by admit_mu_
   bool stopped_ = false;    // guarded by admit_mu_: the graph is being torn down
   std::atomic<int64_t> reserved_{0};
+  // Waves (admitted tiles' cascades) not finished yet: each slot counts the
+  // tasks wave w (slot w % kWaveSlots) still has to run. At most
+  // max_waves_ are in flight: that bounds the run's read-ahead (and its
+  // bookkeeping with tiny tiles) whatever the budget.
+  static constexpr int kWaveSlots = 64;
+  std::unique_ptr<std::atomic<int>[]> wave_left_;
+  std::atomic<int> waves_in_flight_{0};
+  int max_waves_ = 4;
   std::atomic<int64_t> in_flight_{0};
   std::atomic<bool> cancelled_{false};
   // std::mutex rather than absl::Mutex throughout the engine: Debian's

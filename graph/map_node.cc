@@ -60,9 +60,9 @@ class MapFlowNode final : public GatheringNode {
       run_.Fail(absl::Status(st.code(), absl::StrCat("filter ", run_.Label(exec_), " failed on tile ", r.tile, " (",
                                                      DescribeWindow(tile.window), "): ", st.message())));
     } else {
-      for (size_t j = 0; j < outputs.size(); ++j) run_.Send(e.outputs[j], r.tile, std::move(outputs[j]));
+      for (size_t j = 0; j < outputs.size(); ++j) run_.Send(e.outputs[j], r.tile, r.wave, std::move(outputs[j]));
     }
-    run_.TaskDone(exec_, r.tile, start, bytes, st.ok());
+    run_.TaskDone(exec_, r.tile, r.wave, start, bytes, st.ok());
   }
 
   // One per worker thread and node (MapTile::GetScratch), for the run.

@@ -57,7 +57,7 @@ class ReduceFlowNode final : public GatheringNode {
     } else {
       Fold(r.tile, *std::move(part));
     }
-    run_.TaskDone(exec_, r.tile, start, 0, part.ok());
+    run_.TaskDone(exec_, r.tile, r.wave, start, 0, part.ok());
   }
 
   // Folds every partial that is next in tile order.

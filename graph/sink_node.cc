@@ -24,12 +24,12 @@ class SinkFlowNode final : public FlowNode {
     SinkFlowNode* self;
     tbb::flow::continue_msg operator()(const TileMsg& m) const {
       TsanBodyStart();
-      TsanOpaque(this)->self->Write(m.tile, m.Take());
+      TsanOpaque(this)->self->Write(m.tile, m.wave, m.Take());
       return {};
     }
   };
 
-  void Write(int64_t tile, TileBuffer buffer) {
+  void Write(int64_t tile, int64_t wave, TileBuffer buffer) {
     if (!run_.cancelled()) {
       const auto start = Clock::now();
       const ExecDesc& e = run_.plan().exec[exec_];
@@ -63,7 +63,7 @@ class SinkFlowNode final : public FlowNode {
         run_.Fail(absl::Status(st.code(), absl::StrCat("node ", run_.Label(exec_), " failed on tile ", tile, " (",
                                                        DescribeWindow(tw), "): ", st.message())));
       }
-      run_.TaskDone(exec_, tile, start, 0, st.ok());
+      run_.TaskDone(exec_, tile, wave, start, 0, st.ok());
     }
     buffer.reset();
     run_.Received();

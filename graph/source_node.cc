@@ -53,9 +53,9 @@ class SourceFlowNode final : public FlowNode {
         run_.Fail(absl::Status(st.code(), absl::StrCat("source ", run_.Label(exec_), " failed on tile ", t, " (",
                                                        DescribeWindow(w), "): ", st.message())));
       } else {
-        run_.Send(slot, t, std::move(buf));
+        run_.Send(slot, t, /*wave=*/t, std::move(buf));
       }
-      run_.TaskDone(exec_, t, start, static_cast<int64_t>(w.Pixels()) * s.profile.bands * PixelSize(s.profile.type),
+      run_.TaskDone(exec_, t, /*wave=*/t, start, static_cast<int64_t>(w.Pixels()) * s.profile.bands * PixelSize(s.profile.type),
                     st.ok());
     }
     run_.Received();

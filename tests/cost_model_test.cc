@@ -52,7 +52,10 @@ TEST_P(CostModelTest, ReducedReplayEqualsTheWholeGridReplay) {
   const CostModel reduced = CostModel::Build(plan, /*reduce=*/true);
   ASSERT_LT(reduced.replayed_rows(), full.replayed_rows()) << "the case must exercise the reduction";
   EXPECT_EQ(reduced.min_working_set(), full.min_working_set());
-  for (int64_t t = 0; t < plan.grid->num_tiles(); ++t) ASSERT_EQ(reduced.Cost(t), full.Cost(t)) << "tile " << t;
+  for (int64_t t = 0; t < plan.grid->num_tiles(); ++t) {
+    ASSERT_EQ(reduced.Cost(t), full.Cost(t)) << "tile " << t;
+    ASSERT_EQ(reduced.Tasks(t), full.Tasks(t)) << "tile " << t;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
