@@ -429,27 +429,43 @@ class GdalSource final : public RasterSource {
     const Window& w = dst.window();
     const int psize = static_cast<int>(PixelSize(profile_.type));
     const GDALDataType gt = ToGdal(profile_.type);
-    // A window that is exactly one block of the file (edge blocks included)
-    // is read block by block, straight into the tile: no GDAL cache, one copy.
-    if (uniform_blocks_ && w.x % read_bw_ == 0 && w.y % read_bh_ == 0 &&
-        w.width == std::min(read_bw_, profile_.width - w.x) &&
-        w.height == std::min(read_bh_, profile_.height - w.y)) {
-      const bool full = w.width == read_bw_ && w.height == read_bh_ && dst.row_stride() == read_bw_;
+    // A window that is exactly one block of the file (edge blocks included),
+    // or any window of a GeoTIFF, is read block by block: a block that is
+    // the whole tile straight into it, others into a per-thread block and
+    // copied. No GDAL cache in between (its blocks would be allocated,
+    // faulted in and flushed again for every margin-grown tile).
+    const bool one_block = w.x % read_bw_ == 0 && w.y % read_bh_ == 0 &&
+                           w.width == std::min(read_bw_, profile_.width - w.x) &&
+                           w.height == std::min(read_bh_, profile_.height - w.y);
+    if (uniform_blocks_ && (one_block || hints_.driver == "GTiff")) {
       std::vector<std::byte>& scratch = scratch_.local();
-      if (!full) scratch.resize(static_cast<size_t>(read_bw_) * read_bh_ * psize);
+      const size_t block_bytes = static_cast<size_t>(read_bw_) * read_bh_ * psize;
       absl::Status st;
+      const int bx0 = w.x / read_bw_, bx1 = (w.x + w.width - 1) / read_bw_;
+      const int by0 = w.y / read_bh_, by1 = (w.y + w.height - 1) / read_bh_;
       for (int b = 0; b < dst.bands() && st.ok(); ++b) {
         GDALRasterBandH band = GDALGetRasterBand(h, bands_[b]);
-        void* target = full ? dst.RowPtr(b, 0) : scratch.data();
-        errno = 0;
-        if (GDALReadBlock(band, w.x / read_bw_, w.y / read_bh_, target) != CE_None) {
-          st = ReadError(absl::StrCat("band ", bands_[b], " at ", DescribeWindow(w)), errors, errno);
-          break;
-        }
-        if (!full) {
-          for (int y = 0; y < w.height; ++y) {
-            std::memcpy(dst.RowPtr(b, y), scratch.data() + static_cast<size_t>(y) * read_bw_ * psize,
-                        static_cast<size_t>(w.width) * psize);
+        for (int by = by0; by <= by1 && st.ok(); ++by) {
+          for (int bx = bx0; bx <= bx1; ++bx) {
+            const int x0 = std::max(w.x, bx * read_bw_), x1 = std::min(w.x + w.width, (bx + 1) * read_bw_);
+            const int y0 = std::max(w.y, by * read_bh_), y1 = std::min(w.y + w.height, (by + 1) * read_bh_);
+            const bool direct = one_block && w.width == read_bw_ && w.height == read_bh_ &&
+                                dst.row_stride() == read_bw_;
+            if (!direct && scratch.size() < block_bytes) scratch.resize(block_bytes);
+            void* target = direct ? dst.RowPtr(b, 0) : scratch.data();
+            errno = 0;
+            if (GDALReadBlock(band, bx, by, target) != CE_None) {
+              st = ReadError(absl::StrCat("band ", bands_[b], " at ", DescribeWindow(w)), errors, errno);
+              break;
+            }
+            if (direct) continue;
+            const size_t row_bytes = static_cast<size_t>(x1 - x0) * psize;
+            for (int y = y0; y < y1; ++y) {
+              const size_t off = (static_cast<size_t>(y - by * read_bh_) * read_bw_ + (x0 - bx * read_bw_)) * psize;
+              std::memcpy(static_cast<std::byte*>(dst.RowPtr(b, y - w.y)) + static_cast<size_t>(x0 - w.x) * psize,
+                          scratch.data() + off,
+                          row_bytes);
+            }
           }
         }
       }
