@@ -320,6 +320,7 @@ class GdalSource final : public RasterSource {
   std::vector<std::string> files() const override { return files_; }
 
   absl::Status CheckUnchanged() override {
+    memos_.clear();  // the run's last read is done: its blocks go
     std::vector<std::string> changed;
     for (size_t i = 0; i < files_.size(); ++i) {
       const std::string what = DescribeChange(file_states_[i], StatFile(files_[i]));
@@ -438,7 +439,8 @@ class GdalSource final : public RasterSource {
                            w.width == std::min(read_bw_, profile_.width - w.x) &&
                            w.height == std::min(read_bh_, profile_.height - w.y);
     if (uniform_blocks_ && (one_block || hints_.driver == "GTiff")) {
-      std::vector<std::byte>& scratch = scratch_.local();
+      std::vector<BlockMemo>& memos = memos_.local();
+      if (memos.size() < static_cast<size_t>(dst.bands())) memos.resize(dst.bands());
       const size_t block_bytes = static_cast<size_t>(read_bw_) * read_bh_ * psize;
       absl::Status st;
       const int bx0 = w.x / read_bw_, bx1 = (w.x + w.width - 1) / read_bw_;
@@ -451,14 +453,23 @@ class GdalSource final : public RasterSource {
             const int y0 = std::max(w.y, by * read_bh_), y1 = std::min(w.y + w.height, (by + 1) * read_bh_);
             const bool direct = one_block && w.width == read_bw_ && w.height == read_bh_ &&
                                 dst.row_stride() == read_bw_;
-            if (!direct && scratch.size() < block_bytes) scratch.resize(block_bytes);
-            void* target = direct ? dst.RowPtr(b, 0) : scratch.data();
-            errno = 0;
-            if (GDALReadBlock(band, bx, by, target) != CE_None) {
-              st = ReadError(absl::StrCat("band ", bands_[b], " at ", DescribeWindow(w)), errors, errno);
-              break;
+            BlockMemo& memo = memos[b];
+            if (!direct && memo.bx == bx && memo.by == by) {
+              // The block this thread read last for this band (small tiles).
+            } else {
+              if (!direct && memo.data.size() < block_bytes) memo.data.resize(block_bytes);
+              memo.bx = memo.by = -1;
+              void* target = direct ? dst.RowPtr(b, 0) : memo.data.data();
+              errno = 0;
+              if (GDALReadBlock(band, bx, by, target) != CE_None) {
+                st = ReadError(absl::StrCat("band ", bands_[b], " at ", DescribeWindow(w)), errors, errno);
+                break;
+              }
+              if (direct) continue;
+              memo.bx = bx;
+              memo.by = by;
             }
-            if (direct) continue;
+            const std::vector<std::byte>& scratch = memo.data;
             const size_t row_bytes = static_cast<size_t>(x1 - x0) * psize;
             for (int y = y0; y < y1; ++y) {
               const size_t off = (static_cast<size_t>(y - by * read_bh_) * read_bw_ + (x0 - bx * read_bw_)) * psize;
@@ -502,7 +513,15 @@ class GdalSource final : public RasterSource {
   bool uniform_blocks_ = true;     // every selected band has read_bw_ x read_bh_ blocks
   bool flush_after_block_reads_ = false;
   std::atomic<int64_t> next_check_ns_{0};  // steady clock; see CheckNotReplaced
-  tbb::enumerable_thread_specific<std::vector<std::byte>> scratch_;
+  // Per thread and selected band: the last block read into a buffer of its
+  // own, kept until the end of the run (CheckUnchanged), so that tiles
+  // smaller than a block do not read it again. One block per band and
+  // reading thread; a block read whole into a tile is not kept.
+  struct BlockMemo {
+    int bx = -1, by = -1;
+    std::vector<std::byte> data;
+  };
+  tbb::enumerable_thread_specific<std::vector<BlockMemo>> memos_;
 };
 
 // The files GDAL reads for `h` (the file itself first; a VRT's sources).
