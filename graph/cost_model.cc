@@ -23,8 +23,12 @@ void CostModel::Replay(const GroupPlan& plan, CostModel* m) {
   }
   m->cost_.assign(n, 0);
   m->tasks_.assign(n, 0);
+  m->order_.assign(ne * static_cast<size_t>(n), -1);
+  if (m->record_waves_) m->wave_of_.assign(ne * static_cast<size_t>(n), -1);
   int64_t reserved = 0;
+  int64_t live = 0;  // one task at a time, in this order
   m->min_working_set_ = 0;
+  m->sequential_min_ = 0;
   std::vector<std::pair<int, int64_t>> work;
   for (int64_t t = 0; t < n; ++t) {
     int64_t cost = 0, freed = 0;
@@ -35,20 +39,24 @@ void CostModel::Replay(const GroupPlan& plan, CostModel* m) {
     while (!work.empty()) {
       auto [ei, u] = work.back();
       work.pop_back();
-      ++tasks;
+      m->order_[static_cast<size_t>(ei) * n + u] = tasks++;
+      if (!m->wave_of_.empty()) m->wave_of_[static_cast<size_t>(ei) * n + u] = t;
       const ExecDesc& e = plan.exec[ei];
-      for (int slot : e.outputs) cost += plan.SlotTileBytes(slot, u);
+      // What the task holds while it runs (its outputs and gathered inputs)
+      // and what is freed when it returns.
+      int64_t alloc = 0, released = 0;
+      for (int slot : e.outputs) alloc += plan.SlotTileBytes(slot, u);
       for (int slot : e.inputs) {
         const int64_t gather = plan.GatherBytes(slot, e.margin, u);
-        cost += gather;
-        freed += gather;
+        alloc += gather;
+        released += gather;
         plan.InputTiles(slot, e.margin, u, &nb);
         for (int64_t v : nb) {
-          if (--readers[slot][v] == 0) freed += plan.SlotTileBytes(slot, v);
+          if (--readers[slot][v] == 0) released += plan.SlotTileBytes(slot, v);
         }
       }
       for (int slot : e.outputs) {
-        if (readers[slot][u] == 0) freed += plan.SlotTileBytes(slot, u);
+        if (readers[slot][u] == 0) released += plan.SlotTileBytes(slot, u);
         for (const EdgeDesc& ed : plan.slots[slot].edges) {
           plan.InputTiles(slot, ed.margin, u, &nb);  // symmetric: the readers of u
           for (int64_t v : nb) {
@@ -56,6 +64,10 @@ void CostModel::Replay(const GroupPlan& plan, CostModel* m) {
           }
         }
       }
+      cost += alloc;
+      freed += released;
+      m->sequential_min_ = std::max(m->sequential_min_, live + alloc);
+      live += alloc - released;
     }
     m->cost_[t] = cost;
     m->tasks_[t] = tasks;
@@ -66,6 +78,7 @@ void CostModel::Replay(const GroupPlan& plan, CostModel* m) {
 
 CostModel CostModel::Build(const GroupPlan& plan, bool reduce) {
   CostModel m;
+  m.record_waves_ = !reduce;
   const TileGrid& grid = plan.grid->grid();
   m.tiles_x_ = grid.tiles_x();
   m.tiles_y_ = grid.tiles_y();
@@ -105,6 +118,18 @@ CostModel CostModel::Build(const GroupPlan& plan, bool reduce) {
   Replay(reduced, &m);
   m.replayed_rows_ = 2 * m.head_;
   return m;
+}
+
+int CostModel::Order(int exec, int64_t tile, int64_t wave) const {
+  int64_t r = tile;
+  if (head_ != 0) {
+    // The tile in the replayed grid stands where `tile` stands relative to
+    // its wave (a task's tile is never below its wave's row).
+    const int64_t shift = wave / tiles_x_ - Replayed(wave) / tiles_x_;
+    r = tile - shift * tiles_x_;
+  }
+  const int64_t n = static_cast<int64_t>(tasks_.size());
+  return order_[static_cast<size_t>(exec) * n + r];
 }
 
 int64_t CostModel::Replayed(int64_t t) const {

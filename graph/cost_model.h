@@ -32,7 +32,14 @@ class CostModel {
   // compare both).
   static CostModel Build(const GroupPlan& plan, bool reduce = true);
 
+  // The smallest budget with which tiles may be admitted while earlier
+  // waves still run (any order of tasks within and across waves fits).
   int64_t min_working_set() const { return min_working_set_; }
+  // The smallest budget at all: the peak of the replay, one task at a time
+  // in the replay's order (Order). A run whose budget is below
+  // min_working_set() but not below this runs its tasks in that order, one
+  // at a time, and never holds more.
+  int64_t sequential_min() const { return sequential_min_; }
   // What admitting tile t of the plan's grid reserves.
   int64_t Cost(int64_t t) const { return cost_[Replayed(t)]; }
   // The tile tasks admitting tile t makes runnable (its cascade, or
@@ -41,6 +48,14 @@ class CostModel {
   // whatever order tasks actually run in, so the engine can tell when a
   // wave has finished by counting its tasks down.
   int Tasks(int64_t t) const { return tasks_[Replayed(t)]; }
+  // The position, in the replay's order of its wave, of the task of exec
+  // node `exec` on `tile` that belongs to `wave`: 0 .. Tasks(wave) - 1.
+  int Order(int exec, int64_t tile, int64_t wave) const;
+  // Tests: the wave of each task, recorded by a replay that was not
+  // reduced (-1 otherwise, or for a task that never runs).
+  int64_t WaveOf(int exec, int64_t tile) const {
+    return wave_of_.empty() ? -1 : wave_of_[static_cast<size_t>(exec) * tasks_.size() + tile];
+  }
   // Rows of the grid the replay ran on (the grid's own when not reduced).
   int replayed_rows() const { return replayed_rows_; }
 
@@ -50,6 +65,10 @@ class CostModel {
   static void Replay(const GroupPlan& plan, CostModel* m);
   std::vector<int64_t> cost_;  // per replayed tile
   std::vector<int> tasks_;     // per replayed tile
+  std::vector<int> order_;     // per exec node and replayed tile: see Order
+  int64_t sequential_min_ = 0;
+  bool record_waves_ = false;
+  std::vector<int64_t> wave_of_;
   int64_t min_working_set_ = 0;
   int tiles_x_ = 1;
   int tiles_y_ = 1;

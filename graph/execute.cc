@@ -209,9 +209,15 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
     }
     BuildGroupPlan(*this, ids, by_key[order[gi]], &plan);
     CostModel costs = CostModel::Build(plan);
-    const int64_t min_ws = costs.min_working_set();
-    const int64_t store_budget =
-        total_budget > 0 ? total_budget - io_share : std::max(kDefaultBudget - io_share, min_ws);
+    // The stated minimum is the replay's peak, one task at a time; a budget
+    // below what overlapping waves need runs that way (cost_model.h).
+    const int64_t min_ws = costs.sequential_min();
+    const int64_t parallel_min = costs.min_working_set();
+    const int64_t store_budget = total_budget > 0 ? total_budget - io_share
+                                                 : std::max(kDefaultBudget - io_share, parallel_min);
+    const bool sequential = store_budget < parallel_min;
+    last_stats.min_parallel_budget_bytes = std::max(last_stats.min_parallel_budget_bytes, parallel_min);
+    last_stats.sequential = last_stats.sequential || sequential;
     last_stats.budget_bytes = std::max(last_stats.budget_bytes, store_budget);
     last_stats.min_budget_bytes = std::max(last_stats.min_budget_bytes, min_ws);
     last_stats.tiles += plan.grid->num_tiles();
@@ -246,6 +252,7 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
     auto run = std::make_unique<GroupRun>(*this, std::move(plan), std::move(costs), &progress);
     for (auto [ei, sink] : files) run->set_file(ei, sink);
     run->set_store_budget(store_budget);
+    run->set_sequential(sequential);
     progress.total += run->num_tasks();
     runs.push_back(std::move(run));
   }

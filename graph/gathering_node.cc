@@ -31,13 +31,24 @@ tbb::flow::continue_msg GatheringNode::ReadyBody::operator()(ReadyTile* r) const
   return {};
 }
 
+void GatheringNode::Fire(ReadyTile& r) {
+  if (!run_.sequential()) {
+    Compute(r);
+    return;
+  }
+  const int64_t tile = r.tile, wave = r.wave;
+  run_.Ordered(exec_, tile, wave, [this, owned = std::move(r)]() mutable {
+    if (!run_.cancelled()) Compute(owned);
+  });
+}
+
 void GatheringNode::OnPiece(int input, int64_t tile, int64_t wave, TileBuffer buffer) {
   if (single_piece_ && !run_.cancelled()) {
     ReadyTile r;
     r.tile = tile;
     r.wave = wave;
     r.pieces.push_back(Piece{input, tile, wave, std::move(buffer)});
-    Compute(r);
+    Fire(r);
   } else if (!run_.cancelled()) {
     const GroupPlan& plan = run_.plan();
     const ExecDesc& e = plan.exec[exec_];
@@ -50,6 +61,10 @@ void GatheringNode::OnPiece(int input, int64_t tile, int64_t wave, TileBuffer bu
               v, [&] { return run_.ExpectedPieces(exec_, v); }, Piece{input, tile, wave, buffer}, &r)) {
         ready.push_back(std::move(r));
       }
+    }
+    if (run_.sequential()) {
+      for (ReadyTile& r : ready) Fire(r);
+      ready.clear();
     }
     for (size_t k = 1; k < ready.size(); ++k) {
       auto* next = new ReadyTile(std::move(ready[k]));  // built before the release below

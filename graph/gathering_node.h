@@ -38,6 +38,8 @@ class GatheringNode : public FlowNode {
     tbb::flow::continue_msg operator()(ReadyTile* r) const;
   };
   void OnPiece(int input, int64_t tile, int64_t wave, TileBuffer buffer);
+  // Computes a ready tile now, or when its turn comes (sequential mode).
+  void Fire(ReadyTile& r);
 
   // One input read tile for tile (from a source, or without a margin):
   // every piece is a whole ready tile, and nothing waits.

@@ -138,6 +138,42 @@ void GroupRun::Send(int slot, int64_t t, int64_t wave, TileBuffer buffer) {
   images_[slot]->try_put(TileMsg{t, wave, share});
 }
 
+void GroupRun::Ordered(int exec, int64_t tile, int64_t wave, std::function<void()> task) {
+  if (!sequential_) {
+    task();
+    return;
+  }
+  {
+    const std::pair<int64_t, int> key{wave, costs_.Order(exec, tile, wave)};
+    std::lock_guard<std::mutex> l(order_mu_);
+    if (key != std::pair<int64_t, int>{next_wave_, next_order_}) {
+      parked_.emplace(key, std::move(task));
+      return;
+    }
+  }
+  // This thread runs every task whose turn comes next and that is ready.
+  while (true) {
+    task();
+    std::lock_guard<std::mutex> l(order_mu_);
+    if (++next_order_ == costs_.Tasks(next_wave_)) {
+      ++next_wave_;
+      next_order_ = 0;
+    }
+    auto it = parked_.find(std::pair<int64_t, int>{next_wave_, next_order_});
+    if (it == parked_.end()) return;
+    task = std::move(it->second);
+    parked_.erase(it);
+  }
+}
+
+void GroupRun::DropParked() {
+  absl::flat_hash_map<std::pair<int64_t, int>, std::function<void()>> parked;
+  {
+    std::lock_guard<std::mutex> l(order_mu_);
+    parked.swap(parked_);
+  }
+}
+
 void GroupRun::WaveTaskDone(int64_t wave) {
   if (wave_left_[wave % kWaveSlots].fetch_sub(1, std::memory_order_acq_rel) == 1) {
     waves_in_flight_.fetch_sub(1, std::memory_order_acq_rel);
@@ -215,8 +251,9 @@ void GroupRun::TryAdmit(bool force) {
                                                 " tile cascades unfinished while no task runs")));
           break;
         }
-      } else if (r + c > store_budget_ || waves_in_flight_.load(std::memory_order_acquire) >= max_waves_ ||
-                 left.load(std::memory_order_acquire) != 0) {
+      } else if (sequential_ ? waves_in_flight_.load(std::memory_order_acquire) != 0
+                             : (r + c > store_budget_ || waves_in_flight_.load(std::memory_order_acquire) >= max_waves_ ||
+                                left.load(std::memory_order_acquire) != 0)) {
         break;
       }
       force = false;
@@ -316,6 +353,7 @@ absl::Status GroupRun::Execute(int workers, RunStats* stats) {
       stopped_ = true;
     }
     for (auto& n : nodes_) n->Finish();
+    DropParked();  // a cancelled run's tasks that never had their turn
     // Tear down: drops whatever a cancelled run left waiting.
     nodes_.clear();
     images_.clear();

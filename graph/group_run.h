@@ -14,6 +14,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -131,6 +132,11 @@ class GroupRun {
   int64_t num_tasks() const { return plan_.grid->num_tiles() * static_cast<int64_t>(plan_.exec.size()); }
   int num_exec() const { return static_cast<int>(plan_.exec.size()); }
   void set_store_budget(int64_t b) { store_budget_ = b; }
+  // A budget below the cost model's min_working_set (but not below its
+  // sequential_min): tasks run one at a time, in the replay's order, so the
+  // run never holds more than the replay did.
+  void set_sequential(bool s) { sequential_ = s; }
+  bool sequential() const { return sequential_; }
   void set_file(int exec, RasterSink* sink) { files_[exec] = sink; }
   // Times are taken from `origin`; node indices shifted by `node_offset`.
   void EnableTrace(Clock::time_point origin, int node_offset);
@@ -147,6 +153,10 @@ class GroupRun {
   void Fail(absl::Status s);
   // Puts tile t of the image `slot`, made by a task of `wave`, on its edges.
   void Send(int slot, int64_t t, int64_t wave, TileBuffer buffer);
+  // Runs `task`, the task of exec node `exec` on `tile` (part of `wave`):
+  // at once, or in sequential mode when its turn in the replay's order
+  // comes (maybe on another thread, after this call returned).
+  void Ordered(int exec, int64_t tile, int64_t wave, std::function<void()> task);
   // `n` messages are about to be put to bodies; each body calls Received
   // once when done.
   void Sending(int n) { in_flight_.fetch_add(n, std::memory_order_acq_rel); }
@@ -166,6 +176,7 @@ class GroupRun {
  private:
   void TryAdmit(bool force);
   void WaveTaskDone(int64_t wave);
+  void DropParked();
   void Free(PooledBuffer* b);
   void FillStats(RunStats* stats) const;
   int ThreadIndex();
@@ -193,6 +204,13 @@ class GroupRun {
   std::unique_ptr<std::atomic<int>[]> wave_left_;
   std::atomic<int> waves_in_flight_{0};
   int max_waves_ = 4;
+  // Sequential mode: the next task in the replay's order, and the tasks
+  // ready before their turn.
+  bool sequential_ = false;
+  std::mutex order_mu_;
+  int64_t next_wave_ = 0;  // guarded by order_mu_
+  int next_order_ = 0;     // guarded by order_mu_
+  absl::flat_hash_map<std::pair<int64_t, int>, std::function<void()>> parked_;  // guarded by order_mu_
   std::atomic<int64_t> in_flight_{0};
   std::atomic<bool> cancelled_{false};
   // std::mutex rather than absl::Mutex throughout the engine: Debian's

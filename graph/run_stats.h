@@ -41,7 +41,11 @@ struct RunStats {
   int64_t tasks = 0;              // tile tasks run, all nodes
   int64_t peak_live_bytes = 0;    // high-water mark of live tile bytes
   int64_t budget_bytes = 0;       // the live-byte budget the run used
-  int64_t min_budget_bytes = 0;   // the minimum working set of the graph
+  int64_t min_budget_bytes = 0;   // the minimum working set of the graph (one task at a time)
+  // The smallest budget with which tasks overlap; below it (and not below
+  // min_budget_bytes), the run's tasks ran one at a time (`sequential`).
+  int64_t min_parallel_budget_bytes = 0;
+  bool sequential = false;
   int64_t gdal_cache_max_bytes = 0;
   int tile_width = 0;             // first grid's tile size
   int tile_height = 0;

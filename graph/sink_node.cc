@@ -24,7 +24,13 @@ class SinkFlowNode final : public FlowNode {
     SinkFlowNode* self;
     tbb::flow::continue_msg operator()(const TileMsg& m) const {
       TsanBodyStart();
-      TsanOpaque(this)->self->Write(m.tile, m.wave, m.Take());
+      SinkFlowNode* s = TsanOpaque(this)->self;
+      TileBuffer buffer = m.Take();
+      const int64_t tile = m.tile, wave = m.wave;
+      s->run_.Ordered(s->exec_, tile, wave, [s, tile, wave, buffer = std::move(buffer)]() mutable {
+        s->Write(tile, wave, std::move(buffer));
+      });
+      s->run_.Received();
       return {};
     }
   };
@@ -66,7 +72,6 @@ class SinkFlowNode final : public FlowNode {
       run_.TaskDone(exec_, tile, wave, start, 0, st.ok());
     }
     buffer.reset();
-    run_.Received();
   }
 
   GroupRun& run_;

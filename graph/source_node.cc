@@ -26,7 +26,9 @@ class SourceFlowNode final : public FlowNode {
     SourceFlowNode* self;
     tbb::flow::continue_msg operator()(int64_t t) const {
       TsanBodyStart();
-      TsanOpaque(self)->Read(t);
+      SourceFlowNode* s = TsanOpaque(self);
+      s->run_.Ordered(s->exec_, t, /*wave=*/t, [s, t] { s->Read(t); });
+      s->run_.Received();
       return {};
     }
   };
@@ -58,7 +60,6 @@ class SourceFlowNode final : public FlowNode {
       run_.TaskDone(exec_, t, /*wave=*/t, start, static_cast<int64_t>(w.Pixels()) * s.profile.bands * PixelSize(s.profile.type),
                     st.ok());
     }
-    run_.Received();
   }
 
   GroupRun& run_;

@@ -52,9 +52,22 @@ TEST_P(CostModelTest, ReducedReplayEqualsTheWholeGridReplay) {
   const CostModel reduced = CostModel::Build(plan, /*reduce=*/true);
   ASSERT_LT(reduced.replayed_rows(), full.replayed_rows()) << "the case must exercise the reduction";
   EXPECT_EQ(reduced.min_working_set(), full.min_working_set());
+  EXPECT_EQ(reduced.sequential_min(), full.sequential_min());
+  EXPECT_LE(full.sequential_min(), full.min_working_set());
   for (int64_t t = 0; t < plan.grid->num_tiles(); ++t) {
     ASSERT_EQ(reduced.Cost(t), full.Cost(t)) << "tile " << t;
     ASSERT_EQ(reduced.Tasks(t), full.Tasks(t)) << "tile " << t;
+  }
+  // Every task has its place in its wave's order, the same in both.
+  for (size_t e = 0; e < plan.exec.size(); ++e) {
+    for (int64_t t = 0; t < plan.grid->num_tiles(); ++t) {
+      const int64_t wave = full.WaveOf(static_cast<int>(e), t);
+      ASSERT_GE(wave, 0) << "exec " << e << " tile " << t;
+      const int order = full.Order(static_cast<int>(e), t, wave);
+      ASSERT_GE(order, 0);
+      ASSERT_LT(order, full.Tasks(wave));
+      ASSERT_EQ(reduced.Order(static_cast<int>(e), t, wave), order) << "exec " << e << " tile " << t;
+    }
   }
 }
 

@@ -341,6 +341,83 @@ TEST(MemoryTest, MinimumWorkingSetDoesNotGrowWithImageHeight) {
   EXPECT_EQ(mins[0], mins[1]);
 }
 
+// The minimum the engine states for a chain of margin filters is close to
+// what a run at that budget really holds (issue 12: within 2 x), however
+// long the chain: below what overlapping tasks need, the run goes one task
+// at a time in the order the minimum was computed for, and never holds
+// more. Reads of the margin are checked: each filter adds its left and right
+// neighbours' difference, which is 0 on a constant image only if the margin
+// pixels are right.
+TEST(MemoryTest, StatedMinimumOfMarginChainsIsWithinTwiceTheWorkingSet) {
+  MapFilter f;
+  f.name = "shift_check";
+  f.margin = 1;
+  f.fn = [](const MapTile& t) -> absl::Status {
+    const auto in = t.In<float>(0);
+    const auto out = t.Out<float>(0);
+    for (int y = 0; y < out.rows(); ++y) {
+      const float* above = in.Row(0, y > 0 || t.tile.top > 0 ? y - 1 : y);
+      const float* row = in.Row(0, y);
+      const float* below = in.Row(0, y + 1 < out.rows() || t.tile.bottom > 0 ? y + 1 : y);
+      float* o = out.Row(0, y);
+      for (int x = 0; x < out.cols(); ++x) o[x] = row[x] + (above[x] - below[x]);
+    }
+    return absl::OkStatus();
+  };
+  Profile p = U8Profile(1024, 1024);
+  p.type = PixelType::kF32;
+  for (int chain : {1, 20, 200}) {
+    SCOPED_TRACE(absl::StrCat("chain of ", chain));
+    auto run = [&](int64_t total_budget, RunStats* st) -> absl::StatusOr<double> {
+      ContextOptions o;
+      o.workers = 2;
+      o.tiling.tile_size = 256;
+      o.memory_budget_bytes = total_budget;
+      auto ctx = Context::Create(o);
+      if (!ctx.ok()) return ctx.status();
+      absl::StatusOr<Image> img = (*ctx)->CreateConstant(p, 3.0);
+      if (!img.ok()) return img.status();
+      for (int i = 0; i < chain; ++i) {
+        auto m = (*ctx)->Map({*img}, f);
+        if (!m.ok()) return m.status();
+        img = (*m)[0];
+      }
+      auto sum = (*ctx)->Reduce<uint64_t>({*img}, WeightedSum<float>());
+      if (!sum.ok()) return sum.status();
+      absl::StatusOr<uint64_t> v = absl::UnknownError("not run");
+      WithWatchdog(std::chrono::seconds(120), [&] { v = sum->Get(); });
+      *st = (*ctx)->last_run_stats();
+      if (!v.ok()) return v.status();
+      return static_cast<double>(*v);
+    };
+    RunStats free_run;
+    absl::StatusOr<double> want = run(0, &free_run);
+    ASSERT_TRUE(want.ok()) << want.status();
+    EXPECT_FALSE(free_run.sequential);
+    const int64_t stated = free_run.min_budget_bytes;
+    ASSERT_GT(stated, 0);
+    EXPECT_LE(stated, free_run.min_parallel_budget_bytes);
+    // The smallest total budget the engine accepts.
+    int64_t total = stated + kMiB;
+    while (total - std::clamp(total / 8, kMiB, 16 * kMiB) < stated) ++total;
+    RunStats at_min;
+    absl::StatusOr<double> got = run(total, &at_min);
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(*got, *want);
+    EXPECT_EQ(at_min.budget_bytes, stated);
+    EXPECT_LE(at_min.peak_live_bytes, at_min.budget_bytes) << "the store went over its budget";
+    EXPECT_LE(stated, 2 * at_min.peak_live_bytes)
+        << "stated minimum " << stated << " bytes, but the run at that budget held at most "
+        << at_min.peak_live_bytes;
+    if (chain > 1) {
+      EXPECT_TRUE(at_min.sequential);
+    }
+    RunStats below;
+    absl::StatusOr<double> refused = run(total - 1, &below);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted) << refused.status();
+  }
+}
+
 TEST(MemoryTest, ATinyBudgetIsResourceExhaustedBeforeAnythingRuns) {
   ContextOptions o;
   o.workers = 2;
