@@ -251,10 +251,15 @@ void GroupRun::TryAdmit(bool force) {
                                                 " tile cascades unfinished while no task runs")));
           break;
         }
-      } else if (sequential_ ? waves_in_flight_.load(std::memory_order_acquire) != 0
-                             : (r + c > store_budget_ || waves_in_flight_.load(std::memory_order_acquire) >= max_waves_ ||
-                                left.load(std::memory_order_acquire) != 0)) {
-        break;
+      } else {
+        const int waves = waves_in_flight_.load(std::memory_order_acquire);
+        // Sequential mode: one wave at a time (its tasks in the replay's
+        // order). Otherwise: within the budget, the read-ahead bound, and a
+        // free counter slot.
+        const bool wait = sequential_ ? waves != 0
+                                      : r + c > store_budget_ || waves >= max_waves_ ||
+                                            left.load(std::memory_order_acquire) != 0;
+        if (wait) break;
       }
       force = false;
       left.store(costs_.Tasks(next_tile_), std::memory_order_release);
