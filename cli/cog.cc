@@ -46,7 +46,7 @@ struct ErrorCollector {
 int CPL_STDCALL TranslateProgress(double fraction, const char*, void* data) {
   if (examples::StopRequested()) return FALSE;
   auto* bar = static_cast<ProgressBar*>(data);
-  bar->Update(static_cast<int64_t>(fraction * 1000), 1000, "permil");
+  bar->Update(static_cast<int64_t>(fraction * 1000), 1000, nullptr);
   return TRUE;
 }
 

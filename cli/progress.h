@@ -15,7 +15,7 @@ class ProgressBar {
   explicit ProgressBar(bool enabled) : enabled_(enabled) {}
   // Starts a phase ("run", "cog"): the bar restarts from 0 with this label.
   void Start(std::string label);
-  // `done` of `total` units. Called from one thread at a time (the engine's
+  // `done` of `total` units (`unit` null: a fraction, no counts shown). Called from one thread at a time (the engine's
   // progress callback guarantees it); never blocks on anything but stderr.
   void Update(int64_t done, int64_t total, const char* unit);
   // Ends the line if something was drawn. Call after the phase's last
