@@ -91,10 +91,11 @@ const char kStepsHelp[] =
     "  stats [IN]                        per band count, min, max, mean, std (exact)\n"
     "  min-max [IN]                      min and max over every band (EOScale's minmax)\n"
     "  histogram [IN] --bins N --range MIN,MAX   counts per band\n"
-    "Every step takes --as NAME. Band numbers B follow the file when the image comes straight\n"
-    "from 'read --bands' (after 'read a.tif --bands 2,4', ndwi finds bands 2 and 4), else the\n"
-    "image's own bands from 1. stats, min-max and histogram print one JSON line each on\n"
-    "stdout after the run and pass their input on unchanged.\n";
+    "Every step takes --as NAME. Band numbers B are those of the file when the image comes from\n"
+    "'read --bands' through steps that keep bands (nodata-mask, fill-nodata, uniform, convolve,\n"
+    "kernel, threshold, not, cast): after 'read a.tif --bands 2,4', ndwi finds bands 2 and 4;\n"
+    "else they are the image's own bands from 1. stats, min-max and histogram print one JSON\n"
+    "line each on stdout after the run and pass their input on unchanged.\n";
 
 namespace {
 
@@ -151,9 +152,20 @@ filters::BorderMode Border(const std::string& v) {
   throw UsageError(absl::StrCat("--border takes reflect, mirror, nearest, wrap or constant, got '", v, "'"));
 }
 
-void Output(const std::string& step, int index, absl::StatusOr<std::vector<Image>> out, PipelineState* st) {
+// `file_bands`: the output's bands are those of the file (a step that keeps
+// the bands of its single input).
+void Output(const std::string& step, int index, absl::StatusOr<std::vector<Image>> out, PipelineState* st,
+            std::vector<int> file_bands = {}) {
   if (!out.ok()) throw UsageError(absl::StrCat("step ", index, " (", step, "): ", out.status().message()));
-  st->current = PipelineImage{(*out)[0], {}, absl::StrCat("step ", index, " (", step, ")")};
+  st->current = PipelineImage{(*out)[0], std::move(file_bands), absl::StrCat("step ", index, " (", step, ")")};
+}
+
+// Steps whose output has the bands of their (first) input, band for band.
+bool KeepsBands(const std::string& step) {
+  for (const char* s : {"nodata-mask", "not", "fill-nodata", "uniform", "convolve", "kernel", "threshold", "cast"}) {
+    if (step == s) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -164,7 +176,8 @@ void BuildStep(int index, const std::string& name, const std::vector<std::string
   Context* ctx = st->ctx;
   auto map = [&](const std::vector<PipelineImage>& in, absl::StatusOr<MapFilter> f) {
     if (!f.ok()) throw UsageError(absl::StrCat("step ", index, " (", name, "): ", f.status().message()));
-    Output(name, index, ctx->Map(Images(in), *std::move(f)), st);
+    Output(name, index, ctx->Map(Images(in), *std::move(f)), st,
+           KeepsBands(name) ? in[0].file_bands : std::vector<int>{});
   };
   std::optional<StepArgs> args;
   auto parse = [&](Valued more_valued, Valued more_flags = {}) {

@@ -68,7 +68,7 @@ std::string CommonOptionsHelp(bool writes) {
       "                     the inputs' blocks)\n"
       "  --window C,R,W,H   process only this pixel window (column, row, width, height)\n"
       "  --bbox XMIN,YMIN,XMAX,YMAX\n"
-      "                     process only this box, in the first input's georeferenced coordinates,\n"
+      "                     process only this box, in the georeferenced coordinates (CRS) of the inputs,\n"
       "                     snapped outward to whole pixels; pixels equal those of a whole run\n";
   if (writes) {
     s +=
