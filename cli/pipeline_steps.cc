@@ -156,7 +156,12 @@ filters::BorderMode Border(const std::string& v) {
 // the bands of its single input).
 void Output(const std::string& step, int index, absl::StatusOr<std::vector<Image>> out, PipelineState* st,
             std::vector<int> file_bands = {}) {
-  if (!out.ok()) throw UsageError(absl::StrCat("step ", index, " (", step, "): ", out.status().message()));
+  if (!out.ok()) {
+    const char* hint = step == "ndwi"   ? " (ndwi reads --green 2 and --nir 4 by default)"
+                       : step == "ndvi" ? " (ndvi reads --nir 4 and --red 3 by default)"
+                                        : "";
+    throw UsageError(absl::StrCat("step ", index, " (", step, "): ", out.status().message(), hint));
+  }
   st->current = PipelineImage{(*out)[0], std::move(file_bands), absl::StrCat("step ", index, " (", step, ")")};
 }
 
