@@ -220,7 +220,11 @@ int Session::Run() {
     return kExitFailure;
   }
   if (options_.report) std::fprintf(stderr, "%s", FormatMemoryReport((*c)->last_run_stats()).c_str());
-  return FinishCogs();
+  const int code = FinishCogs();
+  if (code != kExitOk) return code;
+  // A signal after the last COG was moved into place: the outputs are complete.
+  if (int stopped = StoppedExit(true)) return stopped;
+  return kExitOk;
 }
 
 }  // namespace eoscale::cli
