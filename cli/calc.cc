@@ -8,6 +8,7 @@
 #include "args.h"
 #include "commands.h"
 #include "eoscale/filters/expression.h"
+#include "aligned_source.h"
 #include "formula.h"
 #include "session.h"
 
@@ -36,12 +37,19 @@ const char kCalcHelp[] =
     "                           (default), Float64; values are truncated toward zero and\n"
     "                           saturated when converted to an integer type, NaN gives 0\n"
     "  --nodata V               the output's nodata value (none by default)\n"
+    "  -r, --resampling METHOD  read inputs on another grid (resolution, extent, CRS) onto the\n"
+    "                           first input's, with GDAL's warper: nearest, bilinear, cubic,\n"
+    "                           cubicspline, lanczos, average, mode, min, max, med, q1, q3, sum,\n"
+    "                           rms (pixels equal gdalwarp -et 0 to that grid); without it,\n"
+    "                           inputs must share one grid\n"
     "\n"
     "Examples:\n"
     "  eoscale calc -i A=date1.tif --calc \"(A.b2 - A.b4) / (A.b2 + A.b4)\" -o ndwi.tif\n"
     "  eoscale calc -i d1.tif -i d2.tif --ot Byte -o water.tif \\\n"
     "      --calc \"(im1b2 - im1b4) / (im1b2 + im1b4) > 0 && (im2b2 - im2b4) / (im2b2 + im2b4) > 0\"\n"
     "  eoscale calc -i A=a.tif --calc \"A * 2\" --bbox 570000,4830000,571000,4831000 -o crop.tif --cog\n"
+    "  # MNDWI from a 10 m green band and a 20 m SWIR band, on the 10 m grid\n"
+    "  eoscale calc -i G=B03_10m.jp2 -i S=B11_20m.jp2 -r bilinear --calc \"(G - S) / (G + S)\" -o mndwi.tif\n"
     "\n";
 
 struct CalcInput {
@@ -58,6 +66,7 @@ int CalcCommand(const std::vector<std::string>& args) {
   bool have_formula = false;
   PixelType type = PixelType::kF32;
   std::optional<double> nodata;
+  std::optional<int> resampling;
   ArgReader r(args);
   while (!r.Done()) {
     const std::string a = r.Next();
@@ -91,6 +100,10 @@ int CalcCommand(const std::vector<std::string>& args) {
       output = r.Value(a);
     } else if (a == "--ot") {
       type = ParseOutputType(a, r.Value(a));
+    } else if (a == "--resampling" || a == "-r") {
+      absl::StatusOr<int> m = ParseResampling(r.Value(a));
+      if (!m.ok()) throw UsageError(absl::StrCat(a, ": ", m.status().message()));
+      resampling = *m;
     } else if (a == "--nodata") {
       nodata = ParseNumber(a, r.Value(a));
     } else if (ParseCommonOption(a, r, /*writes=*/true, &common)) {
@@ -138,6 +151,24 @@ int CalcCommand(const std::vector<std::string>& args) {
   for (size_t i = 0; i < inputs.size(); ++i) {
     absl::StatusOr<Image> img = (*ctx)->Open(inputs[i].path, (*bands)[i]);
     if (!img.ok()) throw UsageError(std::string(img.status().message()));
+    if (i > 0 && !resampling && !img->profile()->SameGrid(*images[0].profile())) {
+      std::string diff = DescribeGridDifference(*images[0].profile(), *img->profile());
+      throw UsageError(absl::StrCat("input ", i + 1, " (", inputs[i].path, ") is not on the grid of input 1 (",
+                                    inputs[0].path, "): ", diff,
+                                    "; add --resampling METHOD to read it onto input 1's grid"));
+    }
+    if (i > 0 && resampling) {
+      // With --resampling, an input on another grid is read onto the first's.
+      const Profile first = *images[0].profile();
+      if (!img->profile()->SameGrid(first)) {
+        absl::StatusOr<std::shared_ptr<RasterSource>> src =
+            OpenAligned(inputs[i].path, (*bands)[i], first, *resampling);
+        if (!src.ok()) throw UsageError(std::string(src.status().message()));
+        if (absl::Status s = (*ctx)->Release(*img); !s.ok()) throw UsageError(s.ToString());
+        img = (*ctx)->Open(*src);
+        if (!img.ok()) throw UsageError(std::string(img.status().message()));
+      }
+    }
     images.push_back(*img);
   }
   filters::ExpressionOptions eo;

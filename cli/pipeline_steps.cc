@@ -11,16 +11,13 @@
 #include "eoscale/filters/expression.h"
 #include "eoscale/filters/fill_nodata.h"
 #include "eoscale/filters/generic_kernel.h"
-#include "eoscale/filters/histogram.h"
 #include "eoscale/filters/logical.h"
-#include "eoscale/filters/min_max.h"
 #include "eoscale/filters/nodata_mask.h"
 #include "eoscale/filters/normalized_difference.h"
-#include "eoscale/filters/statistics.h"
 #include "eoscale/filters/threshold.h"
 #include "eoscale/filters/uniform.h"
+#include "aligned_source.h"
 #include "formula.h"
-#include "json.h"
 
 namespace eoscale::cli {
 
@@ -61,7 +58,13 @@ std::vector<std::string> StepArgs::GetAll(const std::string& option) const {
 
 const char kStepsHelp[] =
     "Steps (IN: input image names given by --as; without any, the previous step's output):\n"
-    "  read FILE [--bands LIST]          open a raster (only the bands listed are read)\n"
+    "  read FILE [--bands LIST] [--align-to NAME [--resampling METHOD]]\n"
+    "                                    open a raster (only the bands listed are read); with\n"
+    "                                    --align-to, resampled onto image NAME's grid (size,\n"
+    "                                    geotransform, CRS: reprojected if need be) with GDAL's\n"
+    "                                    warper, window by window; METHOD: nearest (default),\n"
+    "                                    bilinear, cubic, cubicspline, lanczos, average, mode,\n"
+    "                                    min, max, med, q1, q3, sum, rms\n"
     "  write FILE [--input NAME] [--co KEY=VALUE]... [--overwrite] [--cog]\n"
     "                                    write the previous step's output (or image NAME); the\n"
     "                                    next step still sees the previous step's output\n"
@@ -191,12 +194,25 @@ void BuildStep(int index, const std::string& name, const std::vector<std::string
     return &*args;
   };
   if (name == "read") {
-    StepArgs* a = parse({"--bands", "-b"});
+    StepArgs* a = parse({"--bands", "-b", "--align-to", "--resampling"});
     if (a->positional.size() != 1) throw UsageError("step 'read' takes one FILE");
     std::vector<int> bands;
     if (auto b = a->Get("--bands")) bands = ParseBandList("--bands", *b);
     if (auto b = a->Get("-b")) bands = ParseBandList("-b", *b);
-    absl::StatusOr<Image> img = ctx->Open(a->positional[0], bands);
+    absl::StatusOr<Image> img;
+    if (auto ref = a->Get("--align-to")) {
+      // Onto the grid of an image named before, through GDAL's warper.
+      const PipelineImage grid = Inputs(name, {*ref}, st, 1, 1)[0];
+      absl::StatusOr<int> method = ParseResampling(a->Get("--resampling").value_or("nearest"));
+      if (!method.ok()) throw UsageError(absl::StrCat("step 'read': --resampling: ", method.status().message()));
+      absl::StatusOr<std::shared_ptr<RasterSource>> src =
+          OpenAligned(a->positional[0], bands, *grid.image.profile(), *method);
+      if (!src.ok()) throw UsageError(absl::StrCat("step ", index, " (read): ", src.status().message()));
+      img = ctx->Open(*src);
+    } else {
+      if (a->Get("--resampling")) throw UsageError("step 'read': --resampling needs --align-to NAME");
+      img = ctx->Open(a->positional[0], bands);
+    }
     if (!img.ok()) throw UsageError(absl::StrCat("step ", index, " (read): ", img.status().message()));
     st->current = PipelineImage{*img, bands, a->positional[0]};
   } else if (name == "write") {
@@ -343,56 +359,9 @@ void BuildStep(int index, const std::string& name, const std::vector<std::string
     map(in, filters::Concatenate(type));
   } else if (name == "stats" || name == "min-max" || name == "histogram") {
     StepArgs* a = parse({"--bins", "--range"});
-    const std::vector<PipelineImage> in = Inputs(name, a->positional, st, 1, 1);
-    const std::string head = absl::StrCat("{\"step\": ", index, ", \"name\": ", JsonString(name),
-                                          ", \"input\": ", JsonString(in[0].label));
-    auto fail = [index, name](const absl::Status& s) {
-      throw UsageError(absl::StrCat("step ", index, " (", name, "): ", s.message()));
-    };
-    if (name == "min-max") {
-      auto r = ctx->Reduce<filters::MinMaxResult>(Images(in), filters::MinMax());
-      if (!r.ok()) fail(r.status());
-      st->results.push_back([r = *r, head]() mutable {
-        auto v = r.Get();
-        if (!v.ok()) return head + ", \"error\": " + JsonString(v.status().ToString()) + "}";
-        return absl::StrCat(head, ", \"min\": ", JsonNumber(v->min), ", \"max\": ", JsonNumber(v->max), "}");
-      });
-    } else if (name == "stats") {
-      auto r = ctx->Reduce<std::vector<filters::BandStatistics>>(Images(in), filters::Statistics());
-      if (!r.ok()) fail(r.status());
-      st->results.push_back([r = *r, head]() mutable {
-        auto v = r.Get();
-        if (!v.ok()) return head + ", \"error\": " + JsonString(v.status().ToString()) + "}";
-        std::string s = head + ", \"bands\": [";
-        for (size_t b = 0; b < v->size(); ++b) {
-          const auto& x = (*v)[b];
-          absl::StrAppend(&s, b ? ", " : "", "{\"band\": ", b + 1, ", \"count\": ", x.count, ", \"min\": ",
-                          JsonNumber(x.min), ", \"max\": ", JsonNumber(x.max), ", \"mean\": ", JsonNumber(x.mean),
-                          ", \"std\": ", JsonNumber(x.stddev), "}");
-        }
-        return s + "]}";
-      });
-    } else {
-      auto bins = a->Get("--bins");
-      auto range = a->Get("--range");
-      if (!bins || !range) throw UsageError("step 'histogram' needs --bins N and --range MIN,MAX");
-      const int n = static_cast<int>(ParseInteger("--bins", *bins, 1, 1000000));
-      std::vector<std::string> mm = absl::StrSplit(*range, ',');
-      if (mm.size() != 2) throw UsageError(absl::StrCat("--range takes MIN,MAX, got '", *range, "'"));
-      const double lo = ParseNumber("--range", mm[0]), hi = ParseNumber("--range", mm[1]);
-      if (!(lo < hi)) throw UsageError(absl::StrCat("--range needs MIN < MAX, got '", *range, "'"));
-      auto r = ctx->Reduce<filters::HistogramCounts>(Images(in), filters::Histogram(filters::UniformEdges(lo, hi, n)));
-      if (!r.ok()) fail(r.status());
-      st->results.push_back([r = *r, head, lo, hi]() mutable {
-        auto v = r.Get();
-        if (!v.ok()) return head + ", \"error\": " + JsonString(v.status().ToString()) + "}";
-        std::string s = absl::StrCat(head, ", \"min\": ", JsonNumber(lo), ", \"max\": ", JsonNumber(hi),
-                                     ", \"counts\": [");
-        for (size_t b = 0; b < v->size(); ++b) absl::StrAppend(&s, b ? ", [" : "[", absl::StrJoin((*v)[b], ", "), "]");
-        return s + "]}";
-      });
-    }
     if (a->Get("--as")) throw UsageError(absl::StrCat("step '", name, "' takes no --as (it passes its input on)"));
+    const std::vector<PipelineImage> in = Inputs(name, a->positional, st, 1, 1);
+    BuildReduction(index, name, *a, in[0], st);
     st->current = in[0];
     return;
   } else {

@@ -67,6 +67,10 @@ struct PipelineState {
 // `index` counts steps from 1. Throws UsageError.
 void BuildStep(int index, const std::string& name, const std::vector<std::string>& tokens, PipelineState* state);
 
+// stats, min-max or histogram over `input` (pipeline_reductions.cc).
+void BuildReduction(int index, const std::string& name, const StepArgs& a, const PipelineImage& input,
+                    PipelineState* st);
+
 // The list of steps and their options, for --help.
 extern const char kStepsHelp[];
 

@@ -22,6 +22,7 @@ std::string Duration(double seconds) {
 }  // namespace
 
 void ProgressBar::Start(std::string label) {
+  std::lock_guard<std::mutex> l(mu_);
   label_ = std::move(label);
   drawn_ = false;
   start_ = std::chrono::steady_clock::now();
@@ -30,6 +31,7 @@ void ProgressBar::Start(std::string label) {
 
 void ProgressBar::Update(int64_t done, int64_t total, const char* unit) {
   if (!enabled_) return;
+  std::lock_guard<std::mutex> l(mu_);
   const auto now = std::chrono::steady_clock::now();
   const bool last = done >= total;
   if (drawn_ && !last && now - last_draw_ < std::chrono::milliseconds(100)) return;
@@ -58,6 +60,7 @@ void ProgressBar::Update(int64_t done, int64_t total, const char* unit) {
 }
 
 void ProgressBar::Finish() {
+  std::lock_guard<std::mutex> l(mu_);
   if (enabled_ && drawn_) std::fputc('\n', stderr);
   drawn_ = false;
 }
