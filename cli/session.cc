@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "eoscale/graph/report.h"
+#include "bbox_crs.h"
 #include "cog.h"
 #include "stop_signals.h"
 
@@ -31,6 +32,9 @@ bool ParseCommonOption(const std::string& option, ArgReader& r, bool writes, Com
   } else if (option == "--bbox") {
     if (o->window) throw UsageError("--window and --bbox are exclusive");
     o->bbox = ParseBox(option, r.Value(option));
+  } else if (option == "--bbox-crs") {
+    o->bbox_crs = r.Value(option);
+    if (absl::Status s = CheckCrs(o->bbox_crs); !s.ok()) throw UsageError(absl::StrCat(option, ": ", s.message()));
   } else if (writes && option == "--co") {
     o->creation_options.push_back(ParseKeyValue(option, r.Value(option)));
   } else if (writes && option == "--overwrite") {
@@ -69,7 +73,9 @@ std::string CommonOptionsHelp(bool writes) {
       "  --window C,R,W,H   process only this pixel window (column, row, width, height)\n"
       "  --bbox XMIN,YMIN,XMAX,YMAX\n"
       "                     process only this box, in the georeferenced coordinates (CRS) of the inputs,\n"
-      "                     snapped outward to whole pixels; pixels equal those of a whole run\n";
+      "                     snapped outward to whole pixels; pixels equal those of a whole run\n"
+      "  --bbox-crs CRS     the CRS --bbox is given in (EPSG:4326, WKT, PROJ): the box's outline\n"
+      "                     is transformed into the image's CRS and its envelope taken\n";
   if (writes) {
     s +=
         "  --co KEY=VALUE     GDAL GeoTIFF creation option (repeatable), e.g. --co COMPRESS=DEFLATE\n"
@@ -139,8 +145,16 @@ std::optional<Window> Session::Region(const Profile& p, const std::string& what)
     }
     return w;
   }
-  if (!options_.bbox) return std::nullopt;
-  const auto& b = *options_.bbox;
+  if (!options_.bbox) {
+    if (!options_.bbox_crs.empty()) throw UsageError("--bbox-crs needs --bbox");
+    return std::nullopt;
+  }
+  std::array<double, 4> b = *options_.bbox;
+  if (!options_.bbox_crs.empty()) {
+    absl::StatusOr<std::array<double, 4>> t = TransformBox(b, options_.bbox_crs, p.crs_wkt);
+    if (!t.ok()) throw UsageError(absl::StrCat("--bbox-crs on ", what, ": ", t.status().message()));
+    b = *t;
+  }
   const auto& g = p.geotransform;
   if (!p.HasGeotransform()) throw UsageError(absl::StrCat("--bbox needs a georeferenced image; ", what, " has none"));
   if (g[2] != 0 || g[4] != 0 || g[1] == 0 || g[5] == 0) {

@@ -31,6 +31,7 @@ struct CommonOptions {
   int tile_size = 0;        // 0: the engine's default
   std::optional<Window> window;
   std::optional<std::array<double, 4>> bbox;
+  std::string bbox_crs;  // empty: the image's CRS
   std::vector<std::string> creation_options;  // --co, in order
   bool overwrite = false;
   bool cog = false;
@@ -60,7 +61,8 @@ class Session {
   absl::StatusOr<Context*> context();
 
   // The pixel window --window or --bbox ask for on an image of profile `p`
-  // (nullopt: the whole image). --bbox is in p's georeferenced coordinates,
+  // (nullopt: the whole image). --bbox is in p's georeferenced coordinates
+  // (or --bbox-crs's, transformed into p's CRS),
   // snapped outward to whole pixels and clipped to the image. Throws
   // UsageError: a window or box outside the image, a box on an image with
   // no geotransform or a rotated one.

@@ -25,6 +25,7 @@ using ::eoscale::testing::TempDir;
 using ::eoscale::testing::WriteFile;
 using ::eoscale::testing::WriteTiff;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // Window `w` of `a`, with the geotransform moved to its corner.
 Array Crop(const Array& a, const Window& w) {
@@ -186,6 +187,34 @@ TEST_F(CliOptionsTest, WindowAndBboxOutputsEqualThatWindowOfAWholeRun) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(SameBytes(ReadTiff(dir_.File("calc_box.tif")),
                         Crop(ReadTiff(dir_.File("calc_full.tif")), Window{0, 0, 50, 170})));
+}
+
+TEST_F(CliOptionsTest, BboxCrsTransformsTheBoxIntoTheImagesCrs) {
+  const std::string in = dir_.File("in.tif");
+  auto window_of = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"stats", in, "--bands", "1"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return RunCli(args);
+  };
+  auto plain = window_of({"--bbox", "600500,4999000,601000,4999500"});
+  ASSERT_EQ(plain.code, 0) << plain.err;
+  EXPECT_THAT(plain.out, HasSubstr("\"window\": [50, 50, 50, 50]"));
+  auto same = window_of({"--bbox", "600500,4999000,601000,4999500", "--bbox-crs", "EPSG:32631"});
+  EXPECT_EQ(same.out, plain.out) << same.err;
+  // The same corners in longitude, latitude (UTM 31N, computed with PROJ):
+  // the envelope of the transformed outline holds the window, a pixel or
+  // two wider (the UTM grid is rotated against meridians).
+  auto geo = window_of({"--bbox", "4.278190404415874,45.13732240906526,4.284649018657037,45.14175078902277",
+                        "--bbox-crs=EPSG:4326"});
+  ASSERT_EQ(geo.code, 0) << geo.err;
+  EXPECT_THAT(geo.out, HasSubstr("\"window\": [49, 50, 52, 50]"));
+  auto bad = window_of({"--bbox", "1,2,3,4", "--bbox-crs", "EPSG:99999"});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("--bbox-crs: unknown CRS 'EPSG:99999'"));
+  EXPECT_THAT(bad.err, Not(HasSubstr("ERROR")));
+  bad = window_of({"--bbox-crs", "EPSG:4326"});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("--bbox-crs needs --bbox"));
 }
 
 TEST_F(CliOptionsTest, DotTraceAndReportAreWritten) {
