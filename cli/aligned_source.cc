@@ -158,16 +158,16 @@ class AlignedSource : public RasterSource {
     const Window& w = dst.window();
     const int64_t px = static_cast<int64_t>(PixelSize(dst.type()));
     Errors errors;
-    const CPLErr e = GDALDatasetRasterIOEx(h->vrt, GF_Read, w.x, w.y, w.width, w.height, dst.data(), w.width,
-                                           w.height, ToGdal(dst.type()), dst.bands(), nullptr, px,
-                                           dst.row_stride() * px, dst.band_stride() * px, nullptr);
+    const CPLErr e = GDALDatasetRasterIOEx(h->vrt, GF_Read, w.x, w.y, w.width, w.height, dst.data(), w.width, w.height,
+                                           ToGdal(dst.type()), dst.bands(), nullptr, px, dst.row_stride() * px,
+                                           dst.band_stride() * px, nullptr);
     {
       std::lock_guard<std::mutex> l(mu_);
       free_.push_back(std::move(h));
     }
     if (e != CE_None) {
-      return absl::DataLossError(absl::StrCat("reading '", path_, "' aligned, window ", DescribeWindow(w), ": ",
-                                              errors.text()));
+      return absl::DataLossError(
+          absl::StrCat("reading '", path_, "' aligned, window ", DescribeWindow(w), ": ", errors.text()));
     }
     return absl::OkStatus();
   }
@@ -203,12 +203,14 @@ class AlignedSource : public RasterSource {
 }  // namespace
 
 absl::StatusOr<int> ParseResampling(const std::string& name) {
+  // clang-format off
   static const std::pair<const char*, GDALResampleAlg> kNames[] = {
       {"nearest", GRA_NearestNeighbour}, {"bilinear", GRA_Bilinear}, {"cubic", GRA_Cubic},
       {"cubicspline", GRA_CubicSpline},  {"lanczos", GRA_Lanczos},   {"average", GRA_Average},
       {"mode", GRA_Mode},                {"min", GRA_Min},           {"max", GRA_Max},
       {"med", GRA_Med},                  {"q1", GRA_Q1},             {"q3", GRA_Q3},
       {"sum", GRA_Sum},                  {"rms", GRA_RMS}};
+  // clang-format on
   const std::string n = absl::AsciiStrToLower(name);
   for (const auto& [k, v] : kNames) {
     if (n == k) return static_cast<int>(v);
@@ -247,8 +249,7 @@ absl::StatusOr<std::shared_ptr<RasterSource>> OpenAligned(const std::string& pat
   const double nodata = GDALGetRasterNoDataValue(band, &has_nodata);
   GDALClose(ds);
   if (!georef) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot align '", path, "': it has no geotransform or no CRS"));
+    return absl::InvalidArgumentError(absl::StrCat("cannot align '", path, "': it has no geotransform or no CRS"));
   }
   if (!type.ok()) return absl::InvalidArgumentError(absl::StrCat("'", path, "': ", type.status().message()));
   Profile p;

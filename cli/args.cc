@@ -71,17 +71,18 @@ int64_t ParseMemory(const std::string& option, const std::string& value) {
     throw UsageError(bad);
   }
   const std::string unit = absl::AsciiStrToLower(absl::StripAsciiWhitespace(s.substr(n)));
+  // clang-format off
+  static const std::pair<const char*, double> kUnits[] = {
+      {"b", 1.0},            {"kib", 1024.0},       {"k", 1024.0},
+      {"mib", 1048576.0},    {"m", 1048576.0},      {"gib", 1073741824.0},
+      {"g", 1073741824.0},   {"tib", 1099511627776.0}, {"t", 1099511627776.0},
+      {"kb", 1e3},           {"mb", 1e6},           {"gb", 1e9},      {"tb", 1e12}};
+  // clang-format on
   double scale = 0;
-  if (unit == "b") scale = 1;
-  else if (unit == "kib" || unit == "k") scale = 1024.0;
-  else if (unit == "mib" || unit == "m") scale = 1024.0 * 1024;
-  else if (unit == "gib" || unit == "g") scale = 1024.0 * 1024 * 1024;
-  else if (unit == "tib" || unit == "t") scale = 1024.0 * 1024 * 1024 * 1024;
-  else if (unit == "kb") scale = 1e3;
-  else if (unit == "mb") scale = 1e6;
-  else if (unit == "gb") scale = 1e9;
-  else if (unit == "tb") scale = 1e12;
-  else throw UsageError(bad);
+  for (const auto& [name, factor] : kUnits) {
+    if (unit == name) scale = factor;
+  }
+  if (scale == 0) throw UsageError(bad);
   const double bytes = std::floor(number * scale);
   if (!(bytes >= 1)) throw UsageError(absl::StrCat(option, " must be positive, got '", value, "'"));
   if (bytes > 9e18) throw UsageError(absl::StrCat(option, " is too large: '", value, "'"));
@@ -125,8 +126,8 @@ std::array<double, 4> ParseBox(const std::string& option, const std::string& val
 PixelType ParseOutputType(const std::string& option, const std::string& value) {
   const std::string v = absl::AsciiStrToLower(value);
   static const std::pair<const char*, PixelType> kGdal[] = {
-      {"byte", PixelType::kU8},     {"int8", PixelType::kI8},      {"uint16", PixelType::kU16},
-      {"int16", PixelType::kI16},   {"uint32", PixelType::kU32},   {"int32", PixelType::kI32},
+      {"byte", PixelType::kU8},     {"int8", PixelType::kI8},     {"uint16", PixelType::kU16},
+      {"int16", PixelType::kI16},   {"uint32", PixelType::kU32},  {"int32", PixelType::kI32},
       {"float32", PixelType::kF32}, {"float64", PixelType::kF64},
   };
   for (const auto& [name, type] : kGdal) {

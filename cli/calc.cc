@@ -5,10 +5,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "aligned_source.h"
 #include "args.h"
 #include "commands.h"
 #include "eoscale/filters/expression.h"
-#include "aligned_source.h"
 #include "formula.h"
 #include "session.h"
 
@@ -90,7 +90,8 @@ int CalcCommand(const std::vector<std::string>& args) {
       }
       if (in.path.empty()) throw UsageError(absl::StrCat(a, " ", v, ": no file name"));
       for (const CalcInput& o : inputs) {
-        if (!in.name.empty() && o.name == in.name) throw UsageError(absl::StrCat("input name '", in.name, "' given twice"));
+        if (!in.name.empty() && o.name == in.name)
+          throw UsageError(absl::StrCat("input name '", in.name, "' given twice"));
       }
       inputs.push_back(in);
     } else if (a == "--calc" || a == "-e" || a == "--expression") {

@@ -78,8 +78,8 @@ std::string CogTemporaryName(const std::string& path, const std::string& tag) {
   static std::atomic<int> counter{0};
   const std::filesystem::path p(path);
   const std::filesystem::path dir = p.parent_path();
-  const std::string name = absl::StrCat(".", p.filename().string(), ".cog-tmp-", ::getpid(), "-", counter++, "-", tag,
-                                        ".tif");
+  const std::string name =
+      absl::StrCat(".", p.filename().string(), ".cog-tmp-", ::getpid(), "-", counter++, "-", tag, ".tif");
   return (dir.empty() ? std::filesystem::path(name) : dir / name).string();
 }
 

@@ -51,10 +51,10 @@ bool ValidInputName(const std::string& name) {
     if (!NameChar(c)) return false;
   }
   static const char* const kReserved[] = {
-      "idxX", "idxY", "and", "or", "pi", "e", "euler", "log2e", "log10e", "ln2", "ln10", "_pi", "_e",
-      "abs", "sqrt", "exp", "log", "ln", "log2", "log10", "sin", "cos", "tan", "asin", "acos", "atan",
-      "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "sign", "rint", "atan2", "ndvi", "pow",
-      "min", "max", "sum", "avg"};
+      "idxX", "idxY",  "and",  "or",   "pi",   "e",    "euler", "log2e", "log10e", "ln2",   "ln10",
+      "_pi",  "_e",    "abs",  "sqrt", "exp",  "log",  "ln",    "log2",  "log10",  "sin",   "cos",
+      "tan",  "asin",  "acos", "atan", "sinh", "cosh", "tanh",  "asinh", "acosh",  "atanh", "sign",
+      "rint", "atan2", "ndvi", "pow",  "min",  "max",  "sum",   "avg"};
   for (const char* r : kReserved) {
     if (name == r) return false;
   }

@@ -81,7 +81,8 @@ int PipelineCommand(const std::vector<std::string>& args) {
   }
   if (steps_tokens.empty()) throw UsageError("no step (see eoscale pipeline --help)");
   for (size_t i = 0; i < steps.size(); ++i) {
-    if (steps[i].empty()) throw UsageError(absl::StrCat("step ", i + 1, " is empty (two '!' in a row, or one at an end)"));
+    if (steps[i].empty())
+      throw UsageError(absl::StrCat("step ", i + 1, " is empty (two '!' in a row, or one at an end)"));
   }
   for (const auto& s : steps) {
     if (s[0] == "--help" || s[0] == "-h") {
@@ -104,8 +105,9 @@ int PipelineCommand(const std::vector<std::string>& args) {
     throw UsageError("the pipeline has no 'write' step (nor stats, min-max, histogram): nothing to do");
   }
   if (!st.results.empty() && (common.window || common.bbox)) {
-    throw UsageError("--window/--bbox apply to writes only, not to stats, min-max or histogram steps "
-                     "(use 'eoscale stats --window' for the statistics of a window of a file)");
+    throw UsageError(
+        "--window/--bbox apply to writes only, not to stats, min-max or histogram steps "
+        "(use 'eoscale stats --window' for the statistics of a window of a file)");
   }
   // Every output is checked before any write is requested.
   for (const PipelineState::Write& w : st.writes) session.CheckOutput(w.path, w.overwrite || common.overwrite);
@@ -116,10 +118,14 @@ int PipelineCommand(const std::vector<std::string>& args) {
       }
     }
   }
-  for (const PipelineState::Write& w : st.writes) {
-    const Profile p = *w.image.image.profile();
-    const std::optional<Window> region = session.Region(p, w.image.label);
-    if (absl::Status s = session.AddOutput(w.image.image, w.path, region, w.overwrite, w.cog || common.cog, w.options);
+  // Regions first too: a bad one must not leave writes pending.
+  std::vector<std::optional<Window>> regions;
+  for (const PipelineState::Write& w : st.writes)
+    regions.push_back(session.Region(*w.image.image.profile(), w.image.label));
+  for (size_t i = 0; i < st.writes.size(); ++i) {
+    const PipelineState::Write& w = st.writes[i];
+    if (absl::Status s =
+            session.AddOutput(w.image.image, w.path, regions[i], w.overwrite, w.cog || common.cog, w.options);
         !s.ok()) {
       throw UsageError(absl::StrCat("write ", w.path, ": ", s.message()));
     }

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "aligned_source.h"
 #include "eoscale/filters/cast.h"
 #include "eoscale/filters/concatenate.h"
 #include "eoscale/filters/convolve.h"
@@ -16,13 +17,12 @@
 #include "eoscale/filters/normalized_difference.h"
 #include "eoscale/filters/threshold.h"
 #include "eoscale/filters/uniform.h"
-#include "aligned_source.h"
 #include "formula.h"
 
 namespace eoscale::cli {
 
-StepArgs::StepArgs(const std::string& step, const std::vector<std::string>& tokens,
-                   const std::set<std::string>& valued, const std::set<std::string>& flags) {
+StepArgs::StepArgs(const std::string& step, const std::vector<std::string>& tokens, const std::set<std::string>& valued,
+                   const std::set<std::string>& flags) {
   ArgReader r(tokens);
   while (!r.Done()) {
     const std::string a = r.Next();
@@ -34,8 +34,9 @@ StepArgs::StepArgs(const std::string& step, const std::vector<std::string>& toke
     } else if (LooksLikeOption(a)) {
       std::vector<std::string> known(valued.begin(), valued.end());
       known.insert(known.end(), flags.begin(), flags.end());
-      throw UsageError(absl::StrCat("step '", step, "': unknown option ", a,
-                                    known.empty() ? " (it takes none)" : " (it takes " + absl::StrJoin(known, ", ") + ")"));
+      throw UsageError(
+          absl::StrCat("step '", step, "': unknown option ", a,
+                       known.empty() ? " (it takes none)" : " (it takes " + absl::StrJoin(known, ", ") + ")"));
     } else {
       positional.push_back(a);
     }
@@ -105,17 +106,17 @@ namespace {
 using Valued = std::set<std::string>;
 
 // The inputs of a filter step: its positional names, or the previous output.
-std::vector<PipelineImage> Inputs(const std::string& step, const std::vector<std::string>& names,
-                                  PipelineState* st, size_t min_count = 1, size_t max_count = 64) {
+std::vector<PipelineImage> Inputs(const std::string& step, const std::vector<std::string>& names, PipelineState* st,
+                                  size_t min_count = 1, size_t max_count = 64) {
   std::vector<PipelineImage> in;
   for (const std::string& n : names) {
     auto it = st->named.find(n);
     if (it == st->named.end()) {
       std::vector<std::string> known;
       for (const auto& [k, v] : st->named) known.push_back(k);
-      throw UsageError(absl::StrCat("step '", step, "': no image is named '", n, "'",
-                                    known.empty() ? " (name one with --as NAME)"
-                                                  : " (names so far: " + absl::StrJoin(known, ", ") + ")"));
+      throw UsageError(absl::StrCat(
+          "step '", step, "': no image is named '", n, "'",
+          known.empty() ? " (name one with --as NAME)" : " (names so far: " + absl::StrJoin(known, ", ") + ")"));
     }
     in.push_back(it->second);
   }
@@ -221,8 +222,8 @@ void BuildStep(int index, const std::string& name, const std::vector<std::string
     std::vector<std::string> in;
     if (auto i = a->Get("--input")) in.push_back(*i);
     if (auto i = a->Get("-i")) in.push_back(*i);
-    PipelineState::Write w{Inputs(name, in, st, 1, 1)[0], a->positional[0], {}, a->Flag("--overwrite"),
-                           a->Flag("--cog")};
+    PipelineState::Write w{
+        Inputs(name, in, st, 1, 1)[0], a->positional[0], {}, a->Flag("--overwrite"), a->Flag("--cog")};
     for (const std::string& kv : a->GetAll("--co")) w.options.push_back(ParseKeyValue("--co", kv));
     st->writes.push_back(std::move(w));
     if (a->Get("--as")) throw UsageError("step 'write' takes no --as (it passes its input on unchanged)");
@@ -246,7 +247,8 @@ void BuildStep(int index, const std::string& name, const std::vector<std::string
     StepArgs* a = parse({"--size"});
     auto v = a->Get("--size");
     if (!v) throw UsageError("step 'uniform' needs --size N");
-    map(Inputs(name, a->positional, st, 1, 1), filters::Uniform(static_cast<int>(ParseInteger("--size", *v, 1, 10001))));
+    map(Inputs(name, a->positional, st, 1, 1),
+        filters::Uniform(static_cast<int>(ParseInteger("--size", *v, 1, 10001))));
   } else if (name == "convolve") {
     StepArgs* a = parse({"--kernel", "--border", "--cval", "--ot"});
     auto k = a->Get("--kernel");
@@ -274,11 +276,16 @@ void BuildStep(int index, const std::string& name, const std::vector<std::string
     auto op = a->Get("--op");
     if (!r || !op) throw UsageError("step 'kernel' needs --radius R and --op min|max|mean|sum");
     filters::KernelReduction reduce;
-    if (*op == "min") reduce = filters::kernel::Min();
-    else if (*op == "max") reduce = filters::kernel::Max();
-    else if (*op == "mean") reduce = filters::kernel::Mean();
-    else if (*op == "sum") reduce = filters::kernel::Sum();
-    else throw UsageError(absl::StrCat("--op takes min, max, mean or sum, got '", *op, "'"));
+    if (*op == "min")
+      reduce = filters::kernel::Min();
+    else if (*op == "max")
+      reduce = filters::kernel::Max();
+    else if (*op == "mean")
+      reduce = filters::kernel::Mean();
+    else if (*op == "sum")
+      reduce = filters::kernel::Sum();
+    else
+      throw UsageError(absl::StrCat("--op takes min, max, mean or sum, got '", *op, "'"));
     filters::GenericKernelOptions o;
     if (auto v = a->Get("--border")) o.mode = Border(*v);
     if (auto v = a->Get("--cval")) o.cval = ParseNumber("--cval", *v);

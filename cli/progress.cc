@@ -53,9 +53,8 @@ void ProgressBar::Update(int64_t done, int64_t total, const char* unit) {
     std::snprintf(counts, sizeof counts, "  %lld/%lld %s  %.0f/s", static_cast<long long>(done),
                   static_cast<long long>(total), unit, rate);
   }
-  std::fprintf(stderr, "\r%s [%.*s%*s] %3d%%%s  %s %s\x1b[K", label_.c_str(), filled,
-               "##############################", kWidth - filled, "", static_cast<int>(fraction * 100), counts,
-               last ? "in" : "ETA", eta.c_str());
+  std::fprintf(stderr, "\r%s [%.*s%*s] %3d%%%s  %s %s\x1b[K", label_.c_str(), filled, "##############################",
+               kWidth - filled, "", static_cast<int>(fraction * 100), counts, last ? "in" : "ETA", eta.c_str());
   std::fflush(stderr);
 }
 

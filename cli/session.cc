@@ -9,9 +9,9 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "eoscale/graph/report.h"
 #include "bbox_crs.h"
 #include "cog.h"
+#include "eoscale/graph/report.h"
 #include "stop_signals.h"
 
 namespace eoscale::cli {
@@ -77,22 +77,20 @@ std::string CommonOptionsHelp(bool writes) {
       "  --bbox-crs CRS     the CRS --bbox is given in (EPSG:4326, WKT, PROJ): the box's outline\n"
       "                     is transformed into the image's CRS and its envelope taken\n";
   if (writes) {
-    s +=
-        "  --co KEY=VALUE     GDAL GeoTIFF creation option (repeatable), e.g. --co COMPRESS=DEFLATE\n"
-        "  --overwrite        replace existing outputs (refused otherwise)\n"
-        "  --cog              write Cloud Optimized GeoTIFFs (with overviews, DEFLATE by default)\n";
+    s += "  --co KEY=VALUE     GDAL GeoTIFF creation option (repeatable), e.g. --co COMPRESS=DEFLATE\n"
+         "  --overwrite        replace existing outputs (refused otherwise)\n"
+         "  --cog              write Cloud Optimized GeoTIFFs (with overviews, DEFLATE by default)\n";
   }
-  s +=
-      "  --dot FILE         write the graph, annotated with the run's figures (Graphviz DOT)\n"
-      "  --trace FILE       write every tile task as Chrome trace-event JSON (Perfetto)\n"
-      "  --report           print the memory report per node on stderr after the run\n"
-      "  --progress         draw the progress bar even when stderr is not a terminal\n"
-      "  --quiet, -q        no progress bar\n"
-      "  --help, -h         this help\n"
-      "Options take their value as '--name value' or '--name=value'.\n"
-      "Exit status: 0 success, 1 failure, 2 usage error (nothing was run), 128+N after signal N\n"
-      "(SIGINT, SIGTERM, SIGHUP: the run is cancelled, no temporary file is left and existing files\n"
-      "keep their bytes).\n";
+  s += "  --dot FILE         write the graph, annotated with the run's figures (Graphviz DOT)\n"
+       "  --trace FILE       write every tile task as Chrome trace-event JSON (Perfetto)\n"
+       "  --report           print the memory report per node on stderr after the run\n"
+       "  --progress         draw the progress bar even when stderr is not a terminal\n"
+       "  --quiet, -q        no progress bar\n"
+       "  --help, -h         this help\n"
+       "Options take their value as '--name value' or '--name=value'.\n"
+       "Exit status: 0 success, 1 failure, 2 usage error (nothing was run), 128+N after signal N\n"
+       "(SIGINT, SIGTERM, SIGHUP: the run is cancelled, no temporary file is left and existing files\n"
+       "keep their bytes).\n";
   return s;
 }
 
@@ -117,8 +115,8 @@ Session::~Session() = default;
 absl::StatusOr<Context*> Session::context() {
   if (context_) return context_.get();
   ContextOptions o;
-  o.workers = options_.workers > 0 ? options_.workers
-                                   : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  o.workers =
+      options_.workers > 0 ? options_.workers : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   o.memory_budget_bytes = options_.memory;
   o.tiling.tile_size = options_.tile_size;
   o.trace = !options_.trace_path.empty();
@@ -172,9 +170,8 @@ std::optional<Window> Session::Region(const Profile& p, const std::string& what)
   x1 = std::min(x1, static_cast<double>(p.width));
   y1 = std::min(y1, static_cast<double>(p.height));
   if (!(x1 > x0) || !(y1 > y0)) {
-    throw UsageError(absl::StrCat("--bbox ", b[0], ",", b[1], ",", b[2], ",", b[3], " does not intersect ", what,
-                                  " (", g[0], ",", g[3] + g[5] * p.height, ",", g[0] + g[1] * p.width, ",", g[3],
-                                  ")"));
+    throw UsageError(absl::StrCat("--bbox ", b[0], ",", b[1], ",", b[2], ",", b[3], " does not intersect ", what, " (",
+                                  g[0], ",", g[3] + g[5] * p.height, ",", g[0] + g[1] * p.width, ",", g[3], ")"));
   }
   return Window{static_cast<int>(x0), static_cast<int>(y0), static_cast<int>(x1 - x0), static_cast<int>(y1 - y0)};
 }
@@ -200,9 +197,9 @@ void Session::Error(const std::string& message) const {
 int Session::StoppedExit(bool completed) const {
   const int sig = examples::StopSignal();
   if (sig == 0) return 0;
-  Error(absl::StrCat("stopped by ", examples::SignalName(sig),
-                     completed ? " after the run completed: the outputs are complete"
-                               : ": no output written, previous files kept"));
+  Error(absl::StrCat(
+      "stopped by ", examples::SignalName(sig),
+      completed ? " after the run completed: the outputs are complete" : ": no output written, previous files kept"));
   return examples::ExitCodeForSignal(sig);
 }
 
@@ -258,8 +255,8 @@ absl::Status Session::AddOutput(const Image& image, const std::string& path, std
   absl::StatusOr<std::vector<std::string>> cog_options = CogOptions(co, context_->options().workers);
   if (!cog_options.ok()) return cog_options.status();
   CogOutput out{path, CogTemporaryName(path, "in"), *std::move(cog_options)};
-  absl::Status s = (*c)->Write(image, out.temporary,
-                               WriteOptions{.creation_options = {"BIGTIFF=IF_SAFER"}, .window = window});
+  absl::Status s =
+      (*c)->Write(image, out.temporary, WriteOptions{.creation_options = {"BIGTIFF=IF_SAFER"}, .window = window});
   if (!s.ok()) return s;
   cogs_.push_back(std::move(out));
   return absl::OkStatus();

@@ -26,12 +26,12 @@ inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
 
 struct CommonOptions {
-  int workers = 0;          // 0: the machine's hardware threads
-  int64_t memory = 0;       // bytes; 0: the engine's default
-  int tile_size = 0;        // 0: the engine's default
+  int workers = 0;     // 0: the machine's hardware threads
+  int64_t memory = 0;  // bytes; 0: the engine's default
+  int tile_size = 0;   // 0: the engine's default
   std::optional<Window> window;
   std::optional<std::array<double, 4>> bbox;
-  std::string bbox_crs;  // empty: the image's CRS
+  std::string bbox_crs;                       // empty: the image's CRS
   std::vector<std::string> creation_options;  // --co, in order
   bool overwrite = false;
   bool cog = false;
@@ -76,8 +76,8 @@ class Session {
   // `window` is set, with the --co options then `extra_options`, as a COG
   // when `cog`. Throws UsageError for an existing output without
   // `overwrite`; returns the engine's error (a bad creation option...).
-  absl::Status AddOutput(const Image& image, const std::string& path, std::optional<Window> window,
-                         bool overwrite, bool cog, const std::vector<std::string>& extra_options = {});
+  absl::Status AddOutput(const Image& image, const std::string& path, std::optional<Window> window, bool overwrite,
+                         bool cog, const std::vector<std::string>& extra_options = {});
 
   // Runs the context's pending work with the progress bar and the stop
   // signals; writes --dot, --trace and prints --report afterwards. Returns

@@ -148,11 +148,11 @@ int StatsCommand(const std::vector<std::string>& args) {
   json += ", \"bands\": [";
   for (size_t i = 0; i < bands.size(); ++i) {
     const filters::BandStatistics& b = (*s)[i];
-    absl::StrAppend(&json, i ? ",\n  " : "\n  ", "{\"band\": ", bands[i], ", \"type\": ",
-                    JsonString(GdalTypeName(profile.type)), ", \"nodata\": ",
-                    profile.nodata ? JsonNumber(*profile.nodata) : "null", ", \"count\": ", b.count,
-                    ", \"min\": ", JsonNumber(b.min), ", \"max\": ", JsonNumber(b.max), ", \"mean\": ",
-                    JsonNumber(b.mean), ", \"std\": ", JsonNumber(b.stddev));
+    absl::StrAppend(&json, i ? ",\n  " : "\n  ", "{\"band\": ", bands[i],
+                    ", \"type\": ", JsonString(GdalTypeName(profile.type)),
+                    ", \"nodata\": ", profile.nodata ? JsonNumber(*profile.nodata) : "null", ", \"count\": ", b.count,
+                    ", \"min\": ", JsonNumber(b.min), ", \"max\": ", JsonNumber(b.max),
+                    ", \"mean\": ", JsonNumber(b.mean), ", \"std\": ", JsonNumber(b.stddev));
     if (bins > 0) {
       json += ", \"histogram\": ";
       if (edges[i].empty()) {
@@ -163,8 +163,8 @@ int StatsCommand(const std::vector<std::string>& args) {
           session.Error(h.status().ToString());
           return kExitFailure;
         }
-        absl::StrAppend(&json, "{\"min\": ", JsonNumber(edges[i].front()), ", \"max\": ",
-                        JsonNumber(edges[i].back()), ", \"counts\": [");
+        absl::StrAppend(&json, "{\"min\": ", JsonNumber(edges[i].front()), ", \"max\": ", JsonNumber(edges[i].back()),
+                        ", \"counts\": [");
         for (size_t k = 0; k < (*h)[0].size(); ++k) absl::StrAppend(&json, k ? ", " : "", (*h)[0][k]);
         json += "]}";
       }

@@ -69,8 +69,8 @@ class CliAlignTest : public ::testing::Test {
   std::string Reference(const std::string& in, const std::string& method) {
     const std::string out = dir_.File(absl::StrCat("ref_", method, ".tif"));
     std::filesystem::remove(out);
-    Warp(in, out, {"-t_srs", "EPSG:32631", "-te", "600000", "4998500", "602000", "5000000", "-tr", "10", "10", "-r",
-                   method});
+    Warp(in, out,
+         {"-t_srs", "EPSG:32631", "-te", "600000", "4998500", "602000", "5000000", "-tr", "10", "10", "-r", method});
     return out;
   }
   TempDir dir_;
@@ -88,9 +88,10 @@ TEST_F(CliAlignTest, ReadAlignedEqualsGdalwarpForEveryMethodAndTiling) {
         const std::string out = dir_.File("out.tif");
         std::vector<std::string> args = {"pipeline", "--overwrite"};
         if (tile != "0") args.insert(args.end(), {"--tile-size", tile});
-        for (const std::string& a : {std::string("read"), dir_.File("ten.tif"), std::string("--as"), std::string("t"), std::string("!"),
-                                     std::string("read"), dir_.File(source), std::string("--align-to"), std::string("t"),
-                                     std::string("--resampling"), method, std::string("!"), std::string("write"), out}) {
+        for (const std::string& a :
+             {std::string("read"), dir_.File("ten.tif"), std::string("--as"), std::string("t"), std::string("!"),
+              std::string("read"), dir_.File(source), std::string("--align-to"), std::string("t"),
+              std::string("--resampling"), method, std::string("!"), std::string("write"), out}) {
           args.push_back(a);
         }
         auto r = RunCli(args);
@@ -116,16 +117,34 @@ TEST_F(CliAlignTest, CalcAlignsInputsOntoTheFirstInputsGrid) {
   r = RunCli({"calc", "-i", "T=" + dir_.File("ten.tif"), "-i", "G=" + dir_.File("geo.tif"), "--resampling", "cubic",
               "--calc", "T - G", "-o", dir_.File("calc.tif")});
   ASSERT_EQ(r.code, 0) << r.err;
-  r = RunCli({"pipeline", "read", dir_.File("ten.tif"), "--as", "t", "!", "read", dir_.File("geo.tif"),
-              "--align-to", "t", "--resampling", "cubic", "--as", "g", "!", "calc", "--calc", "t - g", "!", "write",
+  r = RunCli({"pipeline",
+              "read",
+              dir_.File("ten.tif"),
+              "--as",
+              "t",
+              "!",
+              "read",
+              dir_.File("geo.tif"),
+              "--align-to",
+              "t",
+              "--resampling",
+              "cubic",
+              "--as",
+              "g",
+              "!",
+              "calc",
+              "--calc",
+              "t - g",
+              "!",
+              "write",
               dir_.File("pipe.tif")});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(SameBytes(ReadTiff(dir_.File("calc.tif")), ReadTiff(dir_.File("pipe.tif"))));
 }
 
 TEST_F(CliAlignTest, MisalignedInputsWithoutResamplingAndBadMethodsAreUsageErrors) {
-  auto r = RunCli({"calc", "-i", dir_.File("ten.tif"), "-i", dir_.File("twenty.tif"), "--calc", "im1b1 + im2b1",
-                   "-o", dir_.File("x.tif")});
+  auto r = RunCli({"calc", "-i", dir_.File("ten.tif"), "-i", dir_.File("twenty.tif"), "--calc", "im1b1 + im2b1", "-o",
+                   dir_.File("x.tif")});
   EXPECT_EQ(r.code, 2);
   EXPECT_THAT(r.err, HasSubstr("is not on the grid of input 1"));
   EXPECT_THAT(r.err, HasSubstr("add --resampling METHOD"));

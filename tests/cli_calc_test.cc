@@ -48,8 +48,8 @@ class CliCalcTest : public ::testing::Test {
 
 TEST_F(CliCalcTest, NamedFormulaEqualsAWholeImageReferenceAndTheOtbSpelling) {
   const std::string named = "(A.b2 - A.b4) / (A.b2 + A.b4 + 0.5) + B.b2";
-  auto r = RunCli({"calc", "-i", "A=" + dir_.File("a.tif"), "-i", "B=" + dir_.File("b.tif"), "--calc", named,
-                   "--ot", "Float64", "-o", dir_.File("named.tif"), "--tile-size", "48", "--workers", "3"});
+  auto r = RunCli({"calc", "-i", "A=" + dir_.File("a.tif"), "-i", "B=" + dir_.File("b.tif"), "--calc", named, "--ot",
+                   "Float64", "-o", dir_.File("named.tif"), "--tile-size", "48", "--workers", "3"});
   ASSERT_EQ(r.code, 0) << r.err;
   const Array got = ReadTiff(dir_.File("named.tif"));
   ASSERT_EQ(got.profile().type, PixelType::kF64);
@@ -99,7 +99,8 @@ TEST_F(CliCalcTest, FormulaErrorsAreUsageErrorsNamingWhatIsWrong) {
     std::string message;
   };
   const std::vector<Case> cases = {
-      {{"-i", a, "--calc", "A.b1 + C.b2"}, "'C.b2' at position 7 names input 'C', which is not one of the inputs' names (A)"},
+      {{"-i", a, "--calc", "A.b1 + C.b2"},
+       "'C.b2' at position 7 names input 'C', which is not one of the inputs' names (A)"},
       {{"-i", a, "--calc", "A.b1 + * 2"}, "unexpected operator '*' at position 7"},
       {{"-i", a, "--calc", "im2b1"}, "names input im2, but there is 1 input"},
       {{"-i", a, "--calc", "A.b9"}, "band 9 of '" + dir_.File("a.tif") + "' does not exist (the file has 4 bands)"},
@@ -116,7 +117,8 @@ TEST_F(CliCalcTest, FormulaErrorsAreUsageErrorsNamingWhatIsWrong) {
   for (const Case& c : cases) {
     std::vector<std::string> args = {"calc"};
     args.insert(args.end(), c.args.begin(), c.args.end());
-    if (std::find(c.args.begin(), c.args.end(), "-o") == c.args.end() && c.message.find("no output") == std::string::npos) {
+    if (std::find(c.args.begin(), c.args.end(), "-o") == c.args.end() &&
+        c.message.find("no output") == std::string::npos) {
       args.push_back("-o");
       args.push_back(dir_.File("x.tif"));
     }

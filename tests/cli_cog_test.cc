@@ -99,8 +99,8 @@ TEST(CliCogTest, ABadCreationOptionIsAUsageErrorAndNothingIsWritten) {
   p.width = 50;
   p.height = 40;
   testing::WriteTiff(testing::RandomArray(p, 9), dir.File("in.tif"));
-  auto r = RunCli({"calc", "-i", dir.File("in.tif"), "--calc", "im1b1", "-o", dir.File("cog.tif"), "--cog", "--co",
-                   "ZLEVEL=9"});
+  auto r = RunCli(
+      {"calc", "-i", dir.File("in.tif"), "--calc", "im1b1", "-o", dir.File("cog.tif"), "--cog", "--co", "ZLEVEL=9"});
   EXPECT_EQ(r.code, 2);
   EXPECT_THAT(r.err, HasSubstr("--co with --cog: driver COG does not support creation option ZLEVEL"));
   r = RunCli({"calc", "-i", dir.File("in.tif"), "--calc", "im1b1", "-o", dir.File("cog.tif"), "--cog", "--co",

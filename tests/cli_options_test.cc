@@ -64,8 +64,8 @@ class CliOptionsTest : public ::testing::Test {
 };
 
 TEST_F(CliOptionsTest, BadValuesAreUsageErrorsNamingTheArgument) {
-  const std::vector<std::string> calc = {"calc", "-i", dir_.File("in.tif"), "--calc", "im1b1", "-o",
-                                         dir_.File("out.tif")};
+  const std::vector<std::string> calc = {"calc",  "-i", dir_.File("in.tif"), "--calc",
+                                         "im1b1", "-o", dir_.File("out.tif")};
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--workers", "abc"}, "--workers takes an integer, got 'abc'"},
       {{"--workers", "0"}, "--workers must be between 1 and 1024, got 0"},
@@ -142,8 +142,8 @@ TEST_F(CliOptionsTest, AnInputIsNeverWrittenAndAFailedRunLeavesEveryOutputAsItWa
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.err, HasSubstr("a run never writes one of its inputs"));
   // Two outputs, the second an input: neither is written.
-  r = RunCli({"pipeline", "--overwrite", "read", in, "!", "uniform", "--size", "3", "!", "write", other, "!",
-              "write", dir_.File("./in.tif")});
+  r = RunCli({"pipeline", "--overwrite", "read", in, "!", "uniform", "--size", "3", "!", "write", other, "!", "write",
+              dir_.File("./in.tif")});
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.err, HasSubstr("a run never writes one of its inputs"));
   EXPECT_EQ(Slurp(in), before);
@@ -157,9 +157,28 @@ TEST_F(CliOptionsTest, WindowAndBboxOutputsEqualThatWindowOfAWholeRun) {
   auto pipeline = [&](const std::string& out, std::vector<std::string> region) {
     std::vector<std::string> args = {"pipeline", "--tile-size", "32"};
     args.insert(args.end(), region.begin(), region.end());
-    const std::vector<std::string> steps = {
-        "read", in, "--bands", "2,4", "!", "fill-nodata", "--max-distance", "4", "!", "uniform", "--size", "5",
-        "--as", "smooth", "!", "write", out + "_smooth.tif", "!", "ndwi", "!", "write", out + "_ndwi.tif"};
+    const std::vector<std::string> steps = {"read",
+                                            in,
+                                            "--bands",
+                                            "2,4",
+                                            "!",
+                                            "fill-nodata",
+                                            "--max-distance",
+                                            "4",
+                                            "!",
+                                            "uniform",
+                                            "--size",
+                                            "5",
+                                            "--as",
+                                            "smooth",
+                                            "!",
+                                            "write",
+                                            out + "_smooth.tif",
+                                            "!",
+                                            "ndwi",
+                                            "!",
+                                            "write",
+                                            out + "_ndwi.tif"};
     args.insert(args.end(), steps.begin(), steps.end());
     return RunCli(args);
   };
@@ -204,8 +223,8 @@ TEST_F(CliOptionsTest, BboxCrsTransformsTheBoxIntoTheImagesCrs) {
   // The same corners in longitude, latitude (UTM 31N, computed with PROJ):
   // the envelope of the transformed outline holds the window, a pixel or
   // two wider (the UTM grid is rotated against meridians).
-  auto geo = window_of({"--bbox", "4.278190404415874,45.13732240906526,4.284649018657037,45.14175078902277",
-                        "--bbox-crs=EPSG:4326"});
+  auto geo = window_of(
+      {"--bbox", "4.278190404415874,45.13732240906526,4.284649018657037,45.14175078902277", "--bbox-crs=EPSG:4326"});
   ASSERT_EQ(geo.code, 0) << geo.err;
   EXPECT_THAT(geo.out, HasSubstr("\"window\": [49, 50, 52, 50]"));
   auto bad = window_of({"--bbox", "1,2,3,4", "--bbox-crs", "EPSG:99999"});

@@ -105,9 +105,10 @@ TEST(CliPipelineTest, SeveralChainsInOneGraphEqualTheSameFormulaInCalc) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(SameBytes(ReadTiff(dir.File("mask.tif")), ReadTiff(dir.File("calc.tif"))));
   // Pipeline calc naming images.
-  r = Pipeline(dir, "read {d}/d1.tif --as a ! read {d}/d2.tif --as b ! calc --ot Byte"
-                    " --calc \"(a.b2 - a.b4) / (a.b2 + a.b4) > 0 && (b.b2 - b.b4) / (b.b2 + b.b4) > 0\""
-                    " ! write {d}/pcalc.tif");
+  r = Pipeline(dir,
+               "read {d}/d1.tif --as a ! read {d}/d2.tif --as b ! calc --ot Byte"
+               " --calc \"(a.b2 - a.b4) / (a.b2 + a.b4) > 0 && (b.b2 - b.b4) / (b.b2 + b.b4) > 0\""
+               " ! write {d}/pcalc.tif");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(SameBytes(ReadTiff(dir.File("pcalc.tif")), ReadTiff(dir.File("calc.tif"))));
 }
@@ -167,7 +168,8 @@ TEST(CliPipelineTest, GrammarErrorsAreUsageErrorsNamingTheStep) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"", "no step"},
       {"read {d}/in.tif ! frobnicate ! write {d}/o.tif", "step 2: unknown step 'frobnicate'"},
-      {"read {d}/in.tif ! uniform --sze 3 ! write {d}/o.tif", "step 'uniform': unknown option --sze (it takes --as, --size)"},
+      {"read {d}/in.tif ! uniform --sze 3 ! write {d}/o.tif",
+       "step 'uniform': unknown option --sze (it takes --as, --size)"},
       {"read {d}/in.tif ! uniform ! write {d}/o.tif", "step 'uniform' needs --size N"},
       {"read {d}/in.tif ! uniform --size x ! write {d}/o.tif", "--size takes an integer, got 'x'"},
       {"read {d}/in.tif ! and a b ! write {d}/o.tif", "step 'and': no image is named 'a'"},
@@ -182,7 +184,8 @@ TEST(CliPipelineTest, GrammarErrorsAreUsageErrorsNamingTheStep) {
       {"read {d}/in.tif --bands 2 ! write {d}/o.tif", "band 2"},
       {"read {d}/in.tif ! calc --calc \"x.b1 + 1\" ! write {d}/o.tif", "names input 'x', which is not one of"},
       {"read {d}/in.tif ! threshold --gt 1 --lt 2 ! write {d}/o.tif", "step 'threshold' takes one comparison"},
-      {"read {d}/in.tif ! ndwi ! write {d}/o.tif", "band 2 outside [1, 1] (ndwi reads --green 2 and --nir 4 by default)"},
+      {"read {d}/in.tif ! ndwi ! write {d}/o.tif",
+       "band 2 outside [1, 1] (ndwi reads --green 2 and --nir 4 by default)"},
       {"--window 0,0,5,5 read {d}/in.tif ! stats", "--window/--bbox apply to writes only"},
       {"--frobnicate read {d}/in.tif ! write {d}/o.tif", "unknown option --frobnicate"},
       {"read {d}/in.tif ! write {d}/nofolder/o.tif", "folder '" + dir.File("nofolder") + "' does not exist"},

@@ -57,8 +57,8 @@ void StopAndCheck(std::vector<std::string> args, int sig, const char* name,
   ASSERT_EQ(::kill(p.pid(), sig), 0);
   EXPECT_EQ(p.Wait(), 128 + sig) << p.Stderr();
   EXPECT_FALSE(p.KilledBySignal()) << "the handler did not run";
-  EXPECT_THAT(p.Stderr(), HasSubstr(absl::StrCat("eoscale calc: stopped by ", name,
-                                                 ": no output written, previous files kept")));
+  EXPECT_THAT(p.Stderr(),
+              HasSubstr(absl::StrCat("eoscale calc: stopped by ", name, ": no output written, previous files kept")));
   EXPECT_EQ(out.List(), std::vector<std::string>{"out.tif"}) << "a temporary was left";
   EXPECT_EQ(Slurp(out.File("out.tif")), previous);
 }
@@ -67,8 +67,8 @@ bool HasTemporary(const TempDir& d) { return d.List().size() > 1; }
 
 TEST_F(CliSignalTest, StoppedMidRunLeavesNoTemporaryAndKeepsThePreviousOutput) {
   // 8 x 8 tiles on one worker: seconds, so the signal lands mid-run.
-  const std::vector<std::string> args = {"calc", "-i", in_->File("in.tif"), "--calc", "im1b1 * 2",
-                                         "--workers", "1", "--tile-size", "8", "--quiet"};
+  const std::vector<std::string> args = {"calc",      "-i", in_->File("in.tif"), "--calc", "im1b1 * 2",
+                                         "--workers", "1",  "--tile-size",       "8",      "--quiet"};
   StopAndCheck(args, SIGINT, "SIGINT", [](const TempDir& d, Cli&) { return HasTemporary(d); });
   std::vector<std::string> cog = args;
   cog.push_back("--cog");
@@ -78,8 +78,9 @@ TEST_F(CliSignalTest, StoppedMidRunLeavesNoTemporaryAndKeepsThePreviousOutput) {
 TEST_F(CliSignalTest, StoppedDuringTheCogTranslationLeavesNoTemporary) {
   // The engine's run is quick; the COG driver then compresses 16 MB of
   // random floats with overviews: the bar's "cog" phase is when it lands.
-  const std::vector<std::string> args = {"calc", "-i", in_->File("in.tif"), "--calc", "im1b1 * 2",
-                                         "--cog", "--progress", "--workers", "1", "--co", "LEVEL=9"};
+  const std::vector<std::string> args = {"calc",   "-i",         in_->File("in.tif"), "--calc", "im1b1 * 2",
+                                         "--cog",  "--progress", "--workers",         "1",      "--co",
+                                         "LEVEL=9"};
   StopAndCheck(args, SIGHUP, "SIGHUP",
                [](const TempDir&, Cli& p) { return p.Stderr().find("cog out.tif") != std::string::npos; });
 }

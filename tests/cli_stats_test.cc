@@ -82,8 +82,8 @@ class CliStatsTest : public ::testing::Test {
 };
 
 TEST_F(CliStatsTest, FiguresEqualADirectComputationAndTheBytesDoNotDependOnTheTiling) {
-  auto r = RunCli({"stats", "-i", dir_.File("in.tif"), "--histogram-bins", "10", "--workers", "1",
-                   "--tile-size", "300"});
+  auto r =
+      RunCli({"stats", "-i", dir_.File("in.tif"), "--histogram-bins", "10", "--workers", "1", "--tile-size", "300"});
   ASSERT_EQ(r.code, 0) << r.err;
   size_t at = 0;
   for (int b = 0; b < 2; ++b) {
