@@ -306,10 +306,31 @@ void AppendBlocksBehind(GDALRasterBand* band, int depth, std::vector<BlockSize>*
 }
 
 // Drops the blocks `h` holds in GDAL's block cache (all its bands: reading
-// one band of a pixel-interleaved GeoTIFF caches the others' blocks too).
-void FlushBlockCache(GDALDatasetH h) {
+// one band of a pixel-interleaved GeoTIFF caches the others' blocks too),
+// and for a VRT those that its sources meeting `w` (the window just read)
+// hold: flushing a VRT band does not flush its sources. Measured: the water
+// mask over four 2 x 2 gdalbuildvrt mosaics of 3500^2 GeoTIFFs grew GDAL's
+// cache to 508 MiB of RSS against a 48 MiB budget, and ran 2x slower than
+// with the sources flushed. A source's flush never opens its file.
+void FlushBlockCache(GDALDatasetH h, const Window& w) {
   const int count = GDALGetRasterCount(h);
-  for (int b = 1; b <= count; ++b) GDALFlushRasterCache(GDALGetRasterBand(h, b));
+  for (int b = 1; b <= count; ++b) {
+    GDALRasterBandH band = GDALGetRasterBand(h, b);
+    GDALFlushRasterCache(band);
+    auto* vrt = dynamic_cast<VRTSourcedRasterBand*>(GDALRasterBand::FromHandle(band));
+    for (int i = 0; vrt != nullptr && i < vrt->nSources; ++i) {
+      auto* simple = dynamic_cast<VRTSimpleSource*>(vrt->papoSources[i]);
+      if (simple == nullptr) continue;
+      double rx = 0, ry = 0, rw = 0, rh = 0;
+      int sx = 0, sy = 0, sw = 0, sh = 0, ox = 0, oy = 0, ow = 0, oh = 0;
+      bool error = false;
+      if (!simple->GetSrcDstWindow(w.x, w.y, w.width, w.height, w.width, w.height, &rx, &ry, &rw, &rh, &sx, &sy,
+                                   &sw, &sh, &ox, &oy, &ow, &oh, error)) {
+        continue;  // not read for this window
+      }
+      if (GDALRasterBand* src = simple->GetRasterBand(); src != nullptr) src->FlushCache(false);
+    }
+  }
 }
 
 class GdalSource final : public RasterSource {
@@ -474,7 +495,7 @@ class GdalSource final : public RasterSource {
           }
         }
       }
-      if (flush_after_block_reads_) FlushBlockCache(h);
+      if (flush_after_block_reads_) FlushBlockCache(h, w);
       return st;
     }
     GDALRasterIOExtraArg extra;
@@ -486,7 +507,7 @@ class GdalSource final : public RasterSource {
         static_cast<GSpacing>(dst.row_stride()) * psize, static_cast<GSpacing>(dst.band_stride()) * psize,
         &extra);
     const int saved_errno = errno;
-    FlushBlockCache(h);
+    FlushBlockCache(h, w);
     if (err != CE_None || errors.failed()) {
       return ReadError(absl::StrCat("at ", DescribeWindow(w)), errors, saved_errno);
     }
