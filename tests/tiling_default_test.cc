@@ -343,24 +343,24 @@ RunResult RunSum(const std::vector<std::shared_ptr<RasterSource>>& sources, int 
 }
 
 TEST(DefaultTileTest, TheEngineAlignsItsTilesToTheBlocksOfItsSources) {
-  auto jp2_like = std::make_shared<PatternSource>(3000, 2100, 1024, 1024);
-  auto tiff_like = std::make_shared<PatternSource>(3000, 2100, 256, 256);
+  auto jp2_like = std::make_shared<PatternSource>(2100, 1100, 1024, 1024);
+  auto tiff_like = std::make_shared<PatternSource>(2100, 1100, 256, 256);
   RunResult r = RunSum({tiff_like, jp2_like}, 0);
   EXPECT_EQ(r.tile_width, 1024);
   EXPECT_EQ(r.tile_height, 1024);
   r = RunSum({tiff_like}, 0);
   EXPECT_EQ(r.tile_width, 256);
   EXPECT_EQ(r.tile_height, 256);
-  auto strips = std::make_shared<PatternSource>(3000, 2100, 3000, 16);
+  auto strips = std::make_shared<PatternSource>(2100, 1100, 2100, 16);
   r = RunSum({strips}, 0);
-  EXPECT_EQ(r.tile_width, 3000);
-  EXPECT_EQ(r.tile_height, 32);  // 65536 / 3000 = 22 rows, in whole blocks of 16
+  EXPECT_EQ(r.tile_width, 2100);
+  EXPECT_EQ(r.tile_height, 32);  // 65536 / 2100 = 32 rows, in whole blocks of 16
 }
 
 // Chains of 3 filters of margin 20: 60 pixels around each tile, so 512^2
 // tiles (8 x 60 = 480, in whole 256^2 blocks), not 256^2.
 TEST(DefaultTileTest, TheEngineGrowsItsTilesForLongChainsOfMargins) {
-  auto tiff_like = std::make_shared<PatternSource>(1500, 1100, 256, 256);
+  auto tiff_like = std::make_shared<PatternSource>(1100, 800, 256, 256);
   const RunResult r = RunSum({tiff_like}, 0, 20, 3);
   EXPECT_EQ(r.tile_width, 512);
   EXPECT_EQ(r.tile_height, 512);
