@@ -73,7 +73,7 @@ DefaultTile ChooseDefaultTile(int width, int height, const std::vector<BlockSize
   if (width <= 0 || height <= 0) return {};
   const BlockSize unit = AlignmentOf(blocks, width, height);
   const bool full_x = unit.width >= width, full_y = unit.height >= height;
-  const int64_t reach = 8 * static_cast<int64_t>(std::max(margin, 0));
+  const int64_t reach = 4 * static_cast<int64_t>(std::max(margin, 0));
   // The target side, and the least a side may be when the other is forced
   // long (thin strips would read mostly margins).
   const int64_t t = std::clamp<int64_t>(reach, kMinDefaultTileSide, kMaxDefaultTileSide);

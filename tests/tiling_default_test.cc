@@ -117,19 +117,19 @@ TEST(DefaultTileTest, SmallImagesAreOneTileAcross) {
   EXPECT_EQ(Choose(5000, 100, {{256, 256}}), (DefaultTile{256, 100, 100}));
 }
 
-// A tile of side s reads (s + 2M)^2 pixels: the side grows to 8 M (in
+// A tile of side s reads (s + 2M)^2 pixels: the side grows to 4 M (in
 // whole blocks, up to the cap) so that margins stay a moderate overhead.
 TEST(DefaultTileTest, LongChainsOfMarginsGrowTheTile) {
-  for (int m : {0, 1, 16, 32}) EXPECT_EQ(Choose(10000, 10000, {{256, 256}}, m), (DefaultTile{256, 256, 256}));
-  EXPECT_EQ(Choose(10000, 10000, {}, 50), (DefaultTile{400, 400, 1}));
-  EXPECT_EQ(Choose(10000, 10000, {{256, 256}}, 50), (DefaultTile{512, 512, 256}));
-  EXPECT_EQ(Choose(10000, 10000, {{1024, 1024}}, 100), (DefaultTile{1024, 1024, 1024}));
-  EXPECT_EQ(Choose(10000, 10000, {{1024, 1024}}, 200), (DefaultTile{2048, 2048, 1024}));
+  for (int m : {0, 1, 16, 32, 64}) EXPECT_EQ(Choose(10000, 10000, {{256, 256}}, m), (DefaultTile{256, 256, 256}));
+  EXPECT_EQ(Choose(10000, 10000, {}, 100), (DefaultTile{400, 400, 1}));
+  EXPECT_EQ(Choose(10000, 10000, {{256, 256}}, 101), (DefaultTile{512, 512, 256}));  // EOScale's pipeline
+  EXPECT_EQ(Choose(10000, 10000, {{1024, 1024}}, 200), (DefaultTile{1024, 1024, 1024}));
+  EXPECT_EQ(Choose(10000, 10000, {{1024, 1024}}, 400), (DefaultTile{2048, 2048, 1024}));
   EXPECT_EQ(Choose(10000, 10000, {{256, 256}}, 100000), (DefaultTile{2048, 2048, 256}));
-  EXPECT_EQ(Choose(10000, 10000, {{768, 768}}, 200), (DefaultTile{1536, 1536, 768}));  // 2304 is over the cap
-  // Strips are not left thinner than 8 M rows.
-  EXPECT_EQ(Choose(10980, 10980, {{10980, 16}}, 50), (DefaultTile{10980, 400, 16}));
-  EXPECT_EQ(Choose(10000, 10000, {{1024, 256}}, 100), (DefaultTile{1024, 1024, 256}));
+  EXPECT_EQ(Choose(10000, 10000, {{768, 768}}, 400), (DefaultTile{1536, 1536, 768}));  // 2304 is over the cap
+  // Strips are not left thinner than 4 M rows.
+  EXPECT_EQ(Choose(10980, 10980, {{10980, 16}}, 100), (DefaultTile{10980, 400, 16}));
+  EXPECT_EQ(Choose(10000, 10000, {{1024, 256}}, 200), (DefaultTile{1024, 1024, 256}));
 }
 
 // Whatever the blocks: each side is a multiple of the alignment unit (or the
@@ -357,14 +357,14 @@ TEST(DefaultTileTest, TheEngineAlignsItsTilesToTheBlocksOfItsSources) {
   EXPECT_EQ(r.tile_height, 32);  // 65536 / 2100 = 32 rows, in whole blocks of 16
 }
 
-// Chains of 3 filters of margin 20: 60 pixels around each tile, so 512^2
-// tiles (8 x 60 = 480, in whole 256^2 blocks), not 256^2.
+// Chains of 3 filters of margin 40: 120 pixels around each tile, so 512^2
+// tiles (4 x 120 = 480, in whole 256^2 blocks), not 256^2.
 TEST(DefaultTileTest, TheEngineGrowsItsTilesForLongChainsOfMargins) {
   auto tiff_like = std::make_shared<PatternSource>(1100, 800, 256, 256);
-  const RunResult r = RunSum({tiff_like}, 0, 20, 3);
+  const RunResult r = RunSum({tiff_like}, 0, 40, 3);
   EXPECT_EQ(r.tile_width, 512);
   EXPECT_EQ(r.tile_height, 512);
-  const RunResult explicit_tiles = RunSum({tiff_like}, 256, 20, 3);
+  const RunResult explicit_tiles = RunSum({tiff_like}, 256, 40, 3);
   EXPECT_EQ(explicit_tiles.tile_width, 256);
   EXPECT_TRUE(SameBytes(r.out, explicit_tiles.out));
 }
