@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <numeric>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -23,7 +24,75 @@ int IntervalOf(const std::vector<int>& b, int v) {
   return static_cast<int>(std::upper_bound(b.begin(), b.end(), v) - b.begin()) - 1;
 }
 
+constexpr int64_t kMaxDefaultTilePixels = int64_t{kMaxDefaultTileSide} * kMaxDefaultTileSide;
+
+// The smallest multiple of `unit` of at least `target` pixels; past
+// kMaxDefaultTileSide, the largest multiple within it (one unit at least);
+// at most `extent`.
+int64_t FitSide(int64_t target, int64_t unit, int64_t extent) {
+  int64_t side = (std::max<int64_t>(target, 1) + unit - 1) / unit * unit;
+  if (side > kMaxDefaultTileSide) side = std::max(unit, kMaxDefaultTileSide / unit * unit);
+  return std::min(side, extent);
+}
+
 }  // namespace
+
+BlockSize AlignmentOf(const std::vector<BlockSize>& blocks, int width, int height) {
+  if (width <= 0 || height <= 0) return {1, 1};
+  // Clipped to the image: a block wider than the image is one block across.
+  std::vector<BlockSize> b;
+  for (const BlockSize& k : blocks) {
+    if (k.width > 0 && k.height > 0) b.push_back({std::min(k.width, width), std::min(k.height, height)});
+  }
+  // Largest first (ties broken by width, then height, so that the answer
+  // does not depend on the inputs' order).
+  std::sort(b.begin(), b.end(), [](const BlockSize& l, const BlockSize& r) {
+    const int64_t la = int64_t{l.width} * l.height, ra = int64_t{r.width} * r.height;
+    if (la != ra) return la > ra;
+    return l.width != r.width ? l.width > r.width : l.height > r.height;
+  });
+  b.erase(std::unique(b.begin(), b.end()), b.end());
+  // A unit reaching the extent stays the extent: one tile across holds every
+  // block along that axis, whatever the blocks still to come.
+  auto grow = [](int64_t unit, int64_t block, int64_t extent) {
+    return unit >= extent ? extent : std::min(std::lcm(unit, block), extent);
+  };
+  int64_t ux = 1, uy = 1;
+  for (size_t i = 0; i < b.size(); ++i) {
+    const int64_t nx = grow(ux, b[i].width, width), ny = grow(uy, b[i].height, height);
+    const bool fits = (nx >= width || nx <= kMaxDefaultTileSide) && (ny >= height || ny <= kMaxDefaultTileSide) &&
+                      nx * ny <= kMaxDefaultTilePixels;
+    // The largest block is honoured whatever its size: a tile smaller than
+    // one block would decode it again for each tile.
+    if (i == 0 || fits) ux = nx, uy = ny;
+  }
+  return {static_cast<int>(ux), static_cast<int>(uy)};
+}
+
+DefaultTile ChooseDefaultTile(int width, int height, const std::vector<BlockSize>& blocks, int margin) {
+  if (width <= 0 || height <= 0) return {};
+  const BlockSize unit = AlignmentOf(blocks, width, height);
+  const bool full_x = unit.width >= width, full_y = unit.height >= height;
+  const int64_t reach = 4 * static_cast<int64_t>(std::max(margin, 0));
+  // The target side, and the least a side may be when the other is forced
+  // long (thin strips would read mostly margins).
+  const int64_t t = std::clamp<int64_t>(reach, kMinDefaultTileSide, kMaxDefaultTileSide);
+  const int64_t floor_side = std::clamp<int64_t>(reach, 1, kMaxDefaultTileSide);
+  // What the other side aims at once one side is `side`: the target pixel
+  // count when that side is longer than the target, the target otherwise.
+  auto other = [&](int64_t side) { return std::max(floor_side, (t * t + std::max(side, t) - 1) / std::max(side, t)); };
+  int64_t w = 0, h = 0;
+  if (full_x && full_y) {
+    w = width, h = height;
+  } else if (full_x) {
+    w = width, h = FitSide(other(w), unit.height, height);
+  } else if (full_y) {
+    h = height, w = FitSide(other(h), unit.width, width);
+  } else {
+    w = FitSide(t, unit.width, width), h = FitSide(other(w), unit.height, height);
+  }
+  return {static_cast<int>(w), static_cast<int>(h), full_y ? height : unit.height};
+}
 
 std::string DescribeWindow(const Window& w) {
   return absl::StrCat("x=", w.x, " y=", w.y, " w=", w.width, " h=", w.height);
@@ -85,6 +154,12 @@ bool TileGrid::IsUniform(int* tile_width, int* tile_height) const {
 
 absl::StatusOr<TileGrid> MakeTileGrid(int width, int height, const TilingOptions& options,
                                       int workers, int default_size) {
+  if (default_size <= 0) default_size = 256;
+  return MakeTileGrid(width, height, options, workers, DefaultTile{default_size, default_size, 1});
+}
+
+absl::StatusOr<TileGrid> MakeTileGrid(int width, int height, const TilingOptions& options,
+                                      int workers, const DefaultTile& default_tile) {
   if (width <= 0 || height <= 0) {
     return absl::InvalidArgumentError(absl::StrCat("cannot tile an image of ", width, "x", height));
   }
@@ -94,7 +169,8 @@ absl::StatusOr<TileGrid> MakeTileGrid(int width, int height, const TilingOptions
   if (options.tile_size < 0 || options.tile_max_size < 0) {
     return absl::InvalidArgumentError("tile_size and tile_max_size must not be negative");
   }
-  if (default_size <= 0) default_size = 256;
+  const int default_w = default_tile.width > 0 ? default_tile.width : 256;
+  const int default_h = default_tile.height > 0 ? default_tile.height : 256;
   auto checked = [&](TileGrid g) -> absl::StatusOr<TileGrid> {
     if (static_cast<int64_t>(g.tiles_x()) * g.tiles_y() > std::numeric_limits<int>::max()) {
       return absl::InvalidArgumentError(absl::StrCat("tiling a ", width, "x", height,
@@ -109,7 +185,7 @@ absl::StatusOr<TileGrid> MakeTileGrid(int width, int height, const TilingOptions
       size = static_cast<int>(std::sqrt(static_cast<double>(per_worker)));
       if (options.tile_max_size > 0) size = std::min(size, options.tile_max_size);
     }
-    if (size == 0) size = default_size;
+    if (size == 0) return checked(TileGrid::Uniform(width, height, default_w, default_h));
     size = std::max(size, 1);
     return checked(TileGrid::Uniform(width, height, size, size));
   }
@@ -129,10 +205,12 @@ absl::StatusOr<TileGrid> MakeTileGrid(int width, int height, const TilingOptions
     ys.push_back(height);
     return TileGrid({0, width}, std::move(ys));
   }
-  // Streaming strips hold about as many pixels as a default tile.
-  const int64_t target = static_cast<int64_t>(default_size) * default_size;
-  const int rows = static_cast<int>(std::clamp<int64_t>(target / width, 1, height));
-  return TileGrid({0, width}, Boundaries(height, rows));
+  // Streaming strips hold about as many pixels as a default tile, in a
+  // whole number of the inputs' block rows.
+  const int64_t target = static_cast<int64_t>(default_w) * default_h;
+  const int64_t step = std::max(default_tile.row_step, 1);
+  const int64_t rows = (std::clamp<int64_t>(target / width, 1, height) + step - 1) / step * step;
+  return checked(TileGrid({0, width}, Boundaries(height, static_cast<int>(std::min<int64_t>(rows, height)))));
 }
 
 std::vector<Tile> TilesWithMargin(const TileGrid& grid, int margin) {

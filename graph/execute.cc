@@ -195,7 +195,8 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
     const std::vector<int>& ids = group_nodes[gi];
     const Window region = GrowRegion(*this, ids, Window{kx, ky, kw, kh}, w, h);
     absl::StatusOr<TileGrid> grid =
-        MakeTileGrid(region.width, region.height, options.tiling, options.workers, DefaultTileSize(*this, ids));
+        MakeTileGrid(region.width, region.height, options.tiling, options.workers,
+                     DefaultTileSize(*this, ids, region.width, region.height));
     if (!grid.ok()) {
       abort_all();
       return grid.status();

@@ -77,20 +77,33 @@ int64_t GroupPlan::GatherBytes(int slot, int margin, int64_t t) const {
   return kTileOverheadBytes + w.Pixels() * s.profile.bands * static_cast<int64_t>(PixelSize(s.profile.type));
 }
 
-int DefaultTileSize(const GraphState& g, const std::vector<int>& node_ids) {
-  int best = 0;
-  for (int id : node_ids) {
-    const SourceNode* s = g.nodes[id]->AsSource();
-    if (s == nullptr) continue;
-    const int bw = s->source->block_width(), bh = s->source->block_height();
-    if (bw != bh || bw < 16 || bw > 1024) continue;
-    // The smallest multiple of the block of at least 256 pixels: a whole
-    // number of blocks per tile, so that no block is decoded twice.
-    int side = bw;
-    while (side < 256) side += bw;
-    best = std::max(best, side);
+namespace {
+
+// The largest sum of margins on a path from a source to a sink of the group
+// (what GrowRegion grows a region by). REQUIRES: node_ids sorted.
+int LongestMarginChain(const GraphState& g, const std::vector<int>& node_ids) {
+  std::map<int, int> depth;  // node id -> the largest sum of margins from it to a sink
+  int longest = 0;
+  for (auto it = node_ids.rbegin(); it != node_ids.rend(); ++it) {
+    const int d = depth[*it];
+    longest = std::max(longest, d);
+    const MapNode* m = g.nodes[*it]->AsMap();
+    const int margin = m != nullptr ? m->margin : 0;
+    for (const Port& p : g.nodes[*it]->inputs) depth[p.node] = std::max(depth[p.node], d + margin);
   }
-  return best > 0 ? best : 256;
+  return longest;
+}
+
+}  // namespace
+
+DefaultTile DefaultTileSize(const GraphState& g, const std::vector<int>& node_ids, int width, int height) {
+  std::vector<BlockSize> blocks;
+  for (int id : node_ids) {
+    if (const SourceNode* s = g.nodes[id]->AsSource(); s != nullptr) {
+      blocks.push_back({s->source->block_width(), s->source->block_height()});
+    }
+  }
+  return ChooseDefaultTile(width, height, blocks, LongestMarginChain(g, node_ids));
 }
 
 Window GrowRegion(const GraphState& g, const std::vector<int>& node_ids, const Window& keep, int width,

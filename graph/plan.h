@@ -106,9 +106,10 @@ inline size_t OutputGuardBytes(const Profile& p, const Window& w) {
   return std::min<size_t>(std::max<size_t>(4 * row, 64), 64 << 10);
 }
 
-// The streaming default tile side for these nodes: aligned to the sources'
-// blocks (a multiple of them, up to 1024), 256 otherwise.
-int DefaultTileSize(const GraphState& g, const std::vector<int>& node_ids);
+// The streaming default tile of a group computing a width x height region:
+// ChooseDefaultTile (core/tiling.h) over the blocks of the group's sources
+// and its longest chain of margins. REQUIRES: node_ids sorted.
+DefaultTile DefaultTileSize(const GraphState& g, const std::vector<int>& node_ids, int width, int height);
 
 // The region a group must compute so that `keep` (image coordinates) is
 // exact: grown by the longest chain of margins between the sinks and the

@@ -33,8 +33,6 @@
 #include <cstring>
 #include <ctime>
 #include <mutex>
-#include <optional>
-#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -263,32 +261,76 @@ std::string DescribeChange(const Layout& before, const Layout& now, const std::v
   return absl::StrJoin(what, "; ");
 }
 
-// The block size of the files behind a VRT band, when every source agrees
-// (a gdalbuildvrt mosaic of 256 x 256-tiled GeoTIFFs has bands of 128 x 128
-// blocks: tiles aligned to 128 would decode each source block 4 times).
-// gdalbuildvrt records each source's block size in the VRT, so asking does
-// not open the sources. Empty for any other band.
-std::optional<std::pair<int, int>> VrtSourceBlocks(GDALRasterBandH band) {
-  auto* vrt = dynamic_cast<VRTSourcedRasterBand*>(GDALRasterBand::FromHandle(band));
-  if (vrt == nullptr || vrt->nSources == 0) return std::nullopt;
-  std::optional<std::pair<int, int>> common;
-  for (int i = 0; i < vrt->nSources; ++i) {
+// Appends the blocks of the files behind `band`: for a VRT band, those of
+// its sources' bands, looked through recursively (a gdalbuildvrt mosaic of
+// 256 x 256-tiled GeoTIFFs has bands of 128 x 128 blocks: tiles aligned to
+// 128 would decode each source block 4 times); for any other band, or a VRT
+// source that is not a simple one, the band's own blocks. gdalbuildvrt
+// records each source's block size in the VRT, so asking does not open the
+// sources (only a VRT named as a source is opened, to look through it).
+void AppendBlocksBehind(GDALRasterBand* band, int depth, std::vector<BlockSize>* out) {
+  auto* vrt = dynamic_cast<VRTSourcedRasterBand*>(band);
+  std::vector<GDALRasterBand*> sources;
+  for (int i = 0; vrt != nullptr && depth < 8 && i < vrt->nSources; ++i) {
     auto* simple = dynamic_cast<VRTSimpleSource*>(vrt->papoSources[i]);
     GDALRasterBand* src = simple != nullptr ? simple->GetRasterBand() : nullptr;
-    if (src == nullptr) return std::nullopt;
-    int bw = 0, bh = 0;
-    src->GetBlockSize(&bw, &bh);
-    if (bw <= 0 || bh <= 0 || (common && *common != std::make_pair(bw, bh))) return std::nullopt;
-    common = std::make_pair(bw, bh);
+    if (src == nullptr) {
+      sources.clear();
+      break;
+    }
+    sources.push_back(src);
   }
-  return common;
+  for (GDALRasterBand* src : sources) {
+    // A VRT reads another VRT through a proxy band reporting the inner
+    // VRT's own (128 x 128) blocks: open the inner VRT to look through it.
+    GDALDataset* ds = src->GetDataset();
+    if (dynamic_cast<VRTSourcedRasterBand*>(src) == nullptr && ds != nullptr &&
+        EQUAL(CPLGetExtension(ds->GetDescription()), "vrt")) {
+      ScopedGdalErrors quiet;  // a failure only means the proxy's blocks are used
+      const char* const vrt_only[] = {"VRT", nullptr};
+      GDALDatasetH inner =
+          GDALOpenEx(ds->GetDescription(), GDAL_OF_RASTER | GDAL_OF_READONLY, vrt_only, nullptr, nullptr);
+      if (inner != nullptr && src->GetBand() >= 1 && src->GetBand() <= GDALGetRasterCount(inner)) {
+        AppendBlocksBehind(GDALRasterBand::FromHandle(GDALGetRasterBand(inner, src->GetBand())), depth + 1, out);
+        GDALClose(inner);
+        continue;
+      }
+      if (inner != nullptr) GDALClose(inner);
+    }
+    AppendBlocksBehind(src, depth + 1, out);
+  }
+  if (!sources.empty()) return;
+  int bw = 0, bh = 0;
+  band->GetBlockSize(&bw, &bh);
+  out->push_back({bw, bh});
 }
 
 // Drops the blocks `h` holds in GDAL's block cache (all its bands: reading
-// one band of a pixel-interleaved GeoTIFF caches the others' blocks too).
-void FlushBlockCache(GDALDatasetH h) {
+// one band of a pixel-interleaved GeoTIFF caches the others' blocks too),
+// and for a VRT those that its sources meeting `w` (the window just read)
+// hold: flushing a VRT band does not flush its sources. Measured: the water
+// mask over four 2 x 2 gdalbuildvrt mosaics of 3500^2 GeoTIFFs grew GDAL's
+// cache to 508 MiB of RSS against a 48 MiB budget, and ran 2x slower than
+// with the sources flushed. A source's flush never opens its file.
+void FlushBlockCache(GDALDatasetH h, const Window& w) {
   const int count = GDALGetRasterCount(h);
-  for (int b = 1; b <= count; ++b) GDALFlushRasterCache(GDALGetRasterBand(h, b));
+  for (int b = 1; b <= count; ++b) {
+    GDALRasterBandH band = GDALGetRasterBand(h, b);
+    GDALFlushRasterCache(band);
+    auto* vrt = dynamic_cast<VRTSourcedRasterBand*>(GDALRasterBand::FromHandle(band));
+    for (int i = 0; vrt != nullptr && i < vrt->nSources; ++i) {
+      auto* simple = dynamic_cast<VRTSimpleSource*>(vrt->papoSources[i]);
+      if (simple == nullptr) continue;
+      double rx = 0, ry = 0, rw = 0, rh = 0;
+      int sx = 0, sy = 0, sw = 0, sh = 0, ox = 0, oy = 0, ow = 0, oh = 0;
+      bool error = false;
+      if (!simple->GetSrcDstWindow(w.x, w.y, w.width, w.height, w.width, w.height, &rx, &ry, &rw, &rh, &sx, &sy,
+                                   &sw, &sh, &ox, &oy, &ow, &oh, error)) {
+        continue;  // not read for this window
+      }
+      if (GDALRasterBand* src = simple->GetRasterBand(); src != nullptr) src->FlushCache(false);
+    }
+  }
 }
 
 class GdalSource final : public RasterSource {
@@ -480,7 +522,7 @@ class GdalSource final : public RasterSource {
           }
         }
       }
-      if (flush_after_block_reads_) FlushBlockCache(h);
+      if (flush_after_block_reads_) FlushBlockCache(h, w);
       return st;
     }
     GDALRasterIOExtraArg extra;
@@ -492,7 +534,7 @@ class GdalSource final : public RasterSource {
         static_cast<GSpacing>(dst.row_stride()) * psize, static_cast<GSpacing>(dst.band_stride()) * psize,
         &extra);
     const int saved_errno = errno;
-    FlushBlockCache(h);
+    FlushBlockCache(h, w);
     if (err != CE_None || errors.failed()) {
       return ReadError(absl::StrCat("at ", DescribeWindow(w)), errors, saved_errno);
     }
@@ -659,17 +701,22 @@ absl::StatusOr<std::unique_ptr<RasterSource>> OpenRaster(const std::string& path
           absl::StrCat("'", path, "' reads '", f, "', which is ", kind, ", not a raster file"));
     }
   }
-  // A VRT's blocks are its sources' when they all agree (for every band).
-  std::optional<std::pair<int, int>> behind;
-  for (size_t i = 0; i < bands.size(); ++i) {
-    std::optional<std::pair<int, int>> b = VrtSourceBlocks(GDALGetRasterBand(h, bands[i]));
-    if (!b || (i > 0 && b != behind)) {
-      behind.reset();
-      break;
-    }
-    behind = b;
+  // The blocks reported are those of the files behind the selected bands
+  // (a VRT's sources), combined as the default tile combines its inputs'
+  // (AlignmentOf: whole blocks of each, the largest first).
+  std::vector<BlockSize> behind;
+  for (int b : bands) AppendBlocksBehind(GDALRasterBand::FromHandle(GDALGetRasterBand(h, b)), 0, &behind);
+  const bool agree = std::all_of(behind.begin(), behind.end(), [&](const BlockSize& k) { return k == behind[0]; });
+  if (behind.empty()) {
+    // No band selected: the first band's blocks.
+  } else if (agree && behind[0].width > 0 && behind[0].height > 0) {
+    bw = behind[0].width;
+    bh = behind[0].height;
+  } else if (!agree) {
+    const BlockSize unit = AlignmentOf(behind, p.width, p.height);
+    bw = unit.width;
+    bh = unit.height;
   }
-  if (behind) std::tie(bw, bh) = *behind;
   Layout layout = Layout::Of(h, bands);
   // The file may have been replaced between the stat above and the open.
   if (std::string what = DescribeChange(state, StatFile(path)); !what.empty()) {
