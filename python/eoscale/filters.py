@@ -1,16 +1,18 @@
 """Built-in filters (native code: they run on the engine's threads without the GIL).
 
-Each returns a Filter to pass to Context.map:
+Each returns a Filter to pass to Context.map (min_max: a ReduceFilter for Context.reduce):
 
     water = ctx.map([img], eoscale.filters.expression("im1b1 > 0.2", dtype="uint8"))[0]
 """
 
-from ._eoscale import Filter
-from ._eoscale.filters import (cast, expression, expression_bands, fill_nodata, logical_and, logical_not,
-                               logical_or, nodata_mask, normalized_difference, threshold)
+from ._eoscale import Filter, ReduceFilter
+from ._eoscale.filters import (cast, concatenate, expression, expression_bands, fill_nodata, logical_and,
+                               logical_not, logical_or, min_max, nodata_mask, normalized_difference, threshold,
+                               uniform)
 
-__all__ = ["Filter", "cast", "expression", "expression_bands", "fill_nodata", "logical_and", "logical_not",
-           "logical_or", "nodata_mask", "normalized_difference", "ndwi", "ndvi", "threshold"]
+__all__ = ["Filter", "ReduceFilter", "cast", "concatenate", "expression", "expression_bands", "fill_nodata",
+           "logical_and", "logical_not", "logical_or", "min_max", "nodata_mask", "normalized_difference", "ndwi",
+           "ndvi", "threshold", "uniform"]
 
 
 def ndwi(green=2, nir=4, epsilon=0.0, name="ndwi"):

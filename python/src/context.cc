@@ -3,6 +3,8 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <any>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -54,18 +56,16 @@ struct PyImage {
 
 struct PyReduction {
   std::shared_ptr<State> state;
-  Reduction<PyValue> reduction;
+  AnyGetter get_any;                                   // without the GIL
+  std::function<py::object(const std::any&)> convert;  // with it
   py::object get() {
-    absl::StatusOr<PyValue> v;
+    absl::StatusOr<std::any> v;
     {
       Busy busy(*state);
       py::gil_scoped_release nogil;
-      v = reduction.Get();
+      v = get_any();
     }
-    PyValue pv = Value(std::move(v));
-    if (pv.error) ThrowStatus(*pv.error);
-    if (!pv.value) return py::none();
-    return *pv.value;
+    return convert(Value(std::move(v)));
   }
 };
 
@@ -237,7 +237,25 @@ class PyContext {
                      const std::string& name) {
     Busy busy(*state_);
     std::vector<Image> in = ImagesOf(inputs);
-    return {state_, Value(state_->ctx->Reduce(in, MakePythonReduce(map_fn, combine_fn, name)))};
+    if (py::isinstance<NativeReduce>(map_fn)) {
+      if (!combine_fn.is_none()) throw py::value_error("reduce: a built-in reduction takes no combine_fn");
+      const NativeReduce& r = map_fn.cast<const NativeReduce&>();
+      return {state_, Value(r.add(*state_->ctx, in)), r.to_python};
+    }
+    if (combine_fn.is_none()) throw py::value_error("reduce: combine_fn is needed with a Python map_fn");
+    Reduction<PyValue> red = Value(state_->ctx->Reduce(in, MakePythonReduce(map_fn, combine_fn, name)));
+    AnyGetter get = [red]() mutable -> absl::StatusOr<std::any> {
+      absl::StatusOr<PyValue> v = red.Get();
+      if (!v.ok()) return v.status();
+      return std::any(*std::move(v));
+    };
+    auto convert = [](const std::any& a) -> py::object {
+      const PyValue& pv = std::any_cast<const PyValue&>(a);
+      if (pv.error) ThrowStatus(*pv.error);
+      if (!pv.value) return py::none();
+      return *pv.value;
+    };
+    return {state_, std::move(get), convert};
   }
 
   void write(const PyImage& image, const std::string& path, const py::object& options, const py::object& window) {
@@ -339,7 +357,7 @@ void BindContext(py::module_& m) {
       .def("from_array", &PyContext::from_array, py::arg("array"), py::arg("profile") = py::none())
       .def("map", &PyContext::map, py::arg("inputs"), py::arg("fn"), py::arg("margin") = 0,
            py::arg("profiles") = py::none(), py::arg("name") = py::none())
-      .def("reduce", &PyContext::reduce, py::arg("inputs"), py::arg("map_fn"), py::arg("combine_fn"),
+      .def("reduce", &PyContext::reduce, py::arg("inputs"), py::arg("map_fn"), py::arg("combine_fn") = py::none(),
            py::arg("name") = "reduce")
       .def("write", &PyContext::write, py::arg("image"), py::arg("path"), py::arg("options") = py::none(),
            py::arg("window") = py::none())

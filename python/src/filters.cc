@@ -9,12 +9,15 @@
 
 #include "convert.h"
 #include "eoscale/filters/cast.h"
+#include "eoscale/filters/concatenate.h"
 #include "eoscale/filters/expression.h"
 #include "eoscale/filters/fill_nodata.h"
 #include "eoscale/filters/logical.h"
+#include "eoscale/filters/min_max.h"
 #include "eoscale/filters/nodata_mask.h"
 #include "eoscale/filters/normalized_difference.h"
 #include "eoscale/filters/threshold.h"
+#include "eoscale/filters/uniform.h"
 
 namespace eoscale::python {
 
@@ -46,6 +49,10 @@ void BindFilters(py::module_& m) {
       .def("__repr__", [](const NativeFilter& f) {
         return "<eoscale.filters.Filter '" + f.filter.name + "' margin " + std::to_string(f.filter.margin) + ">";
       });
+
+  py::class_<NativeReduce>(m, "ReduceFilter", "A built-in (native) reduction: pass it to Context.reduce.")
+      .def_property_readonly("name", [](const NativeReduce& r) { return r.name; })
+      .def("__repr__", [](const NativeReduce& r) { return "<eoscale.filters.ReduceFilter '" + r.name + "'>"; });
 
   py::module_ f = m.def_submodule("filters", "Built-in filters (native code, run without the GIL)");
   f.def(
@@ -96,6 +103,35 @@ void BindFilters(py::module_& m) {
         return Named(filters::Cast(PixelTypeOfDtype(dtype)), name);
       },
       py::arg("dtype"), py::arg("name") = py::none(), "Converts every band to dtype (saturating)");
+  f.def(
+      "concatenate", [](const py::object& dtype, const py::object& name) {
+        return Named(filters::Concatenate(PixelTypeOfDtype(dtype)), name);
+      },
+      py::arg("dtype"), py::arg("name") = py::none(), "The bands of all inputs, in order, as one image of dtype");
+  f.def(
+      "uniform", [](int size, const py::object& name) { return Named(filters::Uniform(size), name); },
+      py::arg("size"), py::arg("name") = py::none(), "size x size mean (scipy.ndimage.uniform_filter)");
+  f.def(
+      "min_max",
+      []() {
+        NativeReduce r;
+        r.name = "min_max";
+        r.add = [](Context& ctx, const std::vector<Image>& in) -> absl::StatusOr<AnyGetter> {
+          absl::StatusOr<Reduction<filters::MinMaxResult>> red = ctx.Reduce(in, filters::MinMax());
+          if (!red.ok()) return red.status();
+          return AnyGetter([red = *red]() mutable -> absl::StatusOr<std::any> {
+            absl::StatusOr<filters::MinMaxResult> v = red.Get();
+            if (!v.ok()) return v.status();
+            return std::any(*v);
+          });
+        };
+        r.to_python = [](const std::any& v) -> py::object {
+          const auto& mm = std::any_cast<const filters::MinMaxResult&>(v);
+          return py::make_tuple(mm.min, mm.max);
+        };
+        return r;
+      },
+      "(min, max) over every sample of every input, NaN skipped (pass it to Context.reduce)");
   f.def(
       "logical_and", [](const py::object& name) { return Named(filters::LogicalAnd(), name); },
       py::arg("name") = py::none());

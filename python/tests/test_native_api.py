@@ -155,3 +155,19 @@ def test_progress_callback():
     with eoscale.Context(workers=2, tile_size=32, progress=lambda n, d, t: calls.append((d, t))) as c:
         c.read(c.map(c.constant({"width": 100, "height": 100}, 1), lambda t: None)[0])
     assert calls and calls[-1][0] == calls[-1][1]
+
+
+def test_builtin_reduction_and_more_filters(ctx, s2_like):
+    img = ctx.from_array(s2_like)
+    assert ctx.reduce(img, filters.min_max()).get() == (float(s2_like.min()), float(s2_like.max()))
+    with pytest.raises(ValueError, match="combine_fn"):
+        ctx.reduce(img, filters.min_max(), lambda a, b: a)
+    with pytest.raises(ValueError, match="combine_fn"):
+        ctx.reduce(img, lambda t: 0)
+    both = ctx.map([img, img], filters.concatenate("int16"))[0]
+    assert both.profile["count"] == 8
+    np.testing.assert_array_equal(ctx.read(both), np.concatenate([s2_like, s2_like]))
+    u = ctx.map(ctx.from_array(s2_like[0].astype(np.float32)), filters.uniform(3))[0]
+    assert u.profile["dtype"] == "float32"
+    inner = ctx.read(u)[0, 1:-1, 1:-1]
+    np.testing.assert_allclose(inner, box3(s2_like[:1])[0, 1:-1, 1:-1], rtol=1e-5)
