@@ -3,7 +3,8 @@
 # Extra package names given as arguments are installed too (scripts/fuzz.sh
 # adds clang and libFuzzer this way, only for the fuzzing step).
 set -euo pipefail
-packages=(cmake g++ make libtbb-dev libgdal-dev libabsl-dev libbenchmark-dev libgtest-dev libgmock-dev python3-gdal "$@")
+packages=(cmake g++ make libtbb-dev libgdal-dev libabsl-dev libbenchmark-dev libgtest-dev libgmock-dev
+          python3-gdal python3-dev python3-numpy pybind11-dev python3-pybind11 python3-pytest "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -1,0 +1,46 @@
+"""EOScale C++ from Python: tile-streaming raster processing with bounded memory.
+
+    import eoscale
+    with eoscale.Context(workers=2, memory_budget="64MiB") as ctx:
+        img = ctx.open("in.tif", bands=[2, 4])
+        ndwi = ctx.map(img, eoscale.filters.ndwi(green=1, nir=2))[0]
+        ctx.write(ndwi, "ndwi.tif")
+        ctx.run()
+
+Nothing runs before run(), read(), or a reduction's get(). See docs/python.md.
+"""
+
+from . import _eoscale
+from . import filters
+from ._units import parse_bytes
+from ._eoscale import Image, Reduction, Tile
+
+__all__ = ["Context", "Image", "Reduction", "Tile", "filters", "parse_bytes"]
+
+
+class Context(_eoscale._Context):
+    """A lazy graph of images, run on `workers` threads within `memory_budget`.
+
+    workers: worker threads (>= 1).
+    memory_budget: bytes (int) or a string such as "64MiB", "2GiB"; 0 or None
+        lets the engine pick (64 MiB for most graphs).
+    tile_size: side of square tiles (rows of strips with strips=True); 0 picks
+        the streaming default.
+    trace: record every tile task (write_trace()).
+    progress: called as progress(node, tiles_done, tiles_total) on the
+        engine's threads (with the GIL); returning False cancels the run.
+
+    Used as a context manager, the context is closed on exit (its graph and
+    the arrays it holds are dropped; handles made from it then raise).
+    """
+
+    def __init__(self, workers=2, memory_budget=0, tile_size=0, *, strips=False, trace=False, progress=None):
+        super().__init__(workers=workers, memory_budget_bytes=parse_bytes(memory_budget), tile_size=tile_size,
+                         strips=strips, trace=trace, progress=progress)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False

@@ -1,0 +1,174 @@
+#include "python_filter.h"
+
+#include <utility>
+#include <vector>
+
+#include "convert.h"
+
+namespace eoscale::python {
+
+PyRef MakeRef(py::object o) {
+  return PyRef(new py::object(std::move(o)), [](py::object* p) {
+    if (!Py_IsInitialized()) {  // interpreter gone: leak rather than crash
+      p->release();
+      delete p;
+      return;
+    }
+    py::gil_scoped_acquire gil;
+    delete p;
+  });
+}
+
+void PyTile::CheckValid() const {
+  if (!valid) {
+    throw std::runtime_error(
+        "tile used after its call returned: its arrays belong to that call (copy what you need, "
+        "e.g. np.array(tile.inputs[0]), during the call)");
+  }
+}
+
+namespace {
+
+// Runs `body` with the GIL, turning a Python exception into the filter's
+// failure (its type mapped to a status code, its message kept).
+template <typename F>
+absl::Status WithGil(const std::string& what, F&& body) {
+  py::gil_scoped_acquire gil;
+  try {
+    return body();
+  } catch (py::error_already_set& e) {
+    return StatusFromPython(e, what);
+  } catch (const py::value_error& e) {  // ours: an output that does not fit, a bad profile
+    return absl::InvalidArgumentError(what + e.what());
+  } catch (const std::exception& e) {
+    return absl::InternalError(what + e.what());
+  }
+}
+
+py::list InputArrays(absl::Span<const ConstView> views) {
+  py::list l;
+  for (const ConstView& v : views) {
+    py::array a = CopyToArray(v);
+    a.attr("flags").attr("writeable") = false;  // inputs are read-only, as in the engine
+    l.append(a);
+  }
+  return l;
+}
+
+}  // namespace
+
+MapFilter MakePythonMap(py::object fn, int margin, py::object profiles, std::string name) {
+  MapFilter f;
+  f.name = name;
+  f.margin = margin;
+  PyRef fn_ref = MakeRef(std::move(fn));
+  if (!profiles.is_none()) {
+    PyRef prof_ref = MakeRef(std::move(profiles));
+    f.profiles = [prof_ref, name](absl::Span<const Profile> in) -> absl::StatusOr<std::vector<Profile>> {
+      std::vector<Profile> out;
+      absl::Status s = WithGil("filter '" + name + "' profiles: ", [&]() -> absl::Status {
+        py::object spec = *prof_ref;
+        if (PyCallable_Check(spec.ptr())) {
+          py::list dicts;
+          for (const Profile& p : in) dicts.append(ProfileToDict(p));
+          spec = spec(dicts);
+        }
+        if (py::isinstance<py::dict>(spec)) {
+          py::list one;
+          one.append(spec);
+          spec = one;
+        }
+        for (py::handle d : spec) out.push_back(ProfileFromDict(d.cast<py::dict>(), &in[0]));
+        return absl::OkStatus();
+      });
+      if (!s.ok()) return s;
+      return out;
+    };
+  }
+  f.fn = [fn_ref, name](const MapTile& t) -> absl::Status {
+    return WithGil("filter '" + name + "': ", [&]() -> absl::Status {
+      auto tile = std::make_unique<PyTile>();
+      tile->tile = t.tile;
+      tile->inputs = InputArrays(t.inputs.span());
+      for (const View& v : t.outputs) {
+        py::array a(DtypeOf(v.type()), std::vector<py::ssize_t>{v.bands(), v.rows(), v.cols()});
+        std::memset(a.mutable_data(), 0, static_cast<size_t>(a.nbytes()));
+        tile->outputs.append(a);
+      }
+      py::list outputs = tile->outputs;
+      py::object handle = py::cast(std::move(tile), py::return_value_policy::take_ownership);
+      struct Invalidate {  // also when fn raises
+        py::object& h;
+        ~Invalidate() {
+          PyTile& pt = h.cast<PyTile&>();
+          pt.valid = false;
+          pt.inputs = py::list();
+          pt.outputs = py::list();
+        }
+      } invalidate{handle};
+      py::object ret = (*fn_ref)(handle);
+      if (!ret.is_none()) {
+        // Returned outputs: an array (one output) or a sequence of them.
+        py::list rets;
+        if (t.outputs.size() == 1 && !py::isinstance<py::list>(ret) && !py::isinstance<py::tuple>(ret)) {
+          rets.append(ret);
+        } else {
+          rets = py::list(ret);
+        }
+        if (rets.size() != t.outputs.size()) {
+          return absl::InvalidArgumentError("returned " + std::to_string(rets.size()) + " arrays for " +
+                                            std::to_string(t.outputs.size()) + " outputs");
+        }
+        for (size_t j = 0; j < t.outputs.size(); ++j) CopyFromArray(rets[j], t.outputs[j]);
+      } else {
+        for (size_t j = 0; j < t.outputs.size(); ++j) CopyFromArray(outputs[j], t.outputs[j]);
+      }
+      return absl::OkStatus();
+    });
+  };
+  return f;
+}
+
+ReduceFilter<PyValue> MakePythonReduce(py::object map_fn, py::object combine_fn, std::string name) {
+  ReduceFilter<PyValue> f;
+  f.name = name;
+  PyRef map_ref = MakeRef(std::move(map_fn));
+  PyRef combine_ref = MakeRef(std::move(combine_fn));
+  f.map = [map_ref, name](const ReduceTile& t) -> absl::StatusOr<PyValue> {
+    PyValue v;
+    absl::Status s = WithGil("reduce '" + name + "': ", [&]() -> absl::Status {
+      auto tile = std::make_unique<PyTile>();
+      tile->tile = t.tile;
+      tile->inputs = InputArrays(t.inputs.span());
+      py::object handle = py::cast(std::move(tile), py::return_value_policy::take_ownership);
+      struct Invalidate {
+        py::object& h;
+        ~Invalidate() {
+          PyTile& pt = h.cast<PyTile&>();
+          pt.valid = false;
+          pt.inputs = py::list();
+        }
+      } invalidate{handle};
+      v.value = MakeRef((*map_ref)(handle));
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    return v;
+  };
+  // combine cannot fail in the engine's API: a Python error is carried in the
+  // value and raised by get().
+  f.combine = [combine_ref, name](PyValue a, PyValue b) -> PyValue {
+    if (a.error) return a;
+    if (b.error) return b;
+    PyValue out;
+    absl::Status s = WithGil("reduce '" + name + "' combine: ", [&]() -> absl::Status {
+      out.value = MakeRef((*combine_ref)(*a.value, *b.value));
+      return absl::OkStatus();
+    });
+    if (!s.ok()) out.error = std::make_shared<absl::Status>(s);
+    return out;
+  };
+  return f;
+}
+
+}  // namespace eoscale::python

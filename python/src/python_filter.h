@@ -1,0 +1,52 @@
+// Python functions as engine filters. The engine calls them on its worker
+// threads with the GIL released; each call takes the GIL only around the
+// Python code (and the copies into and out of NumPy).
+#ifndef EOSCALE_PYTHON_PYTHON_FILTER_H_
+#define EOSCALE_PYTHON_PYTHON_FILTER_H_
+
+#include <pybind11/pybind11.h>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "eoscale/graph/filter.h"
+
+namespace eoscale::python {
+
+namespace py = pybind11;
+
+// A reference to a Python object that may be copied and destroyed on any
+// thread without the GIL: only the last owner takes the GIL, to drop it.
+using PyRef = std::shared_ptr<py::object>;
+PyRef MakeRef(py::object o);
+
+// What a Python tile function receives: NumPy arrays of the inputs (with
+// their margin) and of the outputs (the stable window), and where the tile
+// is. Valid during the call only: afterwards every attribute raises.
+struct PyTile {
+  Tile tile;
+  py::list inputs;
+  py::list outputs;
+  bool valid = true;
+  void CheckValid() const;
+};
+
+// A Map whose `fn(tile)` is Python. `profiles` is None (the outputs copy the
+// input profiles), a list of (partial) profile dicts, each completed from the
+// first input's profile, or a callable taking the list of input profile
+// dicts and returning such a list.
+MapFilter MakePythonMap(py::object fn, int margin, py::object profiles, std::string name);
+
+// The value a Python reduction folds: a Python object, or the error that
+// stopped the fold (a combine that raised).
+struct PyValue {
+  PyRef value;
+  std::shared_ptr<absl::Status> error;
+};
+ReduceFilter<PyValue> MakePythonReduce(py::object map_fn, py::object combine_fn, std::string name);
+
+}  // namespace eoscale::python
+
+#endif  // EOSCALE_PYTHON_PYTHON_FILTER_H_

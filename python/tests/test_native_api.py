@@ -1,0 +1,173 @@
+import os
+
+import numpy as np
+import pytest
+
+import eoscale
+from eoscale import filters
+
+
+def test_parse_bytes():
+    assert eoscale.parse_bytes("64MiB") == 64 << 20
+    assert eoscale.parse_bytes("2GiB") == 2 << 30
+    assert eoscale.parse_bytes("500MB") == 500 * 10**6
+    assert eoscale.parse_bytes(1234) == 1234
+    assert eoscale.parse_bytes(None) == 0
+    with pytest.raises(ValueError):
+        eoscale.parse_bytes("lots")
+    with pytest.raises(ValueError):
+        eoscale.Context(memory_budget=-1)
+
+
+def test_from_array_read_round_trip(ctx, s2_like):
+    img = ctx.from_array(s2_like)
+    assert img.profile["count"] == 4 and img.profile["dtype"] == "int16"
+    assert img.profile["width"] == 300 and img.profile["height"] == 200
+    np.testing.assert_array_equal(ctx.read(img), s2_like)
+    np.testing.assert_array_equal(ctx.read(img, window=(10, 20, 30, 5)), s2_like[:, 20:25, 10:40])
+    two_d = ctx.from_array(s2_like[0].astype(np.float64))
+    assert ctx.read(two_d).shape == (1, 200, 300)
+
+
+def test_from_array_keeps_the_array_alive(ctx):
+    img = ctx.from_array(np.full((50, 60), 7, dtype=np.uint16))  # no other reference
+    import gc
+    gc.collect()
+    assert (ctx.read(img) == 7).all()
+
+
+def test_open_bands_and_write_round_trip(ctx, tif, s2_like, tmp_path):
+    img = ctx.open(tif, bands=[4, 2])
+    assert img.profile["count"] == 2
+    assert img.profile["geotransform"] == (600000.0, 10.0, 0.0, 5000000.0, 0.0, -10.0)
+    assert img.profile["nodata"] == 0
+    np.testing.assert_array_equal(ctx.read(img), s2_like[[3, 1]])
+    out = str(tmp_path / "copy.tif")
+    ctx.write(img, out, options={"COMPRESS": "DEFLATE"})
+    assert ctx.pending_outputs == [out]
+    ctx.run()
+    assert ctx.pending_outputs == []
+    np.testing.assert_array_equal(ctx.read(ctx.open(out)), s2_like[[3, 1]])
+
+
+def test_constant(ctx):
+    img = ctx.constant({"width": 40, "height": 30, "count": 2, "dtype": "float32"}, 2.5)
+    a = ctx.read(img)
+    assert a.shape == (2, 30, 40) and a.dtype == np.float32 and (a == 2.5).all()
+
+
+def box3(a):
+    """3 x 3 mean over the last two axes, edges clamped (what a margin-1 filter sees at the border)."""
+    p = np.pad(a.astype(np.float64), ((0, 0), (1, 1), (1, 1)), mode="edge")
+    s = sum(p[:, dy:dy + a.shape[1], dx:dx + a.shape[2]] for dy in range(3) for dx in range(3))
+    return (s / 9).astype(np.float32)
+
+
+def test_python_map_with_margin(ctx, s2_like):
+    img = ctx.from_array(s2_like)
+    seen = []
+
+    def smooth(tile):
+        top, right, bottom, left = tile.margins
+        x, y, w, h = tile.window
+        a = tile.inputs[0]
+        assert a.shape == (4, h + top + bottom, w + left + right)
+        assert not a.flags.writeable
+        seen.append((tile.index, tile.window, tile.margins))
+        padded = np.pad(a.astype(np.float64), ((0, 0), (1 - top, 1 - bottom), (1 - left, 1 - right)), mode="edge")
+        s = sum(padded[:, dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3))
+        tile.outputs[0][:] = s / 9
+
+    out = ctx.map(img, smooth, margin=1, profiles=[{"dtype": "float32"}])[0]
+    assert out.profile["dtype"] == "float32" and out.profile["count"] == 4
+    np.testing.assert_allclose(ctx.read(out), box3(s2_like), rtol=1e-6)
+    assert len(seen) == 20  # 300 x 200 in 64-pixel tiles: 5 x 4
+    assert (0, (0, 0, 64, 64), (0, 1, 1, 0)) in seen
+
+
+def test_python_map_returning_outputs_and_profile_callable(ctx, s2_like):
+    img = ctx.from_array(s2_like)
+
+    def profiles(ins):
+        assert ins[0]["count"] == 4
+        return [dict(ins[0], count=1, dtype="float32"), dict(ins[0], count=1, dtype="uint8")]
+
+    ratio, mask = ctx.map(img, lambda t: (t.inputs[0][1] / t.inputs[0][3], t.inputs[0][0] > 2000),
+                          profiles=profiles, name="ratio")
+    np.testing.assert_allclose(ctx.read(ratio)[0], s2_like[1] / s2_like[3], rtol=1e-6)
+    np.testing.assert_array_equal(ctx.read(mask)[0], (s2_like[0] > 2000).astype(np.uint8))
+    assert "ratio" in ctx.to_dot()
+
+
+def test_chain_and_stats(ctx, s2_like, tmp_path):
+    img = ctx.from_array(s2_like)
+    ndwi = ctx.map(img, filters.ndwi(green=2, nir=4))[0]
+    water = ctx.map(ndwi, filters.threshold(0.0, ">"))[0]
+    ctx.write(water, str(tmp_path / "water.tif"))
+    ctx.run()
+    st = ctx.last_run_stats
+    assert st["workers"] == 2 and st["tiles"] == 20 and st["peak_live_bytes"] > 0
+    assert {n["kind"] for n in st["nodes"]} >= {"source", "map", "write"}
+    g, n = s2_like[1].astype(np.float32), s2_like[3].astype(np.float32)
+    expected = ((g - n) / (g + n)) > 0
+    np.testing.assert_array_equal(ctx.read(ctx.open(str(tmp_path / "water.tif")))[0], expected.astype(np.uint8))
+    dot = ctx.to_dot()
+    assert dot.startswith("digraph") and "ndwi" in dot
+
+
+def test_expression_and_fill_nodata(ctx, s2_like):
+    img = ctx.from_array(s2_like)
+    e = ctx.map(img, filters.expression("im1b1 + 2 * im1b2", dtype="float64"))[0]
+    np.testing.assert_array_equal(ctx.read(e)[0], s2_like[0] + 2.0 * s2_like[1])
+    holes = np.ones((60, 70), dtype=np.float32)
+    holes[20:25, 30:33] = -9
+    h = ctx.from_array(holes, {"nodata": -9.0})
+    filled = ctx.read(ctx.map(h, filters.fill_nodata(max_search_distance=10))[0])
+    np.testing.assert_allclose(filled[0], 1.0)
+    mask = ctx.read(ctx.map(h, filters.nodata_mask())[0])[0]
+    assert mask.sum() == 15
+
+
+def test_reduce(ctx, s2_like):
+    img = ctx.from_array(s2_like)
+    total = ctx.reduce(img, lambda t: int(t.inputs[0].astype(np.int64).sum()), lambda a, b: a + b)
+    assert total.get() == int(s2_like.astype(np.int64).sum())
+    order = ctx.reduce(img, lambda t: [t.index], lambda a, b: a + b)
+    assert order.get() == list(range(20))  # folded in tile order
+
+
+def test_release(ctx, s2_like):
+    img = ctx.from_array(s2_like)
+    ctx.release(img)
+    with pytest.raises(RuntimeError, match="released"):
+        ctx.read(img)
+
+
+def test_trace(tmp_path):
+    with eoscale.Context(workers=1, trace=True, tile_size=64) as c:
+        c.read(c.constant({"width": 100, "height": 100}, 1))
+        c.write_trace(str(tmp_path / "t.json"))
+    assert os.path.getsize(tmp_path / "t.json") > 0
+
+
+def test_progress_callback():
+    calls = []
+    with eoscale.Context(workers=2, tile_size=32, progress=lambda n, d, t: calls.append((d, t))) as c:
+        c.read(c.map(c.constant({"width": 100, "height": 100}, 1), lambda t: None)[0])
+    assert calls and calls[-1][0] == calls[-1][1]
+
+
+def test_builtin_reduction_and_more_filters(ctx, s2_like):
+    img = ctx.from_array(s2_like)
+    assert ctx.reduce(img, filters.min_max()).get() == (float(s2_like.min()), float(s2_like.max()))
+    with pytest.raises(ValueError, match="combine_fn"):
+        ctx.reduce(img, filters.min_max(), lambda a, b: a)
+    with pytest.raises(ValueError, match="combine_fn"):
+        ctx.reduce(img, lambda t: 0)
+    both = ctx.map([img, img], filters.concatenate("int16"))[0]
+    assert both.profile["count"] == 8
+    np.testing.assert_array_equal(ctx.read(both), np.concatenate([s2_like, s2_like]))
+    u = ctx.map(ctx.from_array(s2_like[0].astype(np.float32)), filters.uniform(3))[0]
+    assert u.profile["dtype"] == "float32"
+    inner = ctx.read(u)[0, 1:-1, 1:-1]
+    np.testing.assert_allclose(inner, box3(s2_like[:1])[0, 1:-1, 1:-1], rtol=1e-5)
