@@ -58,7 +58,25 @@ struct FillScratch {
   // Column passes (BandFiller).
   std::vector<int> td_y, last_y, this_y;
   std::vector<W> td_v, last_v, this_v, out_row;
+
+  // What it holds (MapFilter::scratch_bytes bounds it).
+  int64_t bytes() const {
+    int64_t n = 0;
+    auto add = [&n](const auto& v) { n += static_cast<int64_t>(v.capacity() * sizeof(v[0])); };
+    add(val), add(next), add(valid), add(filled), add(tmask);
+    add(td_y), add(last_y), add(this_y), add(td_v), add(last_v), add(this_v), add(out_row);
+    return n;
+  }
 };
+
+// The bound of FillScratch<W> for a w x h input window: per pixel two value
+// planes, three byte masks and the column pass's row and value planes; per
+// column five rows. Every buffer is reserved to its exact size (never grown
+// by a doubling), so that a tile never holds more than this.
+int64_t FillScratchBound(int64_t value_bytes, int64_t w, int64_t h) {
+  return w * h * (3 * value_bytes + 3 + static_cast<int64_t>(sizeof(int))) +
+         w * (2 * static_cast<int64_t>(sizeof(int)) + 3 * value_bytes);
+}
 
 // The conversion GDAL applies when it writes float32 values to an integer
 // band (GDALCopyWord in GDAL 3.6: add +-0.5 in float, clamp, truncate; NaN
@@ -173,6 +191,7 @@ class BandFiller {
               const std::vector<uint8_t>& valid_buffer, const std::vector<uint8_t>& filled_buffer,
               std::vector<uint8_t>& tmask_buffer, std::vector<W>& next_buffer) {
     const size_t n = valid_buffer.size();
+    tmask_buffer.reserve(n);
     tmask_buffer.resize(n);
     const uint8_t* const valid = valid_buffer.data();
     const uint8_t* const filled = filled_buffer.data();
@@ -287,6 +306,8 @@ void FillTile(const MapTile& t, const FillNodataOptions& o) {
   std::vector<W>& val = scratch.val;
   std::vector<uint8_t>& valid = scratch.valid;
   std::vector<uint8_t>& filled = scratch.filled;
+  // reserve, then resize: exactly the tile's size, never a doubling.
+  val.reserve(pixels), valid.reserve(pixels), filled.reserve(pixels);
   val.resize(pixels);
   valid.resize(pixels);
   filled.resize(pixels);
@@ -366,6 +387,9 @@ MapFilter FillNodata(FillNodataOptions options) {
           absl::StrCat("fill nodata: a mask of ", in[1].bands, " bands for an image of ", in[0].bands));
     }
     return std::vector<Profile>{in[0]};
+  };
+  f.scratch_bytes = [](absl::Span<const Profile> in, int w, int h) {
+    return FillScratchBound(in[0].type == PixelType::kF64 ? 8 : 4, w, h);
   };
   f.fn = [options](const MapTile& t) -> absl::Status {
     DispatchPixelType(t.inputs[0].type(), [&]<typename T>() { FillTile<T>(t, options); });

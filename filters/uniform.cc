@@ -1,6 +1,7 @@
 #include "eoscale/filters/uniform.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -16,6 +17,12 @@ struct UniformScratch {
   std::vector<int> rows, cols;
   std::vector<T> mid;
   std::vector<double> acc;
+
+  // What it holds (MapFilter::scratch_bytes bounds it).
+  int64_t bytes() const {
+    return static_cast<int64_t>((rows.capacity() + cols.capacity()) * sizeof(int) + mid.capacity() * sizeof(T) +
+                                acc.capacity() * sizeof(double));
+  }
 };
 
 // One band. `rows`: for each stable row, the `size` tile rows of its window;
@@ -28,7 +35,10 @@ void UniformBand(const ConstTileView<T>& src, const TypedView<T>& dst, int band,
   const double n = static_cast<double>(size);
   // Axis 0: the intermediate for the stable rows and every column the
   // second pass reads, stored in T as scipy's output array.
+  // reserve, then resize: exactly this tile's size, never a doubling.
+  mid.reserve(static_cast<size_t>(dst.rows()) * num_cols);
   mid.resize(static_cast<size_t>(dst.rows()) * num_cols);
+  acc.reserve(num_cols);
   acc.resize(num_cols);
   for (int oy = 0; oy < dst.rows(); ++oy) {
     const int* rt = rows.data() + static_cast<size_t>(oy) * size;
@@ -63,6 +73,14 @@ MapFilter Uniform(int size) {
   f.profiles = [size](absl::Span<const Profile> in) -> absl::StatusOr<std::vector<Profile>> {
     if (size < 1) return absl::InvalidArgumentError(absl::StrCat("uniform: size ", size, " < 1"));
     return std::vector<Profile>{in[0]};
+  };
+  // The border tables (`size` entries per row and column, kept at most
+  // twice over by their growth), the intermediate (at most the input window
+  // in the pixel type) and one row of sums.
+  f.scratch_bytes = [size](absl::Span<const Profile> in, int w, int h) {
+    const int64_t n = std::max(size, 1);
+    return 2 * (int64_t{w} + h) * n * static_cast<int64_t>(sizeof(int)) +
+           int64_t{w} * h * static_cast<int64_t>(PixelSize(in[0].type)) + int64_t{w} * 8;
   };
   f.fn = [size](const MapTile& t) -> absl::Status {
     const Profile& ip = t.input_profiles[0];

@@ -284,6 +284,7 @@ absl::StatusOr<std::vector<Image>> Context::Map(absl::Span<const Image> inputs, 
   n->outputs = std::move(outs);
   n->margin = filter.margin;
   n->fn = std::move(filter.fn);
+  n->scratch_bytes = std::move(filter.scratch_bytes);
   const int id = state_->AddNode(std::move(n));
   std::vector<Image> images;
   for (size_t j = 0; j < state_->nodes[id]->outputs.size(); ++j) images.push_back(Image(state_, id, static_cast<int>(j)));

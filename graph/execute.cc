@@ -45,6 +45,25 @@ int64_t MinimumTotalBudget(int64_t tiles) {
   return total;
 }
 
+// The budget the filters' per-worker scratch needs in a group: each Map's
+// MapFilter::scratch_bytes for its largest input window (the largest tile
+// grown by the margin, within the region), times the workers.
+int64_t ScratchReserve(const GroupPlan& plan, int workers) {
+  const TileGrid& tg = plan.grid->grid();
+  int tw = 0, th = 0;
+  for (size_t i = 1; i < tg.xs().size(); ++i) tw = std::max(tw, tg.xs()[i] - tg.xs()[i - 1]);
+  for (size_t i = 1; i < tg.ys().size(); ++i) th = std::max(th, tg.ys()[i] - tg.ys()[i - 1]);
+  int64_t per_worker = 0;
+  for (const ExecDesc& e : plan.exec) {
+    const MapNode* m = e.node != nullptr ? e.node->AsMap() : nullptr;
+    if (m == nullptr || !m->scratch_bytes) continue;
+    const int64_t w = std::min<int64_t>(int64_t{tw} + 2 * int64_t{e.margin}, tg.width());
+    const int64_t h = std::min<int64_t>(int64_t{th} + 2 * int64_t{e.margin}, tg.height());
+    per_worker += std::max<int64_t>(0, m->scratch_bytes(e.input_profiles, static_cast<int>(w), static_cast<int>(h)));
+  }
+  return per_worker * std::max(1, workers);
+}
+
 int64_t CurrentRss() {
   long pages = 0, resident = 0;
   if (FILE* f = std::fopen("/proc/self/statm", "r")) {
@@ -214,8 +233,12 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
     // below what overlapping waves need runs that way (cost_model.h).
     const int64_t min_ws = costs.sequential_min();
     const int64_t parallel_min = costs.min_working_set();
-    const int64_t store_budget = total_budget > 0 ? total_budget - io_share
-                                                 : std::max(kDefaultBudget - io_share, parallel_min);
+    // The filters' scratch is kept out of the tile budget (it lives as long
+    // as the run's workers, whatever the tiles in flight).
+    const int64_t scratch = ScratchReserve(plan, options.workers);
+    last_stats.scratch_reserve_bytes = std::max(last_stats.scratch_reserve_bytes, scratch);
+    const int64_t store_budget = total_budget > 0 ? total_budget - io_share - scratch
+                                                 : std::max(kDefaultBudget - io_share - scratch, parallel_min);
     const bool sequential = store_budget < parallel_min;
     last_stats.min_parallel_budget_bytes = std::max(last_stats.min_parallel_budget_bytes, parallel_min);
     last_stats.sequential = last_stats.sequential || sequential;
@@ -257,16 +280,20 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
     progress.total += run->num_tasks();
     runs.push_back(std::move(run));
   }
-  // A user budget must hold the largest minimum of all the run's groups.
-  if (total_budget > 0 && total_budget - io_share < last_stats.min_budget_bytes) {
+  // A user budget must hold the largest minimum of all the run's groups,
+  // with their filters' scratch.
+  const int64_t scratch = last_stats.scratch_reserve_bytes;
+  if (total_budget > 0 && total_budget - io_share - scratch < last_stats.min_budget_bytes) {
     abort_all();
     const int64_t need = last_stats.min_budget_bytes;
+    const int64_t least = MinimumTotalBudget(need + scratch);
     return absl::ResourceExhaustedError(absl::StrCat(
         "memory budget of ", total_budget, " bytes is too small: one tile's working set needs ", need,
-        " bytes of tiles plus the I/O share of the budget; raise the budget to at least ",
-        absl::StrFormat("%.2f MiB", MinimumTotalBudget(need) / static_cast<double>(kMiB)), " (",
-        MinimumTotalBudget(need), " bytes) or use smaller tiles than ", last_stats.tile_width, "x",
-        last_stats.tile_height, " pixels"));
+        " bytes of tiles", scratch > 0 ? absl::StrCat(", the filters' per-worker scratch ", scratch, " bytes,") : "",
+        " plus the I/O share of the budget; raise the budget to at least ",
+        absl::StrFormat("%.2f MiB", least / static_cast<double>(kMiB)), " (", least,
+        " bytes) or use smaller tiles than ", last_stats.tile_width, "x", last_stats.tile_height, " pixels",
+        scratch > 0 ? " or fewer workers" : ""));
   }
   for (auto& run : runs) {
     pool.ResetPeak(run->num_exec());
@@ -274,6 +301,7 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
     pool.set_retain_limit(last_stats.budget_bytes);  // recycle tile blocks within the budget
     absl::Status st = run->Execute(options.workers, &last_stats);
     last_stats.peak_live_bytes = std::max(last_stats.peak_live_bytes, pool.peak_bytes());
+    run.reset();  // its filters' scratch too: the next group has a reserve of its own
     if (!st.ok()) {
       abort_all();
       return st;

@@ -178,6 +178,13 @@ struct MapFilter {
   // and CRS). Set to combine inputs of the same size on purpose whatever
   // their georeferencing (the outputs take the first input's).
   bool allow_misaligned_inputs = false;
+  // The most bytes of per-worker scratch (MapTile::GetScratch) one tile
+  // needs, given the input profiles and the tile's input window with the
+  // margin (width x height pixels). The engine keeps that much of the memory
+  // budget for each worker, so that the budget holds with the scratch; a
+  // scratch type with `int64_t bytes() const` lets the run measure what it
+  // used (RunStats::scratch_peak_bytes). Unset: the filter uses no scratch.
+  std::function<int64_t(absl::Span<const Profile> inputs, int width, int height)> scratch_bytes;
 };
 
 // What a Reduce map function sees for one tile (no margin): In<T>(i) and

@@ -9,6 +9,7 @@
 #define EOSCALE_GRAPH_GRAPH_STATE_H_
 
 #include <any>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -67,6 +68,7 @@ class MapNode final : public Node {
  public:
   int margin = 0;
   MapFunction fn;
+  std::function<int64_t(absl::Span<const Profile>, int, int)> scratch_bytes;  // MapFilter::scratch_bytes
   const MapNode* AsMap() const override { return this; }
 };
 

@@ -385,6 +385,7 @@ void GroupRun::FillStats(RunStats* stats) const {
     stats->tasks += ns.tiles;
     stats->nodes.push_back(std::move(ns));
   }
+  stats->scratch_peak_bytes += scratch_peak_.load(std::memory_order_relaxed);
   if (trace_) {
     for (const auto& local : events_) {
       for (TaskEvent ev : local) {

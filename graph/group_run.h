@@ -172,6 +172,9 @@ class GroupRun {
   void InputViews(int exec, const ReadyTile& r, absl::InlinedVector<ConstView, 8>* views,
                   absl::InlinedVector<std::shared_ptr<PooledBuffer>, 8>* gathers);
   std::string Label(int exec) const;
+  // A worker's scratch for a node grew by `bytes` (its new high-water mark
+  // minus the last): summed into RunStats::scratch_peak_bytes.
+  void ScratchGrew(int64_t bytes) { scratch_peak_.fetch_add(bytes, std::memory_order_relaxed); }
 
  private:
   void TryAdmit(bool force);
@@ -213,6 +216,7 @@ class GroupRun {
   absl::flat_hash_map<std::pair<int64_t, int>, std::function<void()>> parked_;  // guarded by order_mu_
   std::atomic<int64_t> in_flight_{0};
   std::atomic<bool> cancelled_{false};
+  std::atomic<int64_t> scratch_peak_{0};
   // std::mutex rather than absl::Mutex throughout the engine: Debian's
   // Abseil is not built with TSan, which would not see its locks.
   std::mutex error_mu_;

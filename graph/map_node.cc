@@ -36,8 +36,9 @@ class MapFlowNode final : public GatheringNode {
       outs.push_back(outputs.back()->view());
       bytes += static_cast<int64_t>(outputs.back()->bytes());
     }
+    WorkerScratch& scratch = scratch_.local();
     MapTile mt{tile,         absl::MakeConstSpan(ins),  e.input_profiles, absl::MakeConstSpan(outs),
-               e.output_profiles, &scratch_.local()};
+               e.output_profiles, &scratch.scratch};
     absl::Status st;
     try {
       st = n.fn(mt);
@@ -53,6 +54,10 @@ class MapFlowNode final : public GatheringNode {
                                               " bands): the function must write only inside its output views"));
       }
     }
+    if (const int64_t now = scratch.scratch.bytes(); now > scratch.peak) {
+      run_.ScratchGrew(now - scratch.peak);
+      scratch.peak = now;
+    }
     gathers.clear();
     r.pieces.clear();  // the inputs' last reader may free them now
     if (!st.ok()) {
@@ -65,8 +70,13 @@ class MapFlowNode final : public GatheringNode {
     run_.TaskDone(exec_, r.tile, r.wave, start, bytes, st.ok());
   }
 
-  // One per worker thread and node (MapTile::GetScratch), for the run.
-  tbb::enumerable_thread_specific<Scratch> scratch_;
+  // One per worker thread and node (MapTile::GetScratch), for the run, with
+  // the most bytes it held after a tile.
+  struct WorkerScratch {
+    Scratch scratch;
+    int64_t peak = 0;
+  };
+  tbb::enumerable_thread_specific<WorkerScratch> scratch_;
 };
 
 }  // namespace

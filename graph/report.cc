@@ -42,6 +42,10 @@ std::string FormatMemoryReport(const RunStats& s) {
   out += absl::StrFormat("peak live tile bytes          %lld (%.2f MiB; budget %.1f MiB, minimum %.2f MiB)\n",
                          static_cast<long long>(s.peak_live_bytes), MiB(s.peak_live_bytes), MiB(s.budget_bytes),
                          MiB(s.min_budget_bytes));
+  if (s.scratch_reserve_bytes > 0 || s.scratch_peak_bytes > 0) {
+    out += absl::StrFormat("filters' per-worker scratch   %.2f MiB (kept for it %.2f MiB)\n", MiB(s.scratch_peak_bytes),
+                           MiB(s.scratch_reserve_bytes));
+  }
   out += absl::StrFormat("GDAL cache in use at the peak %.2f MiB (bound %.1f MiB)\n", MiB(s.gdal_cache_at_peak_bytes),
                          MiB(s.gdal_cache_max_bytes));
   out += absl::StrFormat("process peak RSS              %.1f MiB\n", MiB(s.peak_rss_bytes));

@@ -46,6 +46,12 @@ struct RunStats {
   // min_budget_bytes), the run's tasks ran one at a time (`sequential`).
   int64_t min_parallel_budget_bytes = 0;
   bool sequential = false;
+  // The budget kept for the filters' per-worker scratch (workers x each
+  // Map's MapFilter::scratch_bytes for its largest tile), outside the live
+  // tile bytes; and the scratch measured: the sum over (worker, node) of the
+  // most each held, for scratch types that tell their bytes.
+  int64_t scratch_reserve_bytes = 0;
+  int64_t scratch_peak_bytes = 0;
   int64_t gdal_cache_max_bytes = 0;
   int tile_width = 0;             // first grid's tile size
   int tile_height = 0;

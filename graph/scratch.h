@@ -12,6 +12,7 @@
 #ifndef EOSCALE_GRAPH_SCRATCH_H_
 #define EOSCALE_GRAPH_SCRATCH_H_
 
+#include <cstdint>
 #include <memory>
 #include <typeinfo>
 
@@ -24,11 +25,16 @@ namespace internal {
 class Scratch {
  public:
   Scratch() = default;
-  Scratch(Scratch&& o) noexcept : object_(std::move(o.object_)), type_(o.type_) { o.type_ = nullptr; }
+  Scratch(Scratch&& o) noexcept : object_(std::move(o.object_)), type_(o.type_), bytes_(o.bytes_) {
+    o.type_ = nullptr;
+    o.bytes_ = nullptr;
+  }
   Scratch& operator=(Scratch&& o) noexcept {
     object_ = std::move(o.object_);
     type_ = o.type_;
+    bytes_ = o.bytes_;
     o.type_ = nullptr;
+    o.bytes_ = nullptr;
     return *this;
   }
   Scratch(const Scratch&) = delete;
@@ -43,6 +49,11 @@ class Scratch {
     if (type_ == nullptr) {
       object_ = Object(new S(), [](void* p) { delete static_cast<S*>(p); });
       type_ = &typeid(S);
+      if constexpr (requires(const S& s) { s.bytes(); }) {
+        bytes_ = [](const void* p) { return static_cast<int64_t>(static_cast<const S*>(p)->bytes()); };
+      } else {
+        bytes_ = nullptr;
+      }
     } else if (type_ != &typeid(S) && *type_ != typeid(S)) {
       internal::ThrowScratchTypeMismatch(*type_, typeid(S));
     }
@@ -52,16 +63,21 @@ class Scratch {
   bool has_value() const { return type_ != nullptr; }
   // The type of the object held; typeid(void) when there is none.
   const std::type_info& type() const { return type_ != nullptr ? *type_ : typeid(void); }
+  // The bytes the object holds, when its type says (`int64_t bytes()
+  // const`); 0 otherwise or when empty.
+  int64_t bytes() const { return bytes_ != nullptr ? bytes_(object_.get()) : 0; }
   // Destroys the object held, if any.
   void Reset() {
     object_.reset();
     type_ = nullptr;
+    bytes_ = nullptr;
   }
 
  private:
   using Object = std::unique_ptr<void, void (*)(void*)>;
   Object object_{nullptr, nullptr};
   const std::type_info* type_ = nullptr;
+  int64_t (*bytes_)(const void*) = nullptr;
 };
 
 }  // namespace eoscale
