@@ -331,6 +331,28 @@ class GeoTiffSink final : public RasterSink {
   std::string target() const override { return loc_.path(); }
 
   absl::Status Write(const ConstView& src) override {
+    absl::Status st = WriteLocked(src);
+    if (st.ok()) StartWriteback(static_cast<int64_t>(src.window().Pixels()) * src.bands() * PixelSize(profile_.type));
+    return st;
+  }
+
+  // Finish fsyncs the file (a full disk, NFS or a quota fails there, and
+  // what Commit puts in place is on the disk). So that this costs the run
+  // little at its end, the kernel is asked to start writing the file back
+  // every few MiB written, while the run computes (the disk is idle
+  // otherwise): Finish then waits for the last few MiB only. Measured on
+  // the 10980^2 water mask (116 MiB written): the final fsync took 34-64 ms
+  // of the run's wall time without this.
+  void StartWriteback(int64_t bytes) {
+    static constexpr int64_t kWritebackEvery = int64_t{8} << 20;
+    const int64_t now = written_.fetch_add(bytes, std::memory_order_relaxed) + bytes;
+    int64_t last = kicked_.load(std::memory_order_relaxed);
+    if (now - last < kWritebackEvery) return;
+    if (!kicked_.compare_exchange_strong(last, now, std::memory_order_relaxed)) return;  // another thread does it
+    ::sync_file_range(fd_, 0, 0, SYNC_FILE_RANGE_WRITE);  // asynchronous; an error surfaces at the fsync
+  }
+
+  absl::Status WriteLocked(const ConstView& src) {
     if (h_ == nullptr) return absl::FailedPreconditionError(absl::StrCat("'", path_, "' is closed"));
     std::lock_guard<std::mutex> lock(SinkMutex());
     errno = 0;
@@ -602,6 +624,8 @@ class GeoTiffSink final : public RasterSink {
   State state_ = State::kWriting;
   Placed placed_ = Placed::kNew;
   std::vector<std::byte> scratch_;
+  std::atomic<int64_t> written_{0};  // pixel bytes written so far
+  std::atomic<int64_t> kicked_{0};   // written_ when writeback was last started
 };
 
 // Creates the temporary file for the output `name` in `dirfd`, empty and
