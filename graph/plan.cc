@@ -8,7 +8,25 @@
 
 namespace eoscale::internal {
 
-GroupGrid::GroupGrid(TileGrid grid, Window region) : grid_(std::move(grid)), region_(region) {}
+GroupGrid::GroupGrid(TileGrid grid, Window region) : grid_(std::move(grid)), region_(region) {
+  int tw = 0, th = 0;
+  if (grid_.tiles_x() > 0 && grid_.tiles_y() > 0 && grid_.IsUniform(&tw, &th)) {
+    uniform_w_ = tw;
+    uniform_h_ = th;
+  }
+}
+
+int GroupGrid::ColumnOf(int x) const {
+  if (uniform_w_ > 0) return std::min(x / uniform_w_, grid_.tiles_x() - 1);
+  const std::vector<int>& xs = grid_.xs();
+  return static_cast<int>(std::upper_bound(xs.begin(), xs.end(), x) - xs.begin()) - 1;
+}
+
+int GroupGrid::RowOf(int y) const {
+  if (uniform_h_ > 0) return std::min(y / uniform_h_, grid_.tiles_y() - 1);
+  const std::vector<int>& ys = grid_.ys();
+  return static_cast<int>(std::upper_bound(ys.begin(), ys.end(), y) - ys.begin()) - 1;
+}
 
 Window GroupGrid::TileWindow(int64_t t) const {
   const int row = static_cast<int>(t / grid_.tiles_x());
@@ -36,20 +54,16 @@ void GroupGrid::TilesIntersecting(const Window& w, TileList* out) const {
   const int x1 = std::min(w.x - region_.x + w.width, region_.width);
   const int y1 = std::min(w.y - region_.y + w.height, region_.height);
   if (x0 >= x1 || y0 >= y1) return;
-  const std::vector<int>& xs = grid_.xs();
-  const std::vector<int>& ys = grid_.ys();
-  // Columns c with xs[c] < x1 and xs[c + 1] > x0.
-  const int c0 = static_cast<int>(std::upper_bound(xs.begin(), xs.end(), x0) - xs.begin()) - 1;
-  const int c1 = static_cast<int>(std::lower_bound(xs.begin(), xs.end(), x1) - xs.begin());
-  const int r0 = static_cast<int>(std::upper_bound(ys.begin(), ys.end(), y0) - ys.begin()) - 1;
-  const int r1 = static_cast<int>(std::lower_bound(ys.begin(), ys.end(), y1) - ys.begin());
-  for (int r = r0; r < r1; ++r) {
-    for (int c = c0; c < c1; ++c) out->push_back(IndexOf(r, c));
+  // The columns holding x0 and x1 - 1, the rows holding y0 and y1 - 1.
+  const int c0 = ColumnOf(x0), c1 = ColumnOf(x1 - 1);
+  const int r0 = RowOf(y0), r1 = RowOf(y1 - 1);
+  for (int r = r0; r <= r1; ++r) {
+    for (int c = c0; c <= c1; ++c) out->push_back(IndexOf(r, c));
   }
 }
 
 void GroupPlan::InputTiles(int slot, int margin, int64_t t, TileList* out) const {
-  if (slots[slot].from_source) {
+  if (slots[slot].from_source || margin == 0) {  // the same tile of the same grid
     out->clear();
     out->push_back(t);
     return;

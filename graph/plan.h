@@ -40,8 +40,15 @@ class GroupGrid {
   void TilesIntersecting(const Window& w, TileList* out) const;
 
  private:
+  // The column (row) of the tiles holding x (y), both in region coordinates.
+  int ColumnOf(int x) const;
+  int RowOf(int y) const;
+
   TileGrid grid_;
   Window region_;
+  // On a uniform grid, the tile size (a division finds a column or row);
+  // 0 otherwise (a binary search does).
+  int uniform_w_ = 0, uniform_h_ = 0;
 };
 
 // An image flowing in a group: output `output` of exec node `producer`.
