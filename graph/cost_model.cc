@@ -129,6 +129,10 @@ int CostModel::Order(int exec, int64_t tile, int64_t wave) const {
     r = tile - shift * tiles_x_;
   }
   const int64_t n = static_cast<int64_t>(tasks_.size());
+  // Outside the replay (an engine bug): -1 is no task's turn, so the task
+  // waits, and the run fails as "cascades unfinished while no task runs"
+  // instead of reading past the table.
+  if (r < 0 || r >= n || exec < 0 || static_cast<size_t>(exec) * n + r >= order_.size()) return -1;
   return order_[static_cast<size_t>(exec) * n + r];
 }
 

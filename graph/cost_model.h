@@ -49,7 +49,9 @@ class CostModel {
   // wave has finished by counting its tasks down.
   int Tasks(int64_t t) const { return tasks_[Replayed(t)]; }
   // The position, in the replay's order of its wave, of the task of exec
-  // node `exec` on `tile` that belongs to `wave`: 0 .. Tasks(wave) - 1.
+  // node `exec` on `tile` that belongs to `wave`: 0 .. Tasks(wave) - 1 (-1
+  // for a task outside the replay, which never happens but must not read
+  // past the table).
   int Order(int exec, int64_t tile, int64_t wave) const;
   // Tests: the wave of each task, recorded by a replay that was not
   // reduced (-1 otherwise, or for a task that never runs).
