@@ -5,8 +5,8 @@ Each returns a Filter to pass to Context.map (min_max: a ReduceFilter for Contex
     water = ctx.map([img], eoscale.filters.expression("im1b1 > 0.2", dtype="uint8"))[0]
 """
 
-from ._eoscale import Filter, ReduceFilter
-from ._eoscale.filters import (cast, concatenate, expression, expression_bands, fill_nodata, logical_and,
+from .._eoscale import Filter, ReduceFilter
+from .._eoscale.filters import (cast, concatenate, expression, expression_bands, fill_nodata, logical_and,
                                logical_not, logical_or, min_max, nodata_mask, normalized_difference, threshold,
                                uniform)
 
