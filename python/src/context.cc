@@ -53,7 +53,14 @@ R Interruptible(State& s, std::function<R()> body) {
     py::gil_scoped_release nogil;
     return body();
   }
-  std::future<R> f = std::async(std::launch::async, std::move(body));
+  std::future<R> f = std::async(std::launch::async, [body = std::move(body)] {
+    // A thread per call, which also runs tile tasks: it keeps a Python thread
+    // state for the call (not beyond), so its filters do not make one each.
+    ScopedTransientThread transient;
+    py::gil_scoped_acquire state;
+    py::gil_scoped_release nogil;
+    return body();
+  });
   bool interrupted = false;
   {
     py::gil_scoped_release nogil;
@@ -188,7 +195,7 @@ class PyContext {
       PyRef cb = MakeRef(std::move(progress));
       o.progress = [cb, cancel](const Progress& p) {
         if (cancel->load()) return false;
-        py::gil_scoped_acquire gil;
+        WorkerGil gil;
         try {
           py::object r = (*cb)(p.node, p.tiles_done, p.tiles_total);
           return r.is_none() || r.cast<bool>();
