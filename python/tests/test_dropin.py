@@ -7,11 +7,13 @@ import threading
 
 import numpy as np
 import pytest
-import rasterio
-from rasterio.transform import Affine
-from scipy.ndimage import generic_filter, uniform_filter
 
-import eoscale.eo_executors as eoexe
+rasterio = pytest.importorskip("rasterio")  # the drop-in's profiles are rasterio's (python3-rasterio)
+pytest.importorskip("scipy")
+from rasterio.transform import Affine  # noqa: E402
+from scipy.ndimage import generic_filter, uniform_filter  # noqa: E402
+
+import eoscale.eo_executors as eoexe  # noqa: E402
 from eoscale.filters.concatenate_images import concatenate_images
 from eoscale.filters.generic_kernel import generic_kernel_filter
 from eoscale.filters.stats_minmax import minmax_filter

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import rasterio
-from rasterio.transform import Affine
+
+rasterio = pytest.importorskip("rasterio")  # EOScale's scripts use rasterio and scipy
+pytest.importorskip("scipy")
+from rasterio.transform import Affine  # noqa: E402
 
 SCRIPTS = Path(__file__).parent / "eoscale_scripts"
 DATES = ["xt_SENTINEL2B_20180621-111349-432_L2A_T30TWT_D_V1-8_RVBPIR.tif",
