@@ -100,6 +100,13 @@ def default_reduce(outputs: list, chunk_output_buffers: list, tile: eotools.MpTi
         outputs[c][:, tile.start_y: tile.end_y + 1, tile.start_x: tile.end_x + 1] = chunk_output_buffers[c][:, :, :]
 
 
+def _tile_profiles(profiles):
+    """Per tile, each filter call gets its own profile dicts (it may change them, as EOScale's copies); their
+    values are shared: CRS and Affine are immutable, and a deep copy of a CRS on a worker thread costs a
+    GDAL round trip and leaked ~160 bytes in rasterio 1.3."""
+    return [dict(p) for p in profiles]
+
+
 def _stable_outputs(image_filter, filter_parameters, input_buffers, input_profiles, tile):
     """EOScale's execute_filter_n_images_to_n_images on one tile: the filter's outputs cropped to the stable
     window of `tile` (an MpTile)."""
@@ -168,7 +175,7 @@ def n_images_to_m_images_filter(inputs: list = None,
 
     def run_tile(tile):
         mp = eotools.mp_tile(tile)
-        chunks = _stable_outputs(image_filter, filter_parameters, tile.inputs, copy.deepcopy(input_profiles), mp)
+        chunks = _stable_outputs(image_filter, filter_parameters, tile.inputs, _tile_profiles(input_profiles), mp)
         if len(chunks) > n_out:
             raise ValueError(f"the filter returned {len(chunks)} outputs for {n_out} output profiles")
         for c, chunk in enumerate(chunks):
@@ -191,7 +198,7 @@ def _with_concatenate_filter(context_manager, images, image_filter, filter_param
     def run_tile(tile):
         mp = eotools.mp_tile(tile)
         concatenate_filter(outputs, _stable_outputs(image_filter, filter_parameters, tile.inputs,
-                                                    copy.deepcopy(input_profiles), mp), mp)
+                                                    _tile_profiles(input_profiles), mp), mp)
     run_tile.__name__ = name
 
     ctx = context_manager._ctx
@@ -231,7 +238,7 @@ def n_images_to_m_scalars(inputs: List[str],
     images = [context_manager._image(key) for key in inputs]
 
     def map_tile(tile):
-        scalars = image_filter(tile.inputs, copy.deepcopy(input_profiles), filter_parameters)
+        scalars = image_filter(tile.inputs, _tile_profiles(input_profiles), filter_parameters)
         if not isinstance(scalars, list):
             scalars = [scalars]
         return [(scalars, eotools.mp_tile(tile))]
