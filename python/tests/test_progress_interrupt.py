@@ -12,48 +12,57 @@ import pytest
 import eoscale
 
 
-def slow_chain(ctx, calls, tile_size_px=32, size=256):
+TILES = 144  # 384^2 in tiles of 32: 144 x 20 ms on 2 workers, 1.4 s at least
+
+
+def slow_chain(ctx, calls, started, size=384):
     img = ctx.from_array(np.ones((size, size), np.float32))
     def slow(tile):
         calls.append(1)
-        time.sleep(0.01)  # without the GIL: the main thread can take the signal
+        started.set()
+        time.sleep(0.02)  # without the GIL: the main thread can take the signal
         tile.outputs[0][:] = tile.stable(0) * 2
     return ctx.map(img, slow)[0]
 
 
+def interrupt_when(started):
+    """SIGINT to this process once the run has started (a thread, as a terminal's Ctrl-C would come)."""
+    def send():
+        started.wait(10)
+        os.kill(os.getpid(), signal.SIGINT)
+    t = threading.Thread(target=send)
+    t.start()
+    return t
+
+
 def test_ctrl_c_cancels_the_run(tmp_path):
-    calls = []
+    calls, started = [], threading.Event()
     out = str(tmp_path / "out.tif")
     with eoscale.Context(workers=2, tile_size=32) as ctx:
-        img = slow_chain(ctx, calls)
+        img = slow_chain(ctx, calls, started)
         ctx.write(img, out)
-        timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
-        timer.start()
-        t0 = time.monotonic()
+        sender = interrupt_when(started)
         with pytest.raises(KeyboardInterrupt):
             ctx.run()
-        elapsed = time.monotonic() - t0
-        timer.join()
-        assert 0 < len(calls) < 64  # stopped early: 64 tiles would take 0.32 s of sleeps on 2 workers
-        assert elapsed < 2.0
+        sender.join()
+        assert 0 < len(calls) < TILES  # stopped early
         assert sorted(os.listdir(tmp_path)) == []  # nothing written, no temporary left
         assert ctx.pending_outputs == []
         # the context is usable afterwards
-        ctx.write(img, out)
+        ctx.write(ctx.map(ctx.from_array(np.ones((64, 64), np.float32)), lambda t: t.inputs[0] * 3)[0], out)
         ctx.run()
-        np.testing.assert_array_equal(ctx.read(ctx.open(out)), np.full((1, 256, 256), 2, np.float32))
+        np.testing.assert_array_equal(ctx.read(ctx.open(out)), np.full((1, 64, 64), 3, np.float32))
 
 
 def test_ctrl_c_cancels_read():
-    calls = []
+    calls, started = [], threading.Event()
     with eoscale.Context(workers=2, tile_size=32) as ctx:
-        img = slow_chain(ctx, calls)
-        timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
-        timer.start()
+        img = slow_chain(ctx, calls, started)
+        sender = interrupt_when(started)
         with pytest.raises(KeyboardInterrupt):
             ctx.read(img)
-        timer.join()
-        assert 0 < len(calls) < 64
+        sender.join()
+        assert 0 < len(calls) < TILES
 
 
 def test_tqdm_bar(capfd):
