@@ -11,6 +11,7 @@ Nothing runs before run(), read(), or a reduction's get(). See docs/python.md.
 """
 
 from . import _eoscale
+from . import _progress
 from . import filters
 from ._units import parse_bytes
 from ._eoscale import Image, Reduction, Tile
@@ -29,14 +30,24 @@ class Context(_eoscale._Context):
     trace: record every tile task (write_trace()).
     progress: called as progress(node, tiles_done, tiles_total) on the
         engine's threads (with the GIL); returning False cancels the run.
+        True (or "tqdm"): a tqdm bar per run when tqdm is installed (else
+        nothing).
+
+    Ctrl-C (KeyboardInterrupt) during run(), read() or a reduction's get()
+    cancels the run: nothing is written, and the interrupt is raised.
 
     Used as a context manager, the context is closed on exit (its graph and
     the arrays it holds are dropped; handles made from it then raise).
     """
 
     def __init__(self, workers=2, memory_budget=0, tile_size=0, *, strips=False, trace=False, progress=None):
+        if progress is True or progress == "tqdm":
+            progress = _progress.TqdmProgress() if _progress.available() else None
+        elif progress is False:
+            progress = None
         super().__init__(workers=workers, memory_budget_bytes=parse_bytes(memory_budget), tile_size=tile_size,
                          strips=strips, trace=trace, progress=progress)
+        self._bar = progress if isinstance(progress, _progress.TqdmProgress) else None
 
     def __enter__(self):
         return self
@@ -44,3 +55,8 @@ class Context(_eoscale._Context):
     def __exit__(self, *exc):
         self.close()
         return False
+
+    def close(self):
+        if self._bar is not None:
+            self._bar.close()
+        super().close()

@@ -4,7 +4,10 @@
 #include <pybind11/stl.h>
 
 #include <any>
+#include <atomic>
+#include <chrono>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -29,7 +32,52 @@ struct State {
   // Arrays the graph reads without copying (from_array): alive as long as
   // the context.
   std::vector<PyRef> keep;
+  // Set by Ctrl-C in the main thread: the progress callback then cancels
+  // the run. Shared with that callback (which the context owns).
+  std::shared_ptr<std::atomic<bool>> cancel = std::make_shared<std::atomic<bool>>(false);
 };
+
+// Runs `body` (engine work, without the GIL) so that Ctrl-C cancels it.
+// REQUIRES: the GIL held. In the main thread, `body` runs in a helper
+// thread while this one, every 50 ms, takes the GIL to let Python run its
+// signal handlers (PyErr_CheckSignals); a KeyboardInterrupt (or any
+// exception a handler raises) sets the cancel flag, waits for the run to
+// end (it stops after the tile tasks in flight, and removes its outputs) and
+// is raised. Elsewhere `body` runs here (Python delivers signals to the main
+// thread only).
+template <typename R>
+R Interruptible(State& s, std::function<R()> body) {
+  const bool main_thread = PyThread_get_thread_ident() ==
+                           py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
+  if (!main_thread) {
+    py::gil_scoped_release nogil;
+    return body();
+  }
+  std::future<R> f = std::async(std::launch::async, [body = std::move(body)] {
+    // A thread per call, which also runs tile tasks: it keeps a Python thread
+    // state for the call (not beyond), so its filters do not make one each.
+    ScopedTransientThread transient;
+    py::gil_scoped_acquire state;
+    py::gil_scoped_release nogil;
+    return body();
+  });
+  bool interrupted = false;
+  {
+    py::gil_scoped_release nogil;
+    while (f.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
+      if (interrupted) continue;
+      py::gil_scoped_acquire gil;
+      if (PyErr_CheckSignals() != 0) {
+        interrupted = true;  // the exception stays set in this thread
+        s.cancel->store(true);
+      }
+    }
+  }
+  R r = f.get();
+  s.cancel->store(false);
+  if (interrupted) throw py::error_already_set();
+  return r;
+}
 
 class Busy {
  public:
@@ -62,8 +110,7 @@ struct PyReduction {
     absl::StatusOr<std::any> v;
     {
       Busy busy(*state);
-      py::gil_scoped_release nogil;
-      v = get_any();
+      v = Interruptible<absl::StatusOr<std::any>>(*state, get_any);
     }
     return convert(Value(std::move(v)));
   }
@@ -141,10 +188,14 @@ class PyContext {
     o.tiling.tile_size = tile_size;
     o.tiling.mode = strips ? TileMode::kStrips : TileMode::kTiles;
     o.trace = trace;
-    if (!progress.is_none()) {
+    std::shared_ptr<std::atomic<bool>> cancel = state_->cancel;
+    if (progress.is_none()) {
+      o.progress = [cancel](const Progress&) { return !cancel->load(); };
+    } else {
       PyRef cb = MakeRef(std::move(progress));
-      o.progress = [cb](const Progress& p) {
-        py::gil_scoped_acquire gil;
+      o.progress = [cb, cancel](const Progress& p) {
+        if (cancel->load()) return false;
+        WorkerGil gil;
         try {
           py::object r = (*cb)(p.node, p.tiles_done, p.tiles_total);
           return r.is_none() || r.cast<bool>();
@@ -269,11 +320,10 @@ class PyContext {
   py::array read(const PyImage& image, const py::object& window) {
     Busy busy(*state_);
     std::optional<Window> w = WindowOf(window);
-    absl::StatusOr<Array> a;
-    {
-      py::gil_scoped_release nogil;
-      a = state_->ctx->ReadAll(image.image, w);
-    }
+    Context* ctx = state_->ctx.get();
+    const Image img = image.image;
+    absl::StatusOr<Array> a =
+        Interruptible<absl::StatusOr<Array>>(*state_, [ctx, img, w] { return ctx->ReadAll(img, w); });
     return ArrayToNumpy(Value(std::move(a)));
   }
 
@@ -284,12 +334,8 @@ class PyContext {
 
   void run() {
     Busy busy(*state_);
-    absl::Status s;
-    {
-      py::gil_scoped_release nogil;
-      s = state_->ctx->Run();
-    }
-    Check(s);
+    Context* ctx = state_->ctx.get();
+    Check(Interruptible<absl::Status>(*state_, [ctx] { return ctx->Run(); }));
   }
 
   std::string to_dot() {

@@ -140,6 +140,28 @@ void CopyFromArray(const py::handle& obj, const View& dst) {
   }
 }
 
+void CopyIn(const ConstView& v, void* contiguous) {
+  const size_t row_bytes = static_cast<size_t>(v.cols()) * PixelSize(v.type());
+  auto* out = static_cast<std::byte*>(contiguous);
+  for (int b = 0; b < v.bands(); ++b) {
+    for (int y = 0; y < v.rows(); ++y) {
+      std::memcpy(out, v.RowPtr(b, y), row_bytes);
+      out += row_bytes;
+    }
+  }
+}
+
+void CopyOut(const void* contiguous, const View& dst) {
+  const size_t row_bytes = static_cast<size_t>(dst.cols()) * PixelSize(dst.type());
+  const auto* in = static_cast<const std::byte*>(contiguous);
+  for (int b = 0; b < dst.bands(); ++b) {
+    for (int y = 0; y < dst.rows(); ++y) {
+      std::memcpy(dst.RowPtr(b, y), in, row_bytes);
+      in += row_bytes;
+    }
+  }
+}
+
 py::array ArrayToNumpy(Array array) {
   auto* owned = new Array(std::move(array));
   py::capsule base(owned, [](void* p) { delete static_cast<Array*>(p); });

@@ -54,6 +54,10 @@ py::array CopyToArray(const ConstView& v);
 // rule, broadcast as NumPy does) into `dst`. Raises ValueError on a shape
 // that does not broadcast to (bands, rows, cols).
 void CopyFromArray(const py::handle& a, const View& dst);
+// Copies between a view and C-contiguous (bands, rows, cols) memory of its
+// type and shape (no GIL needed).
+void CopyIn(const ConstView& v, void* contiguous);
+void CopyOut(const void* contiguous, const View& dst);
 // Zero-copy: the array owns `array` (moved into its base object).
 py::array ArrayToNumpy(Array array);
 

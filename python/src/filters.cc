@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "cfunc_filter.h"
 #include "convert.h"
 #include "eoscale/filters/cast.h"
 #include "eoscale/filters/concatenate.h"
@@ -55,6 +56,7 @@ void BindFilters(py::module_& m) {
       .def("__repr__", [](const NativeReduce& r) { return "<eoscale.filters.ReduceFilter '" + r.name + "'>"; });
 
   py::module_ f = m.def_submodule("filters", "Built-in filters (native code, run without the GIL)");
+  BindCFunc(f);
   f.def(
       "normalized_difference",
       [](int band_a, int band_b, float epsilon, const py::object& name) {

@@ -7,6 +7,21 @@
 
 namespace eoscale::python {
 
+namespace {
+thread_local bool transient_thread = false;
+thread_local bool kept_thread_state = false;
+}  // namespace
+
+WorkerGil::WorkerGil() {
+  if (!kept_thread_state && !transient_thread) {
+    gil_.inc_ref();  // never back to 0: pybind11 keeps the thread state
+    kept_thread_state = true;
+  }
+}
+
+ScopedTransientThread::ScopedTransientThread() { transient_thread = true; }
+ScopedTransientThread::~ScopedTransientThread() { transient_thread = false; }
+
 PyRef MakeRef(py::object o) {
   return PyRef(new py::object(std::move(o)), [](py::object* p) {
     if (!Py_IsInitialized()) {  // interpreter gone: leak rather than crash
@@ -33,7 +48,7 @@ namespace {
 // failure (its type mapped to a status code, its message kept).
 template <typename F>
 absl::Status WithGil(const std::string& what, F&& body) {
-  py::gil_scoped_acquire gil;
+  WorkerGil gil;
   try {
     return body();
   } catch (py::error_already_set& e) {

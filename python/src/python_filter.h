@@ -17,6 +17,29 @@ namespace eoscale::python {
 
 namespace py = pybind11;
 
+// The GIL, taken by a thread that may not be one of Python's (an engine
+// worker). Such a thread gets a Python thread state the first time and keeps
+// it for its life: Python code keeps its thread-locals between tiles
+// (rasterio's GDAL environment, NumPy's error state), and a call does not pay
+// for a new thread state (with rasterio, a new GDAL environment: ~15 ms).
+// Threads marked transient (ScopedTransientThread) drop theirs after each
+// call, as pybind11 does.
+class WorkerGil {
+ public:
+  WorkerGil();
+
+ private:
+  py::gil_scoped_acquire gil_;
+};
+
+// Marks the current thread, for its scope, as short-lived: WorkerGil keeps
+// no thread state for it.
+class ScopedTransientThread {
+ public:
+  ScopedTransientThread();
+  ~ScopedTransientThread();
+};
+
 // A reference to a Python object that may be copied and destroyed on any
 // thread without the GIL: only the last owner takes the GIL, to drop it.
 using PyRef = std::shared_ptr<py::object>;

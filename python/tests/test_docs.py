@@ -25,3 +25,8 @@ def test_readme_python_example(tmp_path, monkeypatch):
         src = c.read(c.open("date_1.tif")).astype(np.float32)
     g, n = src[1], src[3]
     np.testing.assert_array_equal(mask[0], ((g - n) / (g + n) > 0.2).astype(np.uint8))
+    # the drop-in example (EOScale's API): the NDWI stored into its float32 profile
+    with eoscale.Context() as c:
+        ndwi = c.read(c.open("ndwi.tif"))
+    g64, n64 = src[1].astype(np.float64), src[3].astype(np.float64)
+    np.testing.assert_array_equal(ndwi[0], ((g64 - n64) / (g64 + n64 + 0.001)).astype(np.float32))
