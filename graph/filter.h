@@ -209,8 +209,8 @@ struct ReduceFilter {
   // deserialize(serialize(v)) must give v back bitwise. Unset, a trivially
   // copyable V is copied as its bytes; another V must set both to run on
   // several ranks (the run says so before it starts).
-  std::function<std::string(const V&)> serialize;
-  std::function<absl::StatusOr<V>(const std::string&)> deserialize;
+  std::function<std::string(const V&)> serialize = nullptr;
+  std::function<absl::StatusOr<V>(const std::string&)> deserialize = nullptr;
 };
 
 }  // namespace eoscale
