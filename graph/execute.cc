@@ -193,6 +193,11 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
                            : r.kind == SinkRequest::Kind::kUserSink ? r.sink->target()
                                                                     : std::string();
       if (!target.empty()) out_files.push_back({absl::StrCat("output ", out_files.size()), std::move(target)});
+      if (dist != nullptr && r.kind == SinkRequest::Kind::kFile) {
+        // This rank's part of it, beside it, must not be an input either.
+        out_files.push_back({absl::StrCat("output ", out_files.size(), " (rank ", dist->rank(), "'s part)"),
+                             PartPath(r.path, IsVrtPath(r.path), dist->rank(), dist->size())});
+      }
     }
     if (absl::Status st = CheckDistinctFiles(in_files, out_files); !st.ok()) return done(st);
   }

@@ -5,7 +5,7 @@
 // sum (trivially copyable, serialised by default) and per-row-block sums in
 // a std::vector<double> (serialised by the reduction itself).
 //
-// Usage: mpi_child MODE RANK OUTPUT [--workers N] [--tile-size PX]
+// Usage: mpi_child MODE RANK OUTPUT [--workers N] [--tile-size PX] [--input IMAGE]
 //   MODE run:  prints "sum <hex>" and "blocks <hex> ..." (rank 0 only)
 //   MODE fail: the filter fails on every tile of rank RANK
 //   MODE kill: rank RANK kills itself (SIGKILL) in its first tile
@@ -69,7 +69,12 @@ int main(int argc, char** argv) {
   const std::string output = argv[3];
   eoscale::ContextOptions co;
   co.tiling.tile_size = 64;
+  std::string input;  // --input: the image read from a file instead
   for (int i = 4; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--input") == 0) {
+      input = argv[i + 1];
+      continue;
+    }
     int v = 0;
     if (!absl::SimpleAtoi(argv[i + 1], &v)) return 2;
     if (std::strcmp(argv[i], "--workers") == 0) co.workers = v;
@@ -81,7 +86,8 @@ int main(int argc, char** argv) {
   auto ctx = eoscale::Context::Create(co);
   if (!ctx.ok()) return 1;
   eoscale::Context& c = **ctx;
-  auto img = c.FromArray(MakeImage());
+  auto img = input.empty() ? c.FromArray(MakeImage()) : c.Open(input);
+  if (!img.ok()) return 1;
   eoscale::MapFilter mean = eoscale::filters::Uniform(7);
   auto fn = mean.fn;
   mean.fn = [fn, mode, target, rank](const eoscale::MapTile& t) -> absl::Status {

@@ -92,6 +92,20 @@ TEST_F(MpiEngineTest, AFailingRunKeepsThePreviousOutputsByteForByte) {
   EXPECT_EQ(SlurpFile(sub + "/out.vrt"), vrt);
 }
 
+TEST_F(MpiEngineTest, APartThatWouldReplaceAnInputIsRefusedOnEveryRank) {
+  // out.vrt's part of rank 1 of 2 is out.part-1-of-2.tif: make it an input.
+  const std::string sub = dir_ + "/clash";
+  std::filesystem::create_directory(sub);
+  const std::string input = sub + "/out.part-1-of-2.tif";
+  ASSERT_EQ(RunProgram({EOSCALE_MPI_CHILD, "run", "0", input}).status, 0);
+  const std::string bytes = SlurpFile(input);
+  const RunResult r = RunMpi(2, EOSCALE_MPI_CHILD, {"run", "0", sub + "/out.vrt", "--input", input});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("rank 1 of 2: "), std::string::npos) << r.err;
+  EXPECT_EQ(SlurpFile(input), bytes);
+  EXPECT_EQ(FilesIn(sub), std::vector<std::string>{"out.part-1-of-2.tif"});
+}
+
 TEST_F(MpiEngineTest, AKilledRankFailsTheJobInsteadOfHangingIt) {
   const std::string sub = dir_ + "/kill";
   std::filesystem::create_directory(sub);
