@@ -9,6 +9,7 @@
 //   MODE run:  prints "sum <hex>" and "blocks <hex> ..." (rank 0 only)
 //   MODE fail: the filter fails on every tile of rank RANK
 //   MODE kill: rank RANK kills itself (SIGKILL) in its first tile
+//   MODE noserial: the vector reduction has no serialisation
 // Exit status: 0, 1 (the run failed: its error on stderr, on every rank).
 #include <signal.h>
 
@@ -125,10 +126,10 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < a.size(); ++i) a[i] += b[i];
     return a;
   };
-  blocks.serialize = [](const std::vector<double>& v) {
+  if (mode != "noserial") blocks.serialize = [](const std::vector<double>& v) {
     return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(double));
   };
-  blocks.deserialize = [](const std::string& b) -> absl::StatusOr<std::vector<double>> {
+  if (mode != "noserial") blocks.deserialize = [](const std::string& b) -> absl::StatusOr<std::vector<double>> {
     if (b.size() % sizeof(double) != 0) return absl::DataLossError("bad block sums");
     std::vector<double> v(b.size() / sizeof(double));
     std::memcpy(v.data(), b.data(), b.size());

@@ -106,6 +106,18 @@ TEST_F(MpiEngineTest, APartThatWouldReplaceAnInputIsRefusedOnEveryRank) {
   EXPECT_EQ(FilesIn(sub), std::vector<std::string>{"out.part-1-of-2.tif"});
 }
 
+TEST_F(MpiEngineTest, AReductionWhoseValueCannotCrossRanksIsRefusedBeforeTheRun) {
+  const std::string sub = dir_ + "/noserial";
+  std::filesystem::create_directory(sub);
+  // Alone, the same graph runs: a value crosses nothing.
+  EXPECT_EQ(RunProgram({EOSCALE_MPI_CHILD, "noserial", "0", dir_ + "/alone.tif"}).status, 0);
+  const RunResult r = RunMpi(2, EOSCALE_MPI_CHILD, {"noserial", "0", sub + "/out.tif"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("reduce 'blocks'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("cannot cross ranks"), std::string::npos) << r.err;
+  EXPECT_TRUE(FilesIn(sub).empty()) << ::testing::PrintToString(FilesIn(sub));
+}
+
 TEST_F(MpiEngineTest, AKilledRankFailsTheJobInsteadOfHangingIt) {
   const std::string sub = dir_ + "/kill";
   std::filesystem::create_directory(sub);
