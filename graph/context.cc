@@ -313,6 +313,13 @@ absl::StatusOr<int> Context::AddReduce(absl::Span<const Image> inputs, const std
   return id;
 }
 
+void Context::SetReduceSerialization(int node, std::function<std::string(const std::any&)> serialize,
+                                     std::function<absl::StatusOr<std::any>(const std::string&)> deserialize) {
+  ReduceNode* r = state_->nodes[node]->AsReduce();
+  r->serialize = std::move(serialize);
+  r->deserialize = std::move(deserialize);
+}
+
 namespace {
 absl::Status CheckWindow(const Profile& p, const std::optional<Window>& w, absl::string_view what) {
   if (!w) return absl::OkStatus();

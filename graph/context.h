@@ -16,6 +16,8 @@
 #define EOSCALE_GRAPH_CONTEXT_H_
 
 #include <any>
+#include <cstring>
+#include <type_traits>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -30,6 +32,7 @@
 #include "eoscale/core/profile.h"
 #include "eoscale/core/raster_io.h"
 #include "eoscale/core/tiling.h"
+#include "eoscale/graph/distribution.h"
 #include "eoscale/graph/filter.h"
 #include "eoscale/graph/run_stats.h"
 
@@ -71,6 +74,12 @@ struct ContextOptions {
   // How Open(path) and Write(image, path) read and create files; null
   // means GDAL's (DefaultRasterFormat()).
   std::shared_ptr<RasterFormat> format = nullptr;
+  // A run across the ranks of a job (graph/distribution.h,
+  // docs/distributed.md): every rank builds the same graph, Run() and
+  // Reduction::Get() are collective, each rank computes a contiguous block
+  // of tile rows of every output. Null: this process alone. With MPI:
+  // eoscale::mpi::MpiDistribution (mpi/mpi_distribution.h).
+  std::shared_ptr<Distribution> distribution = nullptr;
 };
 
 // How Write writes an image.
@@ -107,6 +116,20 @@ class Image {
 };
 
 namespace internal {
+// The bytes of a trivially copyable value, and back: the default way a
+// reduction's value crosses ranks (ReduceFilter::serialize).
+template <typename V>
+std::string BytesOf(const V& v) {
+  return std::string(reinterpret_cast<const char*>(&v), sizeof(V));
+}
+template <typename V>
+absl::StatusOr<V> FromBytes(const std::string& b) {
+  if (b.size() != sizeof(V)) return absl::DataLossError("reduction value of the wrong size received");
+  V v;
+  std::memcpy(&v, b.data(), sizeof(V));
+  return v;
+}
+
 // Type-erased reduction handle; use Reduction<V>.
 class ReductionBase {
  protected:
@@ -185,9 +208,27 @@ class Context {
     auto combine = [c = std::move(filter.combine)](std::any a, std::any b) {
       return std::any(c(std::any_cast<V>(std::move(a)), std::any_cast<V>(std::move(b))));
     };
+    std::function<std::string(const std::any&)> serialize;
+    std::function<absl::StatusOr<std::any>(const std::string&)> deserialize;
+    if (filter.serialize && filter.deserialize) {
+      serialize = [s = std::move(filter.serialize)](const std::any& a) { return s(std::any_cast<const V&>(a)); };
+      deserialize = [d = std::move(filter.deserialize)](const std::string& b) -> absl::StatusOr<std::any> {
+        absl::StatusOr<V> v = d(b);
+        if (!v.ok()) return v.status();
+        return std::any(*std::move(v));
+      };
+    } else if constexpr (std::is_trivially_copyable_v<V>) {
+      serialize = [](const std::any& a) { return internal::BytesOf(std::any_cast<const V&>(a)); };
+      deserialize = [](const std::string& b) -> absl::StatusOr<std::any> {
+        absl::StatusOr<V> v = internal::FromBytes<V>(b);
+        if (!v.ok()) return v.status();
+        return std::any(*v);
+      };
+    }
     absl::StatusOr<int> node =
         AddReduce(inputs, filter.name, std::move(map), std::move(combine), filter.allow_misaligned_inputs);
     if (!node.ok()) return node.status();
+    SetReduceSerialization(*node, std::move(serialize), std::move(deserialize));
     return Reduction<V>(state_, *node);
   }
 
@@ -243,6 +284,8 @@ class Context {
   absl::StatusOr<int> AddReduce(absl::Span<const Image> inputs, const std::string& name,
                                 std::function<absl::StatusOr<std::any>(const ReduceTile&)> map,
                                 std::function<std::any(std::any, std::any)> combine, bool allow_misaligned);
+  void SetReduceSerialization(int node, std::function<std::string(const std::any&)> serialize,
+                              std::function<absl::StatusOr<std::any>(const std::string&)> deserialize);
   std::shared_ptr<internal::GraphState> state_;
 };
 

@@ -21,6 +21,7 @@
 #include "absl/strings/str_format.h"
 #include "eoscale/core/file_identity.h"
 #include "eoscale/graph/cost_model.h"
+#include "eoscale/graph/distributed_run.h"
 #include "eoscale/graph/graph_state.h"
 #include "eoscale/graph/group_run.h"
 #include "eoscale/graph/plan.h"
@@ -123,6 +124,24 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
   last_sinks = sinks;
   for (SinkRequest& r : last_sinks) r.array = nullptr;
   absl::Cleanup trim = [this] { pool.Trim(); };  // recycled blocks go back between runs
+  // A distributed run (distribution.h): every return below goes through
+  // `done`, which ends the run with the other ranks (all or nothing).
+  // ReadAll alone is not distributed.
+  Distribution* dist = nullptr;
+  for (const SinkRequest& r : sinks) {
+    if (r.kind != SinkRequest::Kind::kMemory && options.distribution != nullptr) dist = options.distribution.get();
+  }
+  std::vector<RasterSink*> writers;
+  std::vector<DistributedOutput> dist_outputs;
+  std::vector<int> dist_reduces;
+  if (dist != nullptr) {
+    last_stats.rank = dist->rank();
+    last_stats.ranks = dist->size();
+  }
+  auto done = [&](absl::Status st) -> absl::Status {
+    if (dist == nullptr) return st;
+    return FinishDistributed(*this, *dist, std::move(st), writers, dist_outputs, dist_reduces);
+  };
 
   // Groups: requests over the same image size and the same kept region.
   using Key = std::tuple<int, int, int, int, int, int>;
@@ -142,8 +161,8 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
     for (int id : group_nodes.back()) {
       const SourceNode* s = nodes[id]->AsSource();
       if (s != nullptr && s->dropped) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("in-memory image '", nodes[id]->name, "#", id, "' was released and its pixels freed"));
+        return done(absl::FailedPreconditionError(
+            absl::StrCat("in-memory image '", nodes[id]->name, "#", id, "' was released and its pixels freed")));
       }
       all_needed.push_back(id);
     }
@@ -193,14 +212,35 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
                            : r.kind == SinkRequest::Kind::kUserSink ? r.sink->target()
                                                                     : std::string();
       if (!target.empty()) out_files.push_back({absl::StrCat("output ", out_files.size()), std::move(target)});
+      if (dist != nullptr && r.kind == SinkRequest::Kind::kFile) {
+        // This rank's part of it, beside it, must not be an input either.
+        out_files.push_back({absl::StrCat("output ", out_files.size(), " (rank ", dist->rank(), "'s part)"),
+                             PartPath(r.path, IsVrtPath(r.path), dist->rank(), dist->size())});
+      }
     }
-    if (absl::Status st = CheckDistinctFiles(in_files, out_files); !st.ok()) return st;
+    if (absl::Status st = CheckDistinctFiles(in_files, out_files); !st.ok()) return done(st);
+  }
+  if (dist != nullptr) {
+    for (const SinkRequest& r : sinks) {
+      if (r.kind == SinkRequest::Kind::kUserSink) {
+        return done(absl::UnimplementedError(absl::StrCat(
+            "write '", r.sink->path(), "': a user's RasterSink is not supported in a distributed run yet")));
+      }
+      if (r.kind != SinkRequest::Kind::kReduce) continue;
+      ReduceNode* n = nodes[r.reduce_node]->AsReduce();
+      if (!n->serialize || !n->deserialize) {
+        return done(absl::InvalidArgumentError(
+            absl::StrCat("reduce ", n->Label(), ": its value cannot cross ranks; set ReduceFilter::serialize and "
+                         "deserialize to run it in a distributed run")));
+      }
+      n->partials.clear();
+      dist_reduces.push_back(r.reduce_node);
+    }
   }
 
   // Writers are created before any work (a bad path fails first) and
   // committed last (a failure anywhere leaves no output).
   std::vector<std::unique_ptr<RasterSink>> owned;
-  std::vector<RasterSink*> writers;
   auto abort_all = [&] {
     for (RasterSink* w : writers) w->Abort();
   };
@@ -218,10 +258,46 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
                      DefaultTileSize(*this, ids, region.width, region.height));
     if (!grid.ok()) {
       abort_all();
-      return grid.status();
+      return done(grid.status());
     }
     GroupPlan plan;
-    plan.grid = std::make_unique<GroupGrid>(*std::move(grid), region);
+    if (dist != nullptr) {
+      // This rank's rows of the single-process grid (distributed_run.h).
+      const Window keep{kx, ky, kw, kh};
+      const RankShare share = ShareOf(*this, ids, *grid, region, keep, w, h, dist->rank(), dist->size());
+      for (SinkRequest* r : by_key[order[gi]]) {
+        if (r->kind != SinkRequest::Kind::kFile) continue;
+        DistributedOutput out;
+        out.path = r->path;
+        out.vrt = IsVrtPath(r->path);
+        out.profile = CropProfile(ProfileOf(r->port), keep);
+        out.options = r->options;
+        int tw = 0, th = 0;
+        const bool uniform = grid->IsUniform(&tw, &th);
+        out.layout.block_width = uniform ? tw : 256;
+        out.layout.block_height = uniform ? th : 256;
+        for (int k = 0; k < dist->size(); ++k) {
+          const RankShare other = ShareOf(*this, ids, *grid, region, keep, w, h, k, dist->size());
+          if (other.empty) continue;
+          const Window& pw = other.part;
+          out.parts.push_back({Window{pw.x - kx, pw.y - ky, pw.width, pw.height},
+                               PartPath(r->path, out.vrt, k, dist->size())});
+        }
+        dist_outputs.push_back(std::move(out));
+        r->path = PartPath(r->path, IsVrtPath(r->path), dist->rank(), dist->size());
+        r->window = share.part;
+      }
+      if (share.empty) continue;  // nothing of this group here (its reductions: no partial)
+      last_stats.owned_pixels += share.part.Pixels();
+      last_stats.computed_pixels += share.region.Pixels();
+      plan.grid = std::make_unique<GroupGrid>(share.grid, share.region);
+      plan.reduce_begin = share.reduce_begin;
+      plan.reduce_end = share.reduce_end;
+      plan.keep_partials = true;
+    } else {
+      plan.grid = std::make_unique<GroupGrid>(*std::move(grid), region);
+    }
+    const Window run_region = plan.grid->region();
     const TileGrid& tg = plan.grid->grid();
     if (last_stats.tile_width == 0) {
       last_stats.tile_width = tg.xs()[1];
@@ -258,14 +334,18 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
       RasterSink* sink = r->sink.get();
       if (r->kind == SinkRequest::Kind::kFile) {
         const Profile p = CropProfile(ProfileOf(r->port), KeepOf(*this, *r));
-        const bool aligned = region.x == r->Region(ProfileOf(r->port)).x && region.y == r->Region(ProfileOf(r->port)).y;
+        const Window kept = r->Region(ProfileOf(r->port));
+        // A distributed part starts on a row of the grid, if not on its region's corner.
+        const bool aligned = dist != nullptr && uniform
+                                 ? (kept.x - run_region.x) % tw == 0 && (kept.y - run_region.y) % th == 0
+                                 : run_region.x == kept.x && run_region.y == kept.y;
         SinkLayout layout;
         layout.block_width = uniform && aligned ? tw : 256;
         layout.block_height = uniform && aligned ? th : 256;
         absl::StatusOr<std::unique_ptr<RasterSink>> f = format->Create(r->path, p, layout, r->options);
         if (!f.ok()) {
           abort_all();
-          return f.status();
+          return done(f.status());
         }
         sink = f->get();
         owned.push_back(*std::move(f));
@@ -287,13 +367,13 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
     abort_all();
     const int64_t need = last_stats.min_budget_bytes;
     const int64_t least = MinimumTotalBudget(need + scratch);
-    return absl::ResourceExhaustedError(absl::StrCat(
+    return done(absl::ResourceExhaustedError(absl::StrCat(
         "memory budget of ", total_budget, " bytes is too small: one tile's working set needs ", need,
         " bytes of tiles", scratch > 0 ? absl::StrCat(", the filters' per-worker scratch ", scratch, " bytes,") : "",
         " plus the I/O share of the budget; raise the budget to at least ",
         absl::StrFormat("%.2f MiB", least / static_cast<double>(kMiB)), " (", least,
         " bytes) or use smaller tiles than ", last_stats.tile_width, "x", last_stats.tile_height, " pixels",
-        scratch > 0 ? " or fewer workers" : ""));
+        scratch > 0 ? " or fewer workers" : "")));
   }
   for (auto& run : runs) {
     pool.ResetPeak(run->num_exec());
@@ -304,7 +384,7 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
     run.reset();  // its filters' scratch too: the next group has a reserve of its own
     if (!st.ok()) {
       abort_all();
-      return st;
+      return done(st);
     }
   }
   // An input that changed under the run spoils its outputs.
@@ -313,15 +393,16 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
     if (s == nullptr) continue;
     if (absl::Status st = s->source->CheckUnchanged(); !st.ok()) {
       abort_all();
-      return st;
+      return done(st);
     }
   }
   for (RasterSink* w : writers) {
     if (absl::Status st = w->Finish(); !st.ok()) {
       abort_all();
-      return st;
+      return done(st);
     }
   }
+  if (dist != nullptr) return done(absl::OkStatus());
   return CommitAll(writers);
 }
 

@@ -212,6 +212,12 @@ struct ReduceFilter {
   std::function<absl::StatusOr<V>(const ReduceTile&)> map;
   std::function<V(V, V)> combine;
   bool allow_misaligned_inputs = false;  // as MapFilter's
+  // How a value crosses ranks in a distributed run (graph/distribution.h):
+  // deserialize(serialize(v)) must give v back bitwise. Unset, a trivially
+  // copyable V is copied as its bytes; another V must set both to run on
+  // several ranks (the run says so before it starts).
+  std::function<std::string(const V&)> serialize = nullptr;
+  std::function<absl::StatusOr<V>(const std::string&)> deserialize = nullptr;
 };
 
 }  // namespace eoscale

@@ -79,8 +79,14 @@ class ReduceNode final : public Node {
  public:
   ReduceMapFn map;
   ReduceCombineFn combine;
+  // Distributed runs: the value across ranks (null: it cannot cross).
+  std::function<std::string(const std::any&)> serialize;
+  std::function<absl::StatusOr<std::any>(const std::string&)> deserialize;
   bool done = false;
   std::any value;
+  // Distributed runs: this rank's partials, in tile order, folded across
+  // ranks after the run (distributed_run.cc).
+  std::vector<std::any> partials;
   ReduceNode* AsReduce() override { return this; }
 };
 

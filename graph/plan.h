@@ -83,6 +83,12 @@ struct ExecDesc {
 
 struct GroupPlan {
   std::unique_ptr<GroupGrid> grid;
+  // Distributed runs: reductions fold only the tiles [reduce_begin,
+  // reduce_end) (this rank's rows; the others are its halo) and keep their
+  // partials for the fold across ranks instead of folding them.
+  int64_t reduce_begin = 0;
+  int64_t reduce_end = INT64_MAX;
+  bool keep_partials = false;
   std::vector<ExecDesc> exec;
   std::vector<SlotDesc> slots;
 

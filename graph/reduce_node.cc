@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "eoscale/graph/gathering_node.h"
@@ -25,6 +26,10 @@ class ReduceFlowNode final : public GatheringNode {
     const int64_t n = run_.plan().grid->num_tiles();
     if (folded_ != n || run_.cancelled()) return;
     ReduceNode* r = const_cast<Node*>(run_.plan().exec[exec_].node)->AsReduce();
+    if (run_.plan().keep_partials) {
+      r->partials = std::move(partials_);  // folded across ranks (distributed_run.cc)
+      return;
+    }
     r->value = std::move(acc_);
     r->done = true;
   }
@@ -36,6 +41,13 @@ class ReduceFlowNode final : public GatheringNode {
     const ExecDesc& e = plan.exec[exec_];
     const ReduceNode& n = *e.node->AsReduce();
     const Tile tile = plan.grid->TileWithMargin(r.tile, 0);
+    if (r.tile < plan.reduce_begin || r.tile >= plan.reduce_end) {
+      // Another rank's tile (this one computes it as its halo): no partial.
+      r.pieces.clear();
+      Fold(r.tile, std::nullopt);
+      run_.TaskDone(exec_, r.tile, r.wave, start, 0, true);
+      return;
+    }
     absl::InlinedVector<ConstView, 8> ins;
     absl::InlinedVector<std::shared_ptr<PooledBuffer>, 8> gathers;
     run_.InputViews(exec_, r, &ins, &gathers);
@@ -61,13 +73,19 @@ class ReduceFlowNode final : public GatheringNode {
   }
 
   // Folds every partial that is next in tile order.
-  void Fold(int64_t t, std::any value) {
+  void Fold(int64_t t, std::optional<std::any> value) {
     std::lock_guard<std::mutex> l(mu_);
     early_.emplace(t, std::move(value));
     const ReduceNode& n = *run_.plan().exec[exec_].node->AsReduce();
     while (!early_.empty() && early_.begin()->first == folded_ && !run_.cancelled()) {
-      std::any v = std::move(early_.begin()->second);
+      std::optional<std::any> part = std::move(early_.begin()->second);
       early_.erase(early_.begin());
+      if (!part.has_value() || run_.plan().keep_partials) {
+        if (part.has_value()) partials_.push_back(*std::move(part));
+        ++folded_;
+        continue;
+      }
+      std::any v = *std::move(part);
       try {
         acc_ = folded_ == 0 ? std::move(v) : n.combine(std::move(acc_), std::move(v));
         ++folded_;
@@ -81,7 +99,8 @@ class ReduceFlowNode final : public GatheringNode {
   }
 
   std::mutex mu_;
-  std::map<int64_t, std::any> early_;  // guarded by mu_: partials ahead of the fold
+  std::map<int64_t, std::optional<std::any>> early_;  // guarded by mu_: partials ahead of the fold
+  std::vector<std::any> partials_;     // guarded by mu_: kept for the fold across ranks
   std::any acc_;                       // guarded by mu_
   int64_t folded_ = 0;                 // guarded by mu_: partials folded so far
 };

@@ -51,6 +51,11 @@ std::string FormatMemoryReport(const RunStats& s) {
   out += absl::StrFormat("process peak RSS              %.1f MiB\n", MiB(s.peak_rss_bytes));
   out += absl::StrFormat("tiles %lld, tile tasks %lld, %d workers, wall %.3f s\n", static_cast<long long>(s.tiles),
                          static_cast<long long>(s.tasks), s.workers, s.wall_seconds);
+  if (s.ranks > 1) {
+    out += absl::StrFormat("rank %d of %d (figures above: this rank's); all ranks computed %.1f %% more pixels than "
+                           "they own (the halos)\n",
+                           s.rank, s.ranks, 100 * s.halo_fraction);
+  }
   (void)sum_at_peak;
   return out;
 }

@@ -58,6 +58,15 @@ struct RunStats {
   int64_t gdal_cache_at_peak_bytes = 0;  // GDAL block cache in use at the peak
   int64_t peak_rss_bytes = 0;     // the process's peak resident set, at the end of the run
   int workers = 0;
+  // Distributed runs (ContextOptions::distribution): this rank, the job's
+  // ranks, and over all ranks the output pixels owned and the pixels each
+  // rank's region run computed (owned plus recomputed halo).
+  // halo_fraction = computed / owned - 1 (0 for one process).
+  int rank = 0;
+  int ranks = 1;
+  int64_t owned_pixels = 0;
+  int64_t computed_pixels = 0;
+  double halo_fraction = 0;
   std::vector<NodeStats> nodes;
   // Filled when ContextOptions::trace is set.
   std::vector<TaskEvent> tasks_trace;

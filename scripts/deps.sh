@@ -5,7 +5,7 @@
 set -euo pipefail
 packages=(cmake g++ make libtbb-dev libgdal-dev libabsl-dev libbenchmark-dev libgtest-dev libgmock-dev
           python3-gdal python3-dev python3-numpy pybind11-dev python3-pybind11 python3-pytest
-          python3-rasterio python3-scipy python3-tqdm python3-numba "$@")
+          python3-rasterio python3-scipy python3-tqdm python3-numba libopenmpi-dev openmpi-bin "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

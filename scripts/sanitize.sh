@@ -39,7 +39,7 @@ fi
 # -Werror.
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
-  -DEOSCALE_SANITIZE="$sanitize" -DEOSCALE_WERROR=OFF "${extra[@]}" >/dev/null
+  -DEOSCALE_SANITIZE="$sanitize" -DEOSCALE_WERROR=OFF -DEOSCALE_WITH_MPI=OFF "${extra[@]}" >/dev/null
 
 export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1:suppressions=$supp/asan.supp"
 export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"

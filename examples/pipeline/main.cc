@@ -11,6 +11,12 @@
 // With no input, a synthetic DSM with holes is generated first
 // (OUTDIR/synthetic_dsm.tif, 2000 x 1500).
 //
+// --vrt writes OUTDIR/{...}.vrt instead of .tif. Built with EOSCALE_WITH_MPI
+// and started by an MPI launcher (mpirun, srun), it runs across the job's
+// ranks (docs/distributed.md): each rank computes its rows of every output,
+// rank 0 generates the synthetic DSM and prints the results; .vrt outputs
+// are one GeoTIFF per rank joined by the VRT.
+//
 // Exit status: 0; 1 (error); 2 (usage); 128 + N after signal N (SIGINT,
 // SIGTERM, SIGHUP): the run is cancelled, its temporary files removed, and
 // previous files under the output names are left as they were. A DSM with
@@ -25,7 +31,12 @@
 #include <string>
 #include <vector>
 
+#include <optional>
+
 #include "absl/strings/numbers.h"
+#ifdef EOSCALE_WITH_MPI
+#include "eoscale/mpi/session.h"
+#endif
 #include "pipeline.h"
 #include "stop_signals.h"
 
@@ -33,7 +44,7 @@ namespace {
 
 void Usage() {
   std::fprintf(stderr,
-               "usage: pipeline [--workers N] [--tile-size PX] [--strips] [INPUT_DSM.tif] OUTDIR\n"
+               "usage: pipeline [--workers N] [--tile-size PX] [--strips] [--vrt] [INPUT_DSM.tif] OUTDIR\n"
                "Writes OUTDIR/{nodata_mask,filled_dsm,smooth_dsm}.tif and prints the smoothed DSM's\n"
                "min and max. With no input, generates OUTDIR/synthetic_dsm.tif first.\n");
 }
@@ -54,11 +65,19 @@ bool KeepGoing(const eoscale::Progress&) { return !eoscale::examples::StopReques
 }  // namespace
 
 int main(int argc, char** argv) {
+  eoscale::examples::PipelineOptions options;
+#ifdef EOSCALE_WITH_MPI
+  std::optional<eoscale::mpi::Session> mpi;
+  if (eoscale::mpi::LaunchedByMpi()) {
+    mpi.emplace(&argc, &argv);
+    options.distribution = mpi->world();
+  }
+#endif
+  const bool first_rank = options.distribution == nullptr || options.distribution->rank() == 0;
   if (!eoscale::examples::InstallStopSignalHandlers()) {
     std::perror("pipeline: sigaction");
     return 1;
   }
-  eoscale::examples::PipelineOptions options;
   options.progress = KeepGoing;  // a stop signal cancels the run at the next tile task
   std::vector<std::string> positional;
   for (int i = 1; i < argc; ++i) {
@@ -76,6 +95,8 @@ int main(int argc, char** argv) {
       options.workers = next_int("--workers");
     } else if (a == "--tile-size") {
       options.tiling.tile_size = next_int("--tile-size");
+    } else if (a == "--vrt") {
+      options.extension = ".vrt";
     } else if (a == "--strips") {
       options.tiling.mode = eoscale::TileMode::kStrips;
     } else if (a == "-h" || a == "--help") {
@@ -105,9 +126,14 @@ int main(int argc, char** argv) {
     input = positional[0];
   } else {
     input = outdir + "/synthetic_dsm.tif";
-    std::printf("generating a synthetic 2000x1500 DSM with holes: %s\n", input.c_str());
-    std::fflush(stdout);
-    if (absl::Status s = eoscale::examples::MakeSyntheticDsm(input, 2000, 1500, 1, "", KeepGoing); !s.ok()) {
+    absl::Status s;
+    if (first_rank) {
+      std::printf("generating a synthetic 2000x1500 DSM with holes: %s\n", input.c_str());
+      std::fflush(stdout);
+      s = eoscale::examples::MakeSyntheticDsm(input, 2000, 1500, 1, "", KeepGoing);
+    }
+    if (options.distribution != nullptr) s = options.distribution->Agree(s);  // the others wait for rank 0's
+    if (!s.ok()) {
       if (int code = StoppedExit()) return code;
       std::fprintf(stderr, "pipeline: %s\n", s.ToString().c_str());
       return 1;
@@ -122,9 +148,14 @@ int main(int argc, char** argv) {
   }
   struct rusage ru;
   ::getrusage(RUSAGE_SELF, &ru);
-  std::printf("wrote %s/{nodata_mask,filled_dsm,smooth_dsm}.tif in %.3f s (%d workers, tiles %dx%d)\n",
-              outdir.c_str(), result->stats.wall_seconds, options.workers, result->stats.tile_width,
-              result->stats.tile_height);
+  if (!first_rank) return 0;
+  std::printf("wrote %s/{nodata_mask,filled_dsm,smooth_dsm}%s in %.3f s (%d workers, tiles %dx%d)\n",
+              outdir.c_str(), options.extension.c_str(), result->stats.wall_seconds, options.workers,
+              result->stats.tile_width, result->stats.tile_height);
+  if (result->stats.ranks > 1) {
+    std::printf("ranks %d, halo recomputed: %.1f %% of the outputs\n", result->stats.ranks,
+                100 * result->stats.halo_fraction);
+  }
   std::printf("peak live bytes %.1f MiB, peak RSS %.1f MiB\n", result->stats.peak_live_bytes / 1048576.0,
               ru.ru_maxrss / 1024.0);
   if (result->valid_pixels == 0) {

@@ -37,6 +37,9 @@ struct PipelineOptions {
   int workers = 2;
   TilingOptions tiling;
   ProgressCallback progress;  // optional; returning false cancels the run
+  std::string extension = ".tif";  // of the outputs; ".vrt" in a distributed run: parts joined by a VRT
+  // Set: a run across the ranks of a job (ContextOptions::distribution).
+  std::shared_ptr<Distribution> distribution;
 };
 
 struct PipelineResult {
@@ -82,6 +85,7 @@ inline absl::StatusOr<PipelineResult> RunPipeline(const std::string& input_dsm, 
   co.workers = options.workers;
   co.tiling = options.tiling;
   co.progress = options.progress;
+  co.distribution = options.distribution;
   absl::StatusOr<std::unique_ptr<Context>> ctx = Context::Create(co);
   if (!ctx.ok()) return ctx.status();
   Context& c = **ctx;
@@ -94,7 +98,7 @@ inline absl::StatusOr<PipelineResult> RunPipeline(const std::string& input_dsm, 
   // Step 1: nodata mask, flushed to disk.
   absl::StatusOr<std::vector<Image>> mask = c.Map({*dsm}, filters::NodataMask());
   if (!mask.ok()) return mask.status();
-  if (absl::Status s = c.Write((*mask)[0], outdir + "/nodata_mask.tif"); !s.ok()) return s;
+  if (absl::Status s = c.Write((*mask)[0], outdir + "/nodata_mask" + options.extension); !s.ok()) return s;
 
   // Step 2: fill nodata from the DSM and its mask (margin 100).
   filters::FillNodataOptions fill;
@@ -105,12 +109,12 @@ inline absl::StatusOr<PipelineResult> RunPipeline(const std::string& input_dsm, 
   // Neither the input nor the mask is needed by a later filter.
   if (absl::Status s = c.Release(*dsm); !s.ok()) return s;
   if (absl::Status s = c.Release((*mask)[0]); !s.ok()) return s;
-  if (absl::Status s = c.Write((*filled)[0], outdir + "/filled_dsm.tif"); !s.ok()) return s;
+  if (absl::Status s = c.Write((*filled)[0], outdir + "/filled_dsm" + options.extension); !s.ok()) return s;
 
   // Step 3: uniform filter of size 3 (margin 1).
   absl::StatusOr<std::vector<Image>> smooth = c.Map(*filled, filters::Uniform(3));
   if (!smooth.ok()) return smooth.status();
-  if (absl::Status s = c.Write((*smooth)[0], outdir + "/smooth_dsm.tif"); !s.ok()) return s;
+  if (absl::Status s = c.Write((*smooth)[0], outdir + "/smooth_dsm" + options.extension); !s.ok()) return s;
   if (absl::Status s = c.Release((*filled)[0]); !s.ok()) return s;
 
   // Step 4: min and max of the smoothed DSM.

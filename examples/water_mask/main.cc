@@ -12,6 +12,12 @@
 // dates, 4 bands int16, 3500 x 3500) is generated first in a temporary
 // folder under $TMPDIR (default /tmp), removed at the end.
 //
+// Built with EOSCALE_WITH_MPI and started by an MPI launcher (mpirun, srun),
+// it runs across the job's ranks (docs/distributed.md): each rank computes
+// its rows of the output, rank 0 prints the figures. OUTPUT.vrt is then
+// written as one GeoTIFF per rank joined by the VRT. With no INPUT, each
+// rank generates its own synthetic dates.
+//
 // Exit status: 0; 1 (error); 2 (usage); 128 + N after signal N (SIGINT,
 // SIGTERM, SIGHUP): the run is cancelled, its temporary files removed, and
 // previous files under the output name are left as they were.
@@ -26,7 +32,12 @@
 
 #include <algorithm>
 
+#include <optional>
+
 #include "absl/strings/numbers.h"
+#ifdef EOSCALE_WITH_MPI
+#include "eoscale/mpi/session.h"
+#endif
 #include "eoscale/graph/report.h"
 #include "s2_like.h"
 #include "stop_signals.h"
@@ -63,11 +74,19 @@ int StoppedExit(bool completed = false) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  eoscale::examples::WaterMaskOptions options;
+#ifdef EOSCALE_WITH_MPI
+  std::optional<eoscale::mpi::Session> mpi;
+  if (eoscale::mpi::LaunchedByMpi()) {
+    mpi.emplace(&argc, &argv);
+    options.distribution = mpi->world();
+  }
+#endif
+  const bool first_rank = options.distribution == nullptr || options.distribution->rank() == 0;
   if (!eoscale::examples::InstallStopSignalHandlers()) {
     std::perror("water_mask: sigaction");
     return 1;
   }
-  eoscale::examples::WaterMaskOptions options;
   std::vector<std::string> positional;
   bool report = false;
   for (int i = 1; i < argc; ++i) {
@@ -147,7 +166,7 @@ int main(int argc, char** argv) {
   }
   // Stops the run at the first tile task after a stop signal; draws a
   // one-line progress bar, updated in place, only on a terminal.
-  const bool tty = ::isatty(STDOUT_FILENO);
+  const bool tty = ::isatty(STDOUT_FILENO) && first_rank;
   int last_percent = -1;
   options.progress = [tty, &last_percent](const eoscale::Progress& p) {
     if (eoscale::examples::StopRequested()) return false;
@@ -180,8 +199,12 @@ int main(int argc, char** argv) {
   struct rusage ru;
   ::getrusage(RUSAGE_SELF, &ru);
   const auto& s = result->stats;
+  if (!first_rank) return 0;
   std::printf("wrote %s (%d dates, tiles %dx%d, %d workers)\n", output.c_str(), static_cast<int>(inputs.size()),
               s.tile_width, s.tile_height, options.workers);
+  if (s.ranks > 1) {
+    std::printf("ranks               %d (halo recomputed: %.1f %% of the output)\n", s.ranks, 100 * s.halo_fraction);
+  }
   std::printf("wall seconds        %.3f\n", s.wall_seconds);
   std::printf("megapixels/second   %.1f\n", static_cast<double>(result->pixels) / s.wall_seconds / 1e6);
   std::printf("peak live bytes     %lld (%.1f MiB, budget %.1f MiB)\n", static_cast<long long>(s.peak_live_bytes),

@@ -104,6 +104,7 @@ absl::StatusOr<WaterMaskResult> RunWaterMask(const std::vector<std::string>& inp
   co.memory_budget_bytes = options.memory_budget_bytes;
   co.progress = options.progress;
   co.trace = !options.trace_path.empty();
+  co.distribution = options.distribution;
   absl::StatusOr<std::unique_ptr<Context>> ctx = Context::Create(co);
   if (!ctx.ok()) return ctx.status();
   Context& c = **ctx;
@@ -143,10 +144,12 @@ absl::StatusOr<WaterMaskResult> RunWaterMask(const std::vector<std::string>& inp
 
   if (absl::Status s = c.Write((*water)[0], output, options.writer_options); !s.ok()) return s;
   if (absl::Status s = c.Run(); !s.ok()) return s;  // the write and the count, in one pass
-  if (!options.dot_path.empty()) {
+  // A distributed run: rank 0 writes its own graph and trace.
+  const bool first_rank = options.distribution == nullptr || options.distribution->rank() == 0;
+  if (!options.dot_path.empty() && first_rank) {
     if (absl::Status s = c.WriteDot(options.dot_path); !s.ok()) return s;
   }
-  if (!options.trace_path.empty()) {
+  if (!options.trace_path.empty() && first_rank) {
     if (absl::Status s = c.WriteTrace(options.trace_path); !s.ok()) return s;
   }
 

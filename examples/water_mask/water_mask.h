@@ -5,6 +5,7 @@
 #define EOSCALE_EXAMPLES_WATER_MASK_WATER_MASK_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,8 @@ struct WaterMaskOptions {
   eoscale::ProgressCallback progress;  // optional
   std::string dot_path;    // if set, the run-annotated graph is written there
   std::string trace_path;  // if set, the run is traced and its trace written there
+  // Set: a run across the ranks of a job (ContextOptions::distribution).
+  std::shared_ptr<Distribution> distribution;
 };
 
 struct WaterMaskResult {

@@ -1,0 +1,58 @@
+// Distribution: what a Context needs from a job of several processes
+// ("ranks") to run one graph across them. The engine uses it when
+// ContextOptions::distribution is set; the MPI implementation is
+// eoscale::mpi::MpiDistribution (mpi/, built with EOSCALE_WITH_MPI), and
+// this header does not include mpi.h.
+//
+// A distributed run (docs/distributed.md):
+//   - every rank builds the same graph and calls Run() (or Reduction::Get())
+//     in the same order: they are collective;
+//   - the tile grid is the one a single process would use; each rank owns a
+//     contiguous block of tile rows of every output and computes it by a
+//     region run grown by the graph's margins (the halo is recomputed);
+//   - reductions are folded in tile order across ranks: the value is
+//     bitwise the one a single process folds;
+//   - `out.vrt` is written as one GeoTIFF per rank beside it
+//     (`out.part-K-of-N.tif`) joined by the VRT; any other name is one file
+//     that rank 0 assembles from the ranks' hidden parts;
+//   - all outputs or none across ranks: if one rank fails, every rank's
+//     Run() returns that rank's error and nothing is left under the names.
+// ReadAll is not distributed: every rank computes the whole window.
+//
+// Thread safety: the engine calls a Distribution from the thread that called
+// Run(), never from worker threads.
+#ifndef EOSCALE_GRAPH_DISTRIBUTION_H_
+#define EOSCALE_GRAPH_DISTRIBUTION_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace eoscale {
+
+// Every method but rank() and size() is collective or point to point, and
+// must be called by the ranks in the same order. A communication failure is
+// fatal to the job (it must not leave ranks waiting forever).
+class Distribution {
+ public:
+  virtual ~Distribution() = default;
+  virtual int rank() const = 0;  // 0 .. size() - 1
+  virtual int size() const = 0;  // >= 1
+  // Collective: OK on every rank when `local` is OK on every rank; else, on
+  // every rank, the error of the lowest failing rank, its message prefixed
+  // with "rank K of N: ".
+  virtual absl::Status Agree(const absl::Status& local) = 0;
+  // Collective: the element-wise sum over the ranks.
+  virtual std::vector<int64_t> SumAll(const std::vector<int64_t>& values) = 0;
+  // Collective: rank `root`'s `bytes`, on every rank.
+  virtual std::string Broadcast(int root, const std::string& bytes) = 0;
+  // Point to point (blocking): Send to rank `to`, Receive from rank `from`.
+  virtual void Send(int to, const std::string& bytes) = 0;
+  virtual std::string Receive(int from) = 0;
+};
+
+}  // namespace eoscale
+
+#endif  // EOSCALE_GRAPH_DISTRIBUTION_H_

@@ -1,0 +1,52 @@
+// eoscale::mpi: runs a Context across the ranks of an MPI job (built with
+// EOSCALE_WITH_MPI; docs/distributed.md).
+//
+//   MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);  // the host's
+//   auto d = eoscale::mpi::MpiDistribution::Create(MPI_COMM_WORLD);
+//   auto ctx = eoscale::Context::Create({.workers = 2, .distribution = *d});
+//   ... build the same graph on every rank; Run() on every rank ...
+//
+// The library never initialises or finalises MPI: the host does (or uses
+// mpi::Session, mpi/session.h, which says so). The engine calls MPI only from
+// the thread that calls Run() or Reduction::Get(), so MPI_THREAD_FUNNELED
+// (or MPI_THREAD_SERIALIZED when the host's threads take turns) suffices.
+#ifndef EOSCALE_MPI_MPI_DISTRIBUTION_H_
+#define EOSCALE_MPI_MPI_DISTRIBUTION_H_
+
+#include <mpi.h>
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "eoscale/graph/distribution.h"
+
+namespace eoscale::mpi {
+
+class MpiDistribution final : public Distribution {
+ public:
+  // Collective over `comm`: duplicates it (the engine's messages never meet
+  // the host's). Errors: MPI not initialised (or already finalised).
+  static absl::StatusOr<std::shared_ptr<MpiDistribution>> Create(MPI_Comm comm);
+  // Frees the duplicate, unless MPI was finalised before.
+  ~MpiDistribution() override;
+  MpiDistribution(const MpiDistribution&) = delete;
+  MpiDistribution& operator=(const MpiDistribution&) = delete;
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  absl::Status Agree(const absl::Status& local) override;
+  std::vector<int64_t> SumAll(const std::vector<int64_t>& values) override;
+  std::string Broadcast(int root, const std::string& bytes) override;
+  void Send(int to, const std::string& bytes) override;
+  std::string Receive(int from) override;
+
+ private:
+  explicit MpiDistribution(MPI_Comm comm);
+  MPI_Comm comm_;
+  int rank_ = 0;
+  int size_ = 1;
+};
+
+}  // namespace eoscale::mpi
+
+#endif  // EOSCALE_MPI_MPI_DISTRIBUTION_H_

@@ -1,0 +1,158 @@
+// The program the MPI tests run under mpirun (and alone, for the
+// single-process reference). Every rank builds the same graph over an
+// in-memory f64 image: a 7x7 mean (margin 3) written to OUTPUT (.tif or
+// .vrt), and two reductions whose fold order shows in their last bits: a
+// sum (trivially copyable, serialised by default) and per-row-block sums in
+// a std::vector<double> (serialised by the reduction itself).
+//
+// Usage: mpi_child MODE RANK OUTPUT [--workers N] [--tile-size PX] [--input IMAGE]
+//   MODE run:  prints "sum <hex>" and "blocks <hex> ..." (rank 0 only)
+//   MODE fail: the filter fails on every tile of rank RANK
+//   MODE kill: rank RANK kills itself (SIGKILL) in its first tile
+//   MODE noserial: the vector reduction has no serialisation
+// Exit status: 0, 1 (the run failed: its error on stderr, on every rank).
+#include <signal.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "eoscale/filters/uniform.h"
+#include "eoscale/graph/context.h"
+#include "eoscale/mpi/session.h"
+
+namespace {
+
+constexpr int kWidth = 300;
+constexpr int kHeight = 1000;
+
+// Values of very different magnitudes: a sum's last bits depend on its order.
+eoscale::Array MakeImage() {
+  eoscale::Profile p;
+  p.width = kWidth;
+  p.height = kHeight;
+  p.type = eoscale::PixelType::kF64;
+  eoscale::Array a(p);
+  auto s = a.MutableSamples<double>();
+  uint64_t x = 88172645463325252ull;
+  for (double& v : s) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    v = std::ldexp(static_cast<double>(x % 1000003) / 1000003.0, static_cast<int>(x % 41) - 20);
+  }
+  return a;
+}
+
+std::string Hex(double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%a", v);
+  return b;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::optional<eoscale::mpi::Session> mpi;
+  if (eoscale::mpi::LaunchedByMpi()) mpi.emplace(&argc, &argv);
+  if (argc < 4) {
+    std::fprintf(stderr, "usage: mpi_child run|fail|kill RANK OUTPUT [--workers N] [--tile-size PX]\n");
+    return 2;
+  }
+  const std::string mode = argv[1];
+  int target = 0;
+  if (!absl::SimpleAtoi(argv[2], &target)) return 2;
+  const std::string output = argv[3];
+  eoscale::ContextOptions co;
+  co.tiling.tile_size = 64;
+  std::string input;  // --input: the image read from a file instead
+  for (int i = 4; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--input") == 0) {
+      input = argv[i + 1];
+      continue;
+    }
+    int v = 0;
+    if (!absl::SimpleAtoi(argv[i + 1], &v)) return 2;
+    if (std::strcmp(argv[i], "--workers") == 0) co.workers = v;
+    if (std::strcmp(argv[i], "--tile-size") == 0) co.tiling.tile_size = v;
+  }
+  if (mpi) co.distribution = mpi->world();
+  const int rank = co.distribution ? co.distribution->rank() : 0;
+
+  auto ctx = eoscale::Context::Create(co);
+  if (!ctx.ok()) return 1;
+  eoscale::Context& c = **ctx;
+  auto img = input.empty() ? c.FromArray(MakeImage()) : c.Open(input);
+  if (!img.ok()) return 1;
+  eoscale::MapFilter mean = eoscale::filters::Uniform(7);
+  auto fn = mean.fn;
+  mean.fn = [fn, mode, target, rank](const eoscale::MapTile& t) -> absl::Status {
+    if (rank == target && mode == "fail") return absl::InternalError("injected failure");
+    if (rank == target && mode == "kill") ::raise(SIGKILL);
+    return fn(t);
+  };
+  auto smooth = c.Map({*img}, mean);
+  if (!smooth.ok()) return 1;
+
+  eoscale::ReduceFilter<double> sum;
+  sum.name = "sum";
+  sum.map = [](const eoscale::ReduceTile& t) -> absl::StatusOr<double> {
+    const auto v = t.In<double>(0);
+    double s = 0;
+    for (int y = 0; y < v.rows(); ++y) {
+      for (int x = 0; x < v.cols(); ++x) s += v(0, y, x);
+    }
+    return s;
+  };
+  sum.combine = [](double a, double b) { return a + b; };
+  // Sums per block of 100 rows, folded as a vector: a value that is not
+  // trivially copyable, serialised here.
+  eoscale::ReduceFilter<std::vector<double>> blocks;
+  blocks.name = "blocks";
+  blocks.map = [](const eoscale::ReduceTile& t) -> absl::StatusOr<std::vector<double>> {
+    std::vector<double> r(kHeight / 100, 0.0);
+    const auto v = t.In<double>(0);
+    for (int y = 0; y < v.rows(); ++y) {
+      for (int x = 0; x < v.cols(); ++x) r[(t.tile.window.y + y) / 100] += v(0, y, x);
+    }
+    return r;
+  };
+  blocks.combine = [](std::vector<double> a, std::vector<double> b) {
+    for (size_t i = 0; i < a.size(); ++i) a[i] += b[i];
+    return a;
+  };
+  if (mode != "noserial") blocks.serialize = [](const std::vector<double>& v) {
+    return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(double));
+  };
+  if (mode != "noserial") blocks.deserialize = [](const std::string& b) -> absl::StatusOr<std::vector<double>> {
+    if (b.size() % sizeof(double) != 0) return absl::DataLossError("bad block sums");
+    std::vector<double> v(b.size() / sizeof(double));
+    std::memcpy(v.data(), b.data(), b.size());
+    return v;
+  };
+  auto s = c.Reduce<double>(*smooth, sum);
+  auto bl = c.Reduce<std::vector<double>>(*smooth, blocks);
+  if (!s.ok() || !bl.ok()) return 1;
+  if (absl::Status st = c.Write((*smooth)[0], output); !st.ok()) {
+    std::fprintf(stderr, "mpi_child: %s\n", st.ToString().c_str());
+    return 1;
+  }
+  if (absl::Status st = c.Run(); !st.ok()) {
+    std::fprintf(stderr, "mpi_child: %s\n", st.ToString().c_str());
+    return 1;
+  }
+  auto sv = s->Get();
+  auto bv = bl->Get();
+  if (!sv.ok() || !bv.ok()) return 1;
+  if (rank == 0) {
+    std::printf("sum %s\nblocks", Hex(*sv).c_str());
+    for (double d : *bv) std::printf(" %s", Hex(d).c_str());
+    std::printf("\nhalo %.4f\n", c.last_run_stats().halo_fraction);
+  }
+  return 0;
+}

@@ -1,0 +1,133 @@
+// Distributed runs of tests/mpi/mpi_child.cc under mpirun: outputs and
+// reductions bitwise those of one process for 1 to 4 ranks and 1 or 2
+// workers; a failing rank fails every rank with its message and leaves
+// nothing; a killed rank fails the job instead of hanging it.
+#include <filesystem>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "mpi_run.h"
+#include "test_util.h"
+
+namespace eoscale::testing {
+namespace {
+
+class MpiEngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char d[] = "/tmp/eoscale-mpi-engine-XXXXXX";
+    dir_ = ::mkdtemp(d);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string dir_;
+};
+
+TEST_F(MpiEngineTest, ReductionsAndOutputsAreBitwiseTheSingleProcessOnes) {
+  const RunResult ref = RunProgram({EOSCALE_MPI_CHILD, "run", "0", dir_ + "/ref.tif"});
+  ASSERT_EQ(ref.status, 0) << ref.err;
+  const std::string sum = LineStarting(ref.out, "sum ");
+  const std::string blocks = LineStarting(ref.out, "blocks ");
+  ASSERT_FALSE(sum.empty()) << ref.out;
+  // The data can tell a fold in another grouping: the same sums over
+  // tiles of 128 (partials grouped otherwise) differ in their last bits.
+  const RunResult regrouped = RunProgram({EOSCALE_MPI_CHILD, "run", "0", dir_ + "/ref128.tif", "--tile-size", "128"});
+  ASSERT_EQ(regrouped.status, 0) << regrouped.err;
+  ASSERT_NE(LineStarting(regrouped.out, "sum "), sum);
+  ASSERT_NE(LineStarting(regrouped.out, "blocks "), blocks);
+  const Array want = ReadTiff(dir_ + "/ref.tif");
+  for (int ranks = 1; ranks <= 4; ++ranks) {
+    for (int workers = 1; workers <= 2; ++workers) {
+      {
+        // Both kinds of output are checked by the examples' test; here one
+        // each run, for time.
+        const char* ext = workers == 1 ? ".tif" : ".vrt";
+        SCOPED_TRACE(::testing::Message() << ranks << " ranks x " << workers << " workers, " << ext);
+        const std::string sub = dir_ + "/" + std::to_string(ranks) + "x" + std::to_string(workers) + ext;
+        std::filesystem::create_directory(sub);
+        const std::string out = sub + "/out" + ext;
+        const RunResult r = RunMpi(ranks, EOSCALE_MPI_CHILD, {"run", "0", out, "--workers", std::to_string(workers)});
+        ASSERT_EQ(r.status, 0) << r.err;
+        EXPECT_EQ(LineStarting(r.out, "sum "), sum);
+        EXPECT_EQ(LineStarting(r.out, "blocks "), blocks);
+        EXPECT_TRUE(SameBytes(ReadTiff(out), want));
+        // 1000 rows of 64: 16 tile rows; margin 3 recomputes a row per
+        // boundary between ranks.
+        const std::string halo = LineStarting(r.out, "halo ");
+        EXPECT_EQ(halo == "halo 0.0000", ranks == 1) << halo;
+        // A .tif is one file (the parts were removed); a .vrt has one part per rank.
+        const size_t files = FilesIn(sub).size();
+        EXPECT_EQ(files, std::string(ext) == ".tif" ? 1u : 1u + ranks) << ::testing::PrintToString(FilesIn(sub));
+      }
+    }
+  }
+}
+
+TEST_F(MpiEngineTest, AFailingRankFailsEveryRankWithItsMessageAndLeavesNothing) {
+  for (const char* ext : {".tif", ".vrt"}) {
+    SCOPED_TRACE(ext);
+    const std::string sub = dir_ + "/fail" + ext;
+    std::filesystem::create_directory(sub);
+    const RunResult r = RunMpi(3, EOSCALE_MPI_CHILD, {"fail", "1", sub + "/out" + ext});
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_NE(r.status, 0);
+    // Every rank prints the failing rank's error.
+    size_t n = 0;
+    for (size_t p = 0; (p = r.err.find("rank 1 of 3: ", p)) != std::string::npos; ++p) ++n;
+    EXPECT_EQ(n, 3u) << r.err;
+    EXPECT_NE(r.err.find("injected failure"), std::string::npos) << r.err;
+    EXPECT_TRUE(FilesIn(sub).empty()) << ::testing::PrintToString(FilesIn(sub));
+  }
+}
+
+TEST_F(MpiEngineTest, AFailingRunKeepsThePreviousOutputsByteForByte) {
+  // A previous output is kept byte for byte when a rank fails.
+  const std::string sub = dir_ + "/keep";
+  std::filesystem::create_directory(sub);
+  ASSERT_EQ(RunMpi(2, EOSCALE_MPI_CHILD, {"run", "0", sub + "/out.vrt"}).status, 0);
+  const std::vector<std::string> before = FilesIn(sub);
+  const std::string vrt = SlurpFile(sub + "/out.vrt");
+  const RunResult r = RunMpi(2, EOSCALE_MPI_CHILD, {"fail", "1", sub + "/out.vrt"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_EQ(FilesIn(sub), before);
+  EXPECT_EQ(SlurpFile(sub + "/out.vrt"), vrt);
+}
+
+TEST_F(MpiEngineTest, APartThatWouldReplaceAnInputIsRefusedOnEveryRank) {
+  // out.vrt's part of rank 1 of 2 is out.part-1-of-2.tif: make it an input.
+  const std::string sub = dir_ + "/clash";
+  std::filesystem::create_directory(sub);
+  const std::string input = sub + "/out.part-1-of-2.tif";
+  ASSERT_EQ(RunProgram({EOSCALE_MPI_CHILD, "run", "0", input}).status, 0);
+  const std::string bytes = SlurpFile(input);
+  const RunResult r = RunMpi(2, EOSCALE_MPI_CHILD, {"run", "0", sub + "/out.vrt", "--input", input});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("rank 1 of 2: "), std::string::npos) << r.err;
+  EXPECT_EQ(SlurpFile(input), bytes);
+  EXPECT_EQ(FilesIn(sub), std::vector<std::string>{"out.part-1-of-2.tif"});
+}
+
+TEST_F(MpiEngineTest, AReductionWhoseValueCannotCrossRanksIsRefusedBeforeTheRun) {
+  const std::string sub = dir_ + "/noserial";
+  std::filesystem::create_directory(sub);
+  // Alone, the same graph runs: a value crosses nothing.
+  EXPECT_EQ(RunProgram({EOSCALE_MPI_CHILD, "noserial", "0", dir_ + "/alone.tif"}).status, 0);
+  const RunResult r = RunMpi(2, EOSCALE_MPI_CHILD, {"noserial", "0", sub + "/out.tif"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("reduce 'blocks'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("cannot cross ranks"), std::string::npos) << r.err;
+  EXPECT_TRUE(FilesIn(sub).empty()) << ::testing::PrintToString(FilesIn(sub));
+}
+
+TEST_F(MpiEngineTest, AKilledRankFailsTheJobInsteadOfHangingIt) {
+  const std::string sub = dir_ + "/kill";
+  std::filesystem::create_directory(sub);
+  const RunResult r = RunMpi(3, EOSCALE_MPI_CHILD, {"kill", "2", sub + "/out.vrt"}, 90);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_NE(r.status, 0);
+  // Nothing under the output's name or its parts' (hidden temporaries of
+  // the killed ranks may remain, as after a SIGKILL of one process).
+  for (const std::string& f : FilesIn(sub)) EXPECT_EQ(f[0], '.') << f;
+}
+
+}  // namespace
+}  // namespace eoscale::testing

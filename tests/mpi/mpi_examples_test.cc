@@ -1,0 +1,88 @@
+// The examples under mpirun: water_mask and pipeline (margin 100) with 1 to
+// 4 ranks and 1 or 2 workers write, as .tif and as .vrt, the pixels one
+// process writes, and print the same reductions.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "mpi_run.h"
+#include "s2_like.h"
+#include "synthetic_dsm.h"
+#include "test_util.h"
+
+namespace eoscale::testing {
+namespace {
+
+class MpiExamplesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char d[] = "/tmp/eoscale-mpi-examples-XXXXXX";
+    dir_ = ::mkdtemp(d);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string dir_;
+};
+
+TEST_F(MpiExamplesTest, WaterMaskIsTheSingleProcessOneForAnyRanksAndWorkers) {
+  // 800^2 in 256^2 tiles: 4 tile rows.
+  absl::StatusOr<std::vector<std::string>> inputs = examples::MakeS2Like(dir_ + "/in", 800, 4, 42);
+  ASSERT_TRUE(inputs.ok()) << inputs.status();
+  std::vector<std::string> args = {"--workers", "2", dir_ + "/ref.tif"};
+  args.insert(args.end(), inputs->begin(), inputs->end());
+  args.insert(args.begin(), EOSCALE_WATER_MASK_BIN);
+  const RunResult ref = RunProgram(args);
+  ASSERT_EQ(ref.status, 0) << ref.err;
+  const std::string water = LineStarting(ref.out, "water pixels");
+  ASSERT_FALSE(water.empty()) << ref.out;
+  const Array want = ReadTiff(dir_ + "/ref.tif");
+  for (int ranks = 1; ranks <= 4; ++ranks) {
+    for (int workers = 1; workers <= 2; ++workers) {
+      for (const char* ext : {".tif", ".vrt"}) {
+        SCOPED_TRACE(::testing::Message() << ranks << " ranks x " << workers << " workers, " << ext);
+        const std::string out = dir_ + "/wm" + std::to_string(ranks) + "x" + std::to_string(workers) + ext;
+        std::vector<std::string> a = {"--workers", std::to_string(workers), out};
+        a.insert(a.end(), inputs->begin(), inputs->end());
+        const RunResult r = RunMpi(ranks, EOSCALE_WATER_MASK_BIN, a);
+        ASSERT_EQ(r.status, 0) << r.err;
+        EXPECT_EQ(LineStarting(r.out, "water pixels"), water);
+        EXPECT_TRUE(SameBytes(ReadTiff(out), want));
+      }
+    }
+  }
+}
+
+TEST_F(MpiExamplesTest, PipelineWithItsMargin100IsTheSingleProcessOneForAnyRanksAndWorkers) {
+  // 512 x 1600 in 256^2 tiles: 7 tile rows, the fill's margin of 100 (and
+  // the mean's 1) reaching into the neighbouring rows.
+  const std::string dsm = dir_ + "/dsm.tif";
+  ASSERT_TRUE(examples::MakeSyntheticDsm(dsm, 512, 1600, 3).ok());
+  const RunResult ref = RunProgram({EOSCALE_PIPELINE_BIN, "--workers", "2", "--tile-size", "256", dsm, dir_ + "/ref"});
+  ASSERT_EQ(ref.status, 0) << ref.err;
+  const std::string minmax = ref.out.substr(ref.out.rfind('\n', ref.out.size() - 2) + 1);
+  const std::vector<std::string> names = {"nodata_mask", "filled_dsm", "smooth_dsm"};
+  std::vector<Array> want;
+  for (const std::string& n : names) want.push_back(ReadTiff(dir_ + "/ref/" + n + ".tif"));
+  for (int ranks = 1; ranks <= 4; ++ranks) {
+    for (int workers = 1; workers <= 2; ++workers) {
+      for (const char* ext : {".tif", ".vrt"}) {
+        SCOPED_TRACE(::testing::Message() << ranks << " ranks x " << workers << " workers, " << ext);
+        const std::string out = dir_ + "/p" + std::to_string(ranks) + "x" + std::to_string(workers) + ext;
+        std::vector<std::string> a = {"--workers", std::to_string(workers), "--tile-size", "256"};
+        if (std::string(ext) == ".vrt") a.push_back("--vrt");
+        a.push_back(dsm);
+        a.push_back(out);
+        const RunResult r = RunMpi(ranks, EOSCALE_PIPELINE_BIN, a);
+        ASSERT_EQ(r.status, 0) << r.err;
+        EXPECT_EQ(r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1), minmax);
+        EXPECT_EQ(r.out.find("halo recomputed") != std::string::npos, ranks > 1) << r.out;
+        for (size_t i = 0; i < names.size(); ++i) {
+          EXPECT_TRUE(SameBytes(ReadTiff(out + "/" + names[i] + ext), want[i])) << names[i];
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace eoscale::testing
