@@ -14,7 +14,11 @@ constexpr std::align_val_t kAlign{64};
 // Blocks of at least this size are mapped from the kernel and unmapped when
 // the pool lets them go, not taken from malloc: glibc keeps freed memory of
 // varied sizes in its arenas (margin-grown tiles come in many sizes), so the
-// process would keep the RSS of blocks the budget no longer counts.
+// process would keep the RSS of blocks the budget no longer counts. Mapped
+// populated (MAP_POPULATE: one call faults the pages in, instead of one
+// fault per page as the tile is first written): EOScale's pipeline at 3500^2
+// took 618 ms with page-by-page faults, 484-499 with MAP_POPULATE and 468
+// from malloc (whose peak RSS was 143 MiB against 123).
 // Not under AddressSanitizer, which watches malloc's blocks only.
 #if defined(__SANITIZE_ADDRESS__)
 constexpr size_t kMapAtLeast = SIZE_MAX;
@@ -30,7 +34,7 @@ constexpr size_t kMapAtLeast = size_t{64} << 10;
 
 void* SystemAllocate(size_t bytes) {
   if (bytes < kMapAtLeast) return ::operator new(bytes, kAlign);
-  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
   return p;  // page-aligned
 }

@@ -30,6 +30,9 @@ namespace eoscale::internal {
 namespace {
 
 constexpr int64_t kMiB = int64_t{1} << 20;
+// The default budget: 64 MiB in all (a 48 MiB tile share and the 16 MiB I/O
+// share), plus what the filters' scratch needs (kept apart, so that a
+// filter's scratch does not slow its run down by shrinking the tiles').
 constexpr int64_t kDefaultBudget = 64 * kMiB;
 constexpr int64_t kMaxIoShare = 16 * kMiB;
 
@@ -314,7 +317,7 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
     const int64_t scratch = ScratchReserve(plan, options.workers);
     last_stats.scratch_reserve_bytes = std::max(last_stats.scratch_reserve_bytes, scratch);
     const int64_t store_budget = total_budget > 0 ? total_budget - io_share - scratch
-                                                 : std::max(kDefaultBudget - io_share - scratch, parallel_min);
+                                                 : std::max(kDefaultBudget - io_share, parallel_min);
     const bool sequential = store_budget < parallel_min;
     last_stats.min_parallel_budget_bytes = std::max(last_stats.min_parallel_budget_bytes, parallel_min);
     last_stats.sequential = last_stats.sequential || sequential;
