@@ -48,8 +48,14 @@ const char kCalcHelp[] =
     "  eoscale calc -i d1.tif -i d2.tif --ot Byte -o water.tif \\\n"
     "      --calc \"(im1b2 - im1b4) / (im1b2 + im1b4) > 0 && (im2b2 - im2b4) / (im2b2 + im2b4) > 0\"\n"
     "  eoscale calc -i A=a.tif --calc \"A * 2\" --bbox 570000,4830000,571000,4831000 -o crop.tif --cog\n"
-    "  # MNDWI from a 10 m green band and a 20 m SWIR band, on the 10 m grid\n"
+    "  # MNDWI from a 10 m green band and a 20 m SWIR band, on the 10 m grid (reflectances)\n"
     "  eoscale calc -i G=B03_10m.jp2 -i S=B11_20m.jp2 -r bilinear --calc \"(G - S) / (G + S)\" -o mndwi.tif\n"
+    "  # Sentinel-2 L2A (baseline 04.00 on) stores reflectance x 10000 + 1000: remove the offset;\n"
+    "  # a 2-date MNDWI water mask (MNDWI > 0 on both dates), B11 read at 10 m, as a COG\n"
+    "  eoscale calc -r bilinear --ot Byte --cog -o water.tif \\\n"
+    "      -i G1=T30TXN_20230605T105619_B03_10m.jp2 -i S1=T30TXN_20230605T105619_B11_20m.jp2 \\\n"
+    "      -i G2=T30TXN_20230615T105619_B03_10m.jp2 -i S2=T30TXN_20230615T105619_B11_20m.jp2 \\\n"
+    "      --calc \"(G1 - S1) / (G1 + S1 - 2000) > 0 && (G2 - S2) / (G2 + S2 - 2000) > 0\"\n"
     "\n";
 
 struct CalcInput {

@@ -7,42 +7,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "cli_program.h"
-#include "cpl_string.h"
 #include "eoscale/core/array.h"
 #include "gdal.h"
-#include "gdal_utils.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "test_util.h"
 
-namespace eoscale {
+namespace eoscale::cli_test {
 namespace {
-
-using ::eoscale::testing::ReadTiff;
-using ::eoscale::testing::RunCli;
-using ::eoscale::testing::SameBytes;
-using ::eoscale::testing::TempDir;
-using ::eoscale::testing::WriteTiff;
-using ::testing::HasSubstr;
-
-// gdalwarp `args` from `in` to `out`.
-void Warp(const std::string& in, const std::string& out, const std::vector<std::string>& args) {
-  GDALAllRegister();
-  CPLStringList argv;
-  for (const std::string& a : args) argv.AddString(a.c_str());
-  argv.AddString("-et");
-  argv.AddString("0");
-  GDALWarpAppOptions* o = GDALWarpAppOptionsNew(argv.List(), nullptr);
-  ASSERT_NE(o, nullptr);
-  GDALDatasetH src = GDALOpen(in.c_str(), GA_ReadOnly);
-  ASSERT_NE(src, nullptr);
-  int usage_error = 0;
-  GDALDatasetH dst = GDALWarp(out.c_str(), nullptr, 1, &src, o, &usage_error);
-  GDALWarpAppOptionsFree(o);
-  ASSERT_NE(dst, nullptr);
-  GDALClose(dst);
-  GDALClose(src);
-}
 
 class CliAlignTest : public ::testing::Test {
  protected:
@@ -50,12 +22,7 @@ class CliAlignTest : public ::testing::Test {
     // A 10 m grid, and a 20 m image offset by half a 10 m pixel that
     // overhangs it, in the same CRS; then the 20 m image in geographic
     // coordinates (a reprojection).
-    Profile ten;
-    ten.width = 200;
-    ten.height = 150;
-    ten.type = PixelType::kI16;
-    ten.geotransform = {600000.0, 10.0, 0.0, 5000000.0, 0.0, -10.0};
-    ten.crs_wkt = testing::EpsgWkt(32631);
+    const Profile ten = Utm10m(200, 150, 1, PixelType::kI16);
     WriteTiff(testing::RandomArray(ten, 1), dir_.File("ten.tif"), 64);
     Profile twenty = ten;
     twenty.width = 110;
@@ -63,13 +30,13 @@ class CliAlignTest : public ::testing::Test {
     twenty.type = PixelType::kF32;
     twenty.geotransform = {599955.0, 20.0, 0.0, 5000045.0, 0.0, -20.0};
     WriteTiff(testing::RandomArray(twenty, 2), dir_.File("twenty.tif"), 64);
-    Warp(dir_.File("twenty.tif"), dir_.File("geo.tif"), {"-t_srs", "EPSG:4326", "-r", "bilinear"});
+    GdalWarp(dir_.File("twenty.tif"), dir_.File("geo.tif"), {"-t_srs", "EPSG:4326", "-r", "bilinear"});
   }
   // gdalwarp of `in` onto the 10 m grid.
   std::string Reference(const std::string& in, const std::string& method) {
     const std::string out = dir_.File(absl::StrCat("ref_", method, ".tif"));
     std::filesystem::remove(out);
-    Warp(in, out,
+    GdalWarp(in, out,
          {"-t_srs", "EPSG:32631", "-te", "600000", "4998500", "602000", "5000000", "-tr", "10", "10", "-r", method});
     return out;
   }
@@ -109,7 +76,7 @@ TEST_F(CliAlignTest, CalcAlignsInputsOntoTheFirstInputsGrid) {
   auto r = RunCli({"calc", "-i", "W=" + dir_.File("twenty.tif"), "-i", "T=" + dir_.File("ten.tif"), "-r", "average",
                    "--calc", "T", "--ot", "Int16", "-o", dir_.File("down.tif"), "--tile-size", "16"});
   ASSERT_EQ(r.code, 0) << r.err;
-  Warp(dir_.File("ten.tif"), dir_.File("ref_down.tif"),
+  GdalWarp(dir_.File("ten.tif"), dir_.File("ref_down.tif"),
        {"-te", "599955", "4998445", "602155", "5000045", "-tr", "20", "20", "-r", "average"});
   EXPECT_TRUE(SameBytes(ReadTiff(dir_.File("down.tif")), ReadTiff(dir_.File("ref_down.tif"))));
   // Band math on the 10 m grid with a reprojected input: equals the
@@ -162,4 +129,4 @@ TEST_F(CliAlignTest, MisalignedInputsWithoutResamplingAndBadMethodsAreUsageError
 }
 
 }  // namespace
-}  // namespace eoscale
+}  // namespace eoscale::cli_test

@@ -1,6 +1,8 @@
-// Runs the `eoscale` program (EOSCALE_CLI_BIN) as a child process for the
-// tests/cli_*_test.cc files: exit status, stdout and stderr, and a handle
-// to signal a run in progress.
+// What the tests/cli_*_test.cc files share: the `eoscale` program
+// (EOSCALE_CLI_BIN) run as a child process (exit status, stdout and stderr,
+// and a handle to signal a run in progress), gdalwarp as the reference of
+// alignment, a georeferenced test grid, and the short names the tests use
+// (namespace eoscale::cli_test).
 #ifndef EOSCALE_TESTS_CLI_PROGRAM_H_
 #define EOSCALE_TESTS_CLI_PROGRAM_H_
 
@@ -18,6 +20,14 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "cpl_string.h"
+#include "eoscale/core/profile.h"
+#include "gdal.h"
+#include "gdal_utils.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "test_util.h"
 
 namespace eoscale::testing {
 
@@ -125,6 +135,57 @@ inline bool WaitFor(Cli& p, const std::function<bool()>& ready) {
   return false;
 }
 
+// gdalwarp `args` from `in` to `out` (GDALWarp), with an exact transformer
+// (-et 0), as the engine's aligned reads.
+inline void GdalWarp(const std::string& in, const std::string& out, const std::vector<std::string>& args) {
+  GDALAllRegister();
+  CPLStringList argv;
+  for (const std::string& a : args) argv.AddString(a.c_str());
+  argv.AddString("-et");
+  argv.AddString("0");
+  GDALWarpAppOptions* o = GDALWarpAppOptionsNew(argv.List(), nullptr);
+  ASSERT_NE(o, nullptr);
+  GDALDatasetH src = GDALOpen(in.c_str(), GA_ReadOnly);
+  ASSERT_NE(src, nullptr) << in;
+  int usage_error = 0;
+  GDALDatasetH dst = GDALWarp(out.c_str(), nullptr, 1, &src, o, &usage_error);
+  GDALWarpAppOptionsFree(o);
+  ASSERT_NE(dst, nullptr) << out;
+  GDALClose(dst);
+  GDALClose(src);
+}
+
+// A `width` x `height` grid of 10 m pixels in UTM zone 31N (EPSG:32631),
+// upper-left corner (600000, 5000000).
+inline Profile Utm10m(int width, int height, int bands, PixelType type) {
+  Profile p;
+  p.width = width;
+  p.height = height;
+  p.bands = bands;
+  p.type = type;
+  p.geotransform = {600000.0, 10.0, 0.0, 5000000.0, 0.0, -10.0};
+  p.crs_wkt = EpsgWkt(32631);
+  return p;
+}
+
 }  // namespace eoscale::testing
+
+// The CLI tests live in this namespace and use these names unqualified.
+namespace eoscale::cli_test {
+using ::eoscale::testing::Cli;
+using ::eoscale::testing::CliResult;
+using ::eoscale::testing::GdalWarp;
+using ::eoscale::testing::ReadTiff;
+using ::eoscale::testing::RunCli;
+using ::eoscale::testing::SameBytes;
+using ::eoscale::testing::Slurp;
+using ::eoscale::testing::TempDir;
+using ::eoscale::testing::Utm10m;
+using ::eoscale::testing::WaitFor;
+using ::eoscale::testing::WriteFile;
+using ::eoscale::testing::WriteTiff;
+using ::testing::HasSubstr;
+using ::testing::Not;
+}  // namespace eoscale::cli_test
 
 #endif  // EOSCALE_TESTS_CLI_PROGRAM_H_
