@@ -36,8 +36,9 @@ class CliAlignTest : public ::testing::Test {
   std::string Reference(const std::string& in, const std::string& method) {
     const std::string out = dir_.File(absl::StrCat("ref_", method, ".tif"));
     std::filesystem::remove(out);
-    GdalWarp(in, out,
-         {"-t_srs", "EPSG:32631", "-te", "600000", "4998500", "602000", "5000000", "-tr", "10", "10", "-r", method});
+    GdalWarp(
+        in, out,
+        {"-t_srs", "EPSG:32631", "-te", "600000", "4998500", "602000", "5000000", "-tr", "10", "10", "-r", method});
     return out;
   }
   TempDir dir_;
@@ -77,7 +78,7 @@ TEST_F(CliAlignTest, CalcAlignsInputsOntoTheFirstInputsGrid) {
                    "--calc", "T", "--ot", "Int16", "-o", dir_.File("down.tif"), "--tile-size", "16"});
   ASSERT_EQ(r.code, 0) << r.err;
   GdalWarp(dir_.File("ten.tif"), dir_.File("ref_down.tif"),
-       {"-te", "599955", "4998445", "602155", "5000045", "-tr", "20", "20", "-r", "average"});
+           {"-te", "599955", "4998445", "602155", "5000045", "-tr", "20", "20", "-r", "average"});
   EXPECT_TRUE(SameBytes(ReadTiff(dir_.File("down.tif")), ReadTiff(dir_.File("ref_down.tif"))));
   // Band math on the 10 m grid with a reprojected input: equals the
   // pipeline's aligned read fed to the same formula.
@@ -109,6 +110,45 @@ TEST_F(CliAlignTest, CalcAlignsInputsOntoTheFirstInputsGrid) {
   EXPECT_TRUE(SameBytes(ReadTiff(dir_.File("calc.tif")), ReadTiff(dir_.File("pipe.tif"))));
 }
 
+TEST_F(CliAlignTest, GridGivenByExtentAndResolutionEqualsGdalwarp) {
+  // 15 m pixels over part of the images (1237.5 / 15: gdalwarp's rounding),
+  // both inputs read onto it; then the pipeline's read onto the same grid.
+  GdalWarp(dir_.File("twenty.tif"), dir_.File("ref15.tif"),
+           {"-te", "600105", "4998830", "601342.5", "4999820", "-tr", "15", "15", "-r", "bilinear"});
+  GdalWarp(dir_.File("ten.tif"), dir_.File("ref15_ten.tif"),
+           {"-te", "600105", "4998830", "601342.5", "4999820", "-tr", "15", "15", "-r", "bilinear"});
+  const Array want = ReadTiff(dir_.File("ref15.tif"));
+  const Array want_ten = ReadTiff(dir_.File("ref15_ten.tif"));
+  ASSERT_EQ(want.profile().width, 83);
+  auto r = RunCli({"calc", "-i", "T=" + dir_.File("ten.tif"), "-i", "W=" + dir_.File("twenty.tif"), "-r", "bilinear",
+                   "--te", "600105,4998830,601342.5,4999820", "--tr", "15", "--calc", "W", "-o", dir_.File("w15.tif"),
+                   "--tile-size", "16"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const Array got = ReadTiff(dir_.File("w15.tif"));
+  EXPECT_EQ(got.profile().geotransform, want.profile().geotransform);
+  EXPECT_TRUE(SameBytes(got, want));
+  r = RunCli({"calc", "-i", "T=" + dir_.File("ten.tif"), "-i", "W=" + dir_.File("twenty.tif"), "-r", "bilinear", "--te",
+              "600105,4998830,601342.5,4999820", "--tr", "15,15", "--t-srs", "EPSG:32631", "--calc", "T", "--ot",
+              "Int16", "-o", dir_.File("t15.tif")});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(SameBytes(ReadTiff(dir_.File("t15.tif")), want_ten));
+  r = RunCli({"pipeline", "--tile-size", "20", "read", dir_.File("twenty.tif"), "--te",
+              "600105,4998830,601342.5,4999820", "--tr", "15", "--resampling", "bilinear", "!", "write",
+              dir_.File("p15.tif")});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(SameBytes(ReadTiff(dir_.File("p15.tif")), want));
+  // Usage errors, naming the option.
+  r = RunCli({"calc", "-i", dir_.File("ten.tif"), "--te", "600105,4998830,601342.5,4999820", "--calc", "im1b1", "-o",
+              dir_.File("x.tif")});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--te and --tr go together"));
+  r = RunCli({"calc", "-i", dir_.File("ten.tif"), "--te", "600105,4998830,601342.5,4999820", "--tr", "15", "--t-srs",
+              "EPSG:999999", "--calc", "im1b1", "-o", dir_.File("x.tif")});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--t-srs"));
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("x.tif")));
+}
+
 TEST_F(CliAlignTest, MisalignedInputsWithoutResamplingAndBadMethodsAreUsageErrors) {
   auto r = RunCli({"calc", "-i", dir_.File("ten.tif"), "-i", dir_.File("twenty.tif"), "--calc", "im1b1 + im2b1", "-o",
                    dir_.File("x.tif")});
@@ -124,7 +164,7 @@ TEST_F(CliAlignTest, MisalignedInputsWithoutResamplingAndBadMethodsAreUsageError
   EXPECT_THAT(r.err, HasSubstr("no image is named 'nobody'"));
   r = RunCli({"pipeline", "read", dir_.File("twenty.tif"), "--resampling", "cubic", "!", "write", dir_.File("x.tif")});
   EXPECT_EQ(r.code, 2);
-  EXPECT_THAT(r.err, HasSubstr("--resampling needs --align-to NAME"));
+  EXPECT_THAT(r.err, HasSubstr("--resampling needs --align-to NAME or --te/--tr"));
   EXPECT_FALSE(std::filesystem::exists(dir_.File("x.tif")));
 }
 

@@ -1,8 +1,7 @@
 // What the tests/cli_*_test.cc files share: the `eoscale` program
 // (EOSCALE_CLI_BIN) run as a child process (exit status, stdout and stderr,
-// and a handle to signal a run in progress), gdalwarp as the reference of
-// alignment, a georeferenced test grid, and the short names the tests use
-// (namespace eoscale::cli_test).
+// and a handle to signal a run in progress), a georeferenced test grid, and
+// the short names the tests use (namespace eoscale::cli_test).
 #ifndef EOSCALE_TESTS_CLI_PROGRAM_H_
 #define EOSCALE_TESTS_CLI_PROGRAM_H_
 
@@ -21,10 +20,7 @@
 #include <thread>
 #include <vector>
 
-#include "cpl_string.h"
 #include "eoscale/core/profile.h"
-#include "gdal.h"
-#include "gdal_utils.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "test_util.h"
@@ -133,26 +129,6 @@ inline bool WaitFor(Cli& p, const std::function<bool()>& ready) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   return false;
-}
-
-// gdalwarp `args` from `in` to `out` (GDALWarp), with an exact transformer
-// (-et 0), as the engine's aligned reads.
-inline void GdalWarp(const std::string& in, const std::string& out, const std::vector<std::string>& args) {
-  GDALAllRegister();
-  CPLStringList argv;
-  for (const std::string& a : args) argv.AddString(a.c_str());
-  argv.AddString("-et");
-  argv.AddString("0");
-  GDALWarpAppOptions* o = GDALWarpAppOptionsNew(argv.List(), nullptr);
-  ASSERT_NE(o, nullptr);
-  GDALDatasetH src = GDALOpen(in.c_str(), GA_ReadOnly);
-  ASSERT_NE(src, nullptr) << in;
-  int usage_error = 0;
-  GDALDatasetH dst = GDALWarp(out.c_str(), nullptr, 1, &src, o, &usage_error);
-  GDALWarpAppOptionsFree(o);
-  ASSERT_NE(dst, nullptr) << out;
-  GDALClose(dst);
-  GDALClose(src);
 }
 
 // A `width` x `height` grid of 10 m pixels in UTM zone 31N (EPSG:32631),
