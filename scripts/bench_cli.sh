@@ -102,6 +102,12 @@ print(int(np.count_nonzero(a.astype(np.int64) != b.astype(np.int64))), a.size, i
 EOF
 }
 
+# report WORKLOAD TOOL FILE: how many pixels of FILE differ from eoscale's output.
+report() {
+  echo "$1 $2 differs from eoscale in: $(compare "$W/eoscale.tif" "$3") (pixels, of, water in eoscale's)" |
+    tee -a "$OUT_DIR/compare.txt"
+}
+
 # Rotates an array: the tool order of round r.
 rotate() { local r=$1; shift; local a=("$@") n=$#; for ((i = 0; i < n; ++i)); do echo "${a[(i + r) % n]}"; done; }
 
@@ -129,10 +135,8 @@ if [[ -z $only || $only == calc ]]; then
         esac
       done
     done
-    echo "water_mask_$size gdal_calc.py differs in: $(compare "$W/eoscale.tif" "$W/gdal_calc.tif") (pixels, of, water)" |
-      tee -a "$OUT_DIR/compare.txt"
-    echo "water_mask_$size otbcli_BandMath differs in: $(compare "$W/eoscale.tif" "$W/otb.tif")" |
-      tee -a "$OUT_DIR/compare.txt"
+    report "water_mask_$size" gdal_calc.py "$W/gdal_calc.tif"
+    report "water_mask_$size" otbcli_BandMath "$W/otb.tif"
     rm -f "$W"/*
   done
 fi
@@ -183,10 +187,8 @@ if [[ -z $only || $only == mndwi ]]; then
       esac
     done
   done
-  echo "mndwi_jp2_$jp2_size gdalwarp+gdal_calc.py differs in: $(compare "$W/eoscale.tif" "$W/gdal.tif") (pixels, of, water)" |
-    tee -a "$OUT_DIR/compare.txt"
-  echo "mndwi_jp2_$jp2_size Superimpose+BandMath differs in: $(compare "$W/eoscale.tif" "$W/otb.tif")" |
-    tee -a "$OUT_DIR/compare.txt"
+  report "mndwi_jp2_$jp2_size" gdalwarp+gdal_calc.py "$W/gdal.tif"
+  report "mndwi_jp2_$jp2_size" Superimpose+BandMath "$W/otb.tif"
   rm -f "$W"/*
 fi
 
