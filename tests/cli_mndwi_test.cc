@@ -24,7 +24,7 @@ namespace {
 
 #ifdef EOSCALE_HAVE_S2_L2A_LIKE
 
-constexpr int kSize = 601;  // odd: B11's last 20 m column and row overhang the 10 m grid
+constexpr int kSize = 401;  // odd: B11's last 20 m column and row overhang the 10 m grid
 constexpr int kDates = 4;
 
 // The one-liner of docs/cli.md, on `product`'s dates, writing `out`.
