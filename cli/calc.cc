@@ -5,11 +5,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "aligned_source.h"
 #include "args.h"
 #include "commands.h"
 #include "eoscale/filters/expression.h"
 #include "formula.h"
+#include "grid_options.h"
 #include "session.h"
 
 namespace eoscale::cli {
@@ -42,14 +42,24 @@ const char kCalcHelp[] =
     "                           cubicspline, lanczos, average, mode, min, max, med, q1, q3, sum,\n"
     "                           rms (pixels equal gdalwarp -et 0 to that grid); without it,\n"
     "                           inputs must share one grid\n"
+    "  --te XMIN,YMIN,XMAX,YMAX, --tr XRES[,YRES], --t-srs CRS\n"
+    "                           read every input onto this grid instead (gdalwarp's -te, -tr,\n"
+    "                           -t_srs; CRS: EPSG:N, WKT, PROJ; default the first input's), with\n"
+    "                           --resampling's method (default nearest)\n"
     "\n"
     "Examples:\n"
     "  eoscale calc -i A=date1.tif --calc \"(A.b2 - A.b4) / (A.b2 + A.b4)\" -o ndwi.tif\n"
     "  eoscale calc -i d1.tif -i d2.tif --ot Byte -o water.tif \\\n"
     "      --calc \"(im1b2 - im1b4) / (im1b2 + im1b4) > 0 && (im2b2 - im2b4) / (im2b2 + im2b4) > 0\"\n"
     "  eoscale calc -i A=a.tif --calc \"A * 2\" --bbox 570000,4830000,571000,4831000 -o crop.tif --cog\n"
-    "  # MNDWI from a 10 m green band and a 20 m SWIR band, on the 10 m grid\n"
+    "  # MNDWI from a 10 m green band and a 20 m SWIR band, on the 10 m grid (reflectances)\n"
     "  eoscale calc -i G=B03_10m.jp2 -i S=B11_20m.jp2 -r bilinear --calc \"(G - S) / (G + S)\" -o mndwi.tif\n"
+    "  # Sentinel-2 L2A (baseline 04.00 on) stores reflectance x 10000 + 1000: remove the offset;\n"
+    "  # a 2-date MNDWI water mask (MNDWI > 0 on both dates), B11 read at 10 m, as a COG\n"
+    "  eoscale calc -r bilinear --ot Byte --cog -o water.tif \\\n"
+    "      -i G1=T30TXN_20230605T105619_B03_10m.jp2 -i S1=T30TXN_20230605T105619_B11_20m.jp2 \\\n"
+    "      -i G2=T30TXN_20230615T105619_B03_10m.jp2 -i S2=T30TXN_20230615T105619_B11_20m.jp2 \\\n"
+    "      --calc \"(G1 - S1) / (G1 + S1 - 2000) > 0 && (G2 - S2) / (G2 + S2 - 2000) > 0\"\n"
     "\n";
 
 struct CalcInput {
@@ -66,7 +76,8 @@ int CalcCommand(const std::vector<std::string>& args) {
   bool have_formula = false;
   PixelType type = PixelType::kF32;
   std::optional<double> nodata;
-  std::optional<int> resampling;
+  std::optional<std::string> resampling;
+  GridOptions grid;
   ArgReader r(args);
   while (!r.Done()) {
     const std::string a = r.Next();
@@ -102,9 +113,13 @@ int CalcCommand(const std::vector<std::string>& args) {
     } else if (a == "--ot") {
       type = ParseOutputType(a, r.Value(a));
     } else if (a == "--resampling" || a == "-r") {
-      absl::StatusOr<int> m = ParseResampling(r.Value(a));
-      if (!m.ok()) throw UsageError(absl::StrCat(a, ": ", m.status().message()));
-      resampling = *m;
+      resampling = CheckResampling(a, r.Value(a));
+    } else if (a == "--te") {
+      grid.te = r.Value(a);
+    } else if (a == "--tr") {
+      grid.tr = r.Value(a);
+    } else if (a == "--t-srs") {
+      grid.t_srs = r.Value(a);
     } else if (a == "--nodata") {
       nodata = ParseNumber(a, r.Value(a));
     } else if (ParseCommonOption(a, r, /*writes=*/true, &common)) {
@@ -149,26 +164,27 @@ int CalcCommand(const std::vector<std::string>& args) {
   absl::StatusOr<Context*> ctx = session.context();
   if (!ctx.ok()) throw UsageError(ctx.status().ToString());
   std::vector<Image> images;
+  std::optional<Profile> target;  // --te/--tr: every input is read onto it
   for (size_t i = 0; i < inputs.size(); ++i) {
     absl::StatusOr<Image> img = (*ctx)->Open(inputs[i].path, (*bands)[i]);
     if (!img.ok()) throw UsageError(std::string(img.status().message()));
-    if (i > 0 && !resampling && !img->profile()->SameGrid(*images[0].profile())) {
+    if (i == 0 && grid.any()) target = ResolveGrid(grid, img->profile()->crs_wkt);
+    if (i > 0 && !target && !resampling && !img->profile()->SameGrid(*images[0].profile())) {
       std::string diff = DescribeGridDifference(*images[0].profile(), *img->profile());
       throw UsageError(absl::StrCat("input ", i + 1, " (", inputs[i].path, ") is not on the grid of input 1 (",
                                     inputs[0].path, "): ", diff,
                                     "; add --resampling METHOD to read it onto input 1's grid"));
     }
-    if (i > 0 && resampling) {
-      // With --resampling, an input on another grid is read onto the first's.
-      const Profile first = *images[0].profile();
-      if (!img->profile()->SameGrid(first)) {
-        absl::StatusOr<std::shared_ptr<RasterSource>> src =
-            OpenAligned(inputs[i].path, (*bands)[i], first, *resampling);
-        if (!src.ok()) throw UsageError(std::string(src.status().message()));
-        if (absl::Status s = (*ctx)->Release(*img); !s.ok()) throw UsageError(s.ToString());
-        img = (*ctx)->Open(*src);
-        if (!img.ok()) throw UsageError(std::string(img.status().message()));
-      }
+    // With --te/--tr, every input is read onto that grid; with --resampling
+    // alone, an input on another grid is read onto the first's.
+    std::optional<Profile> onto = target;
+    if (!onto && i > 0 && resampling) onto = *images[0].profile();
+    if (onto && !img->profile()->SameGrid(*onto)) {
+      if (absl::Status s = (*ctx)->Release(*img); !s.ok()) throw UsageError(s.ToString());
+      img = (*ctx)->Open(
+          inputs[i].path,
+          OpenOptions{.bands = (*bands)[i], .align_to = onto, .resampling = resampling.value_or("nearest")});
+      if (!img.ok()) throw UsageError(std::string(img.status().message()));
     }
     images.push_back(*img);
   }

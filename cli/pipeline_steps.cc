@@ -5,7 +5,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "aligned_source.h"
 #include "eoscale/filters/cast.h"
 #include "eoscale/filters/concatenate.h"
 #include "eoscale/filters/convolve.h"
@@ -18,6 +17,7 @@
 #include "eoscale/filters/threshold.h"
 #include "eoscale/filters/uniform.h"
 #include "formula.h"
+#include "grid_options.h"
 
 namespace eoscale::cli {
 
@@ -59,13 +59,15 @@ std::vector<std::string> StepArgs::GetAll(const std::string& option) const {
 
 const char kStepsHelp[] =
     "Steps (IN: input image names given by --as; without any, the previous step's output):\n"
-    "  read FILE [--bands LIST] [--align-to NAME [--resampling METHOD]]\n"
+    "  read FILE [--bands LIST] [--align-to NAME | --te BOX --tr RES] [--resampling METHOD]\n"
     "                                    open a raster (only the bands listed are read); with\n"
     "                                    --align-to, resampled onto image NAME's grid (size,\n"
     "                                    geotransform, CRS: reprojected if need be) with GDAL's\n"
     "                                    warper, window by window; METHOD: nearest (default),\n"
     "                                    bilinear, cubic, cubicspline, lanczos, average, mode,\n"
-    "                                    min, max, med, q1, q3, sum, rms\n"
+    "                                    min, max, med, q1, q3, sum, rms; or with --te XMIN,YMIN,\n"
+    "                                    XMAX,YMAX --tr XRES[,YRES] [--t-srs CRS], onto that grid\n"
+    "                                    (gdalwarp's -te -tr -t_srs; CRS: the file's by default)\n"
     "  write FILE [--input NAME] [--co KEY=VALUE]... [--overwrite] [--cog]\n"
     "                                    write the previous step's output (or image NAME); the\n"
     "                                    next step still sees the previous step's output\n"
@@ -195,23 +197,29 @@ void BuildStep(int index, const std::string& name, const std::vector<std::string
     return &*args;
   };
   if (name == "read") {
-    StepArgs* a = parse({"--bands", "-b", "--align-to", "--resampling"});
+    StepArgs* a = parse({"--bands", "-b", "--align-to", "--resampling", "--te", "--tr", "--t-srs"});
     if (a->positional.size() != 1) throw UsageError("step 'read' takes one FILE");
     std::vector<int> bands;
     if (auto b = a->Get("--bands")) bands = ParseBandList("--bands", *b);
     if (auto b = a->Get("-b")) bands = ParseBandList("-b", *b);
     absl::StatusOr<Image> img;
+    const GridOptions grid{a->Get("--te"), a->Get("--tr"), a->Get("--t-srs")};
+    const std::string method = CheckResampling("step 'read': --resampling", a->Get("--resampling").value_or("nearest"));
     if (auto ref = a->Get("--align-to")) {
       // Onto the grid of an image named before, through GDAL's warper.
-      const PipelineImage grid = Inputs(name, {*ref}, st, 1, 1)[0];
-      absl::StatusOr<int> method = ParseResampling(a->Get("--resampling").value_or("nearest"));
-      if (!method.ok()) throw UsageError(absl::StrCat("step 'read': --resampling: ", method.status().message()));
-      absl::StatusOr<std::shared_ptr<RasterSource>> src =
-          OpenAligned(a->positional[0], bands, *grid.image.profile(), *method);
-      if (!src.ok()) throw UsageError(absl::StrCat("step ", index, " (read): ", src.status().message()));
-      img = ctx->Open(*src);
+      if (grid.any()) throw UsageError("step 'read': --align-to and --te/--tr are exclusive");
+      const PipelineImage onto = Inputs(name, {*ref}, st, 1, 1)[0];
+      img = ctx->Open(a->positional[0],
+                      OpenOptions{.bands = bands, .align_to = *onto.image.profile(), .resampling = method});
+    } else if (grid.any()) {
+      // Onto a grid given by extent and resolution (CRS: --t-srs, else the file's).
+      absl::StatusOr<Image> own = ctx->Open(a->positional[0], bands);
+      if (!own.ok()) throw UsageError(absl::StrCat("step ", index, " (read): ", own.status().message()));
+      const Profile target = ResolveGrid(grid, own->profile()->crs_wkt);
+      if (absl::Status s = ctx->Release(*own); !s.ok()) throw UsageError(s.ToString());
+      img = ctx->Open(a->positional[0], OpenOptions{.bands = bands, .align_to = target, .resampling = method});
     } else {
-      if (a->Get("--resampling")) throw UsageError("step 'read': --resampling needs --align-to NAME");
+      if (a->Get("--resampling")) throw UsageError("step 'read': --resampling needs --align-to NAME or --te/--tr");
       img = ctx->Open(a->positional[0], bands);
     }
     if (!img.ok()) throw UsageError(absl::StrCat("step ", index, " (read): ", img.status().message()));

@@ -104,6 +104,18 @@ class RasterFormat {
   // Opens `path` on the 1-based `bands` (all when empty).
   virtual absl::StatusOr<std::shared_ptr<RasterSource>> Open(const std::string& path,
                                                              std::vector<int> bands) = 0;
+  // Opens `path` on `bands` read onto `grid` (its width, height,
+  // geotransform and CRS) with the resampling method `resampling` (GDAL's
+  // names: nearest, bilinear, cubic, average, mode...). What
+  // Context::Open(path, OpenOptions{.align_to = grid}) calls. GDAL's format
+  // warps (io/aligned_source.h); a format that cannot align keeps this
+  // default, which refuses.
+  virtual absl::StatusOr<std::shared_ptr<RasterSource>> OpenAligned(const std::string& path,
+                                                                    std::vector<int> /*bands*/,
+                                                                    const Profile& /*grid*/,
+                                                                    const std::string& /*resampling*/) {
+    return absl::UnimplementedError("cannot open '" + path + "' aligned: the context's format does not align");
+  }
   // Checks now that `path` could be written with `options` (called by
   // Context::Write, so that a bad output path or option fails before
   // anything runs).

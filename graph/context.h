@@ -94,6 +94,22 @@ struct WriteOptions {
   std::optional<Window> window;
 };
 
+// How Open(path, OpenOptions) reads a file.
+struct OpenOptions {
+  // 1-based bands, in that order; empty means all.
+  std::vector<int> bands = {};
+  // Read the file onto this grid (its width, height, geotransform and CRS;
+  // the rest of the profile is ignored) instead of its own: another image's
+  // profile, or io::GridFromExtent's (an extent and a resolution). The
+  // file's CRS may differ (reprojection). Through GDAL's warper, a tile's
+  // window at a time; pixels equal `gdalwarp -et 0 -r <resampling>` to that
+  // grid, whatever the tiling (io/aligned_source.h).
+  std::optional<Profile> align_to = std::nullopt;
+  // With align_to: GDAL's method name (nearest, bilinear, cubic,
+  // cubicspline, lanczos, average, mode, min, max, med, q1, q3, sum, rms).
+  std::string resampling = "nearest";
+};
+
 // A handle on an image of a context's graph (a source, or an output of a Map).
 // Cheap to copy. Does not keep the image's data alive by itself.
 class Image {
@@ -174,6 +190,12 @@ class Context {
   // selected bands are read. Errors: missing or unreadable file, not a
   // raster, band out of range, unsupported pixel type.
   absl::StatusOr<Image> Open(const std::string& path, std::vector<int> bands = {});
+  // The same with options: bands, and a grid to read the file onto
+  // (OpenOptions::align_to). Errors: those of Open(path, bands); with
+  // align_to, a file or grid without georeferencing, an unknown resampling
+  // method (InvalidArgument), a context format that cannot align
+  // (Unimplemented).
+  absl::StatusOr<Image> Open(const std::string& path, const OpenOptions& options);
   // Any RasterSource (a user's generator, a NumPy array, per-rank files).
   // Shared: the context keeps it alive while its graph may read it.
   absl::StatusOr<Image> Open(std::shared_ptr<RasterSource> source);
@@ -288,6 +310,22 @@ class Context {
                               std::function<absl::StatusOr<std::any>(const std::string&)> deserialize);
   std::shared_ptr<internal::GraphState> state_;
 };
+
+// Defined here, on the public API only: the context's RasterFormat opens
+// the aligned source (GDAL's warps), then Open(source) adds it.
+inline absl::StatusOr<Image> Context::Open(const std::string& path, const OpenOptions& open) {
+  if (!open.align_to) {
+    if (open.resampling != "nearest") {
+      return absl::InvalidArgumentError("cannot open '" + path + "': a resampling method needs align_to");
+    }
+    return Open(path, open.bands);
+  }
+  const std::shared_ptr<RasterFormat> format = options().format != nullptr ? options().format : DefaultRasterFormat();
+  absl::StatusOr<std::shared_ptr<RasterSource>> source =
+      format->OpenAligned(path, open.bands, *open.align_to, open.resampling);
+  if (!source.ok()) return source.status();
+  return Open(*std::move(source));
+}
 
 }  // namespace eoscale
 

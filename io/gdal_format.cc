@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "eoscale/core/raster_io.h"
+#include "eoscale/io/aligned_source.h"
 #include "eoscale/io/gdal_raster.h"
 
 namespace eoscale {
@@ -15,6 +16,11 @@ class GdalFormat final : public RasterFormat {
     absl::StatusOr<std::unique_ptr<RasterSource>> s = io::OpenRaster(path, std::move(bands));
     if (!s.ok()) return s.status();
     return std::shared_ptr<RasterSource>(*std::move(s));
+  }
+  absl::StatusOr<std::shared_ptr<RasterSource>> OpenAligned(const std::string& path, std::vector<int> bands,
+                                                            const Profile& grid,
+                                                            const std::string& resampling) override {
+    return io::OpenAligned(path, std::move(bands), grid, resampling);
   }
   absl::Status CheckWritable(const std::string& path, const std::vector<std::string>& options) override {
     if (absl::Status s = io::CheckWritable(path); !s.ok()) return s;

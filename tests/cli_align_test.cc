@@ -7,42 +7,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "cli_program.h"
-#include "cpl_string.h"
 #include "eoscale/core/array.h"
 #include "gdal.h"
-#include "gdal_utils.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "test_util.h"
 
-namespace eoscale {
+namespace eoscale::cli_test {
 namespace {
-
-using ::eoscale::testing::ReadTiff;
-using ::eoscale::testing::RunCli;
-using ::eoscale::testing::SameBytes;
-using ::eoscale::testing::TempDir;
-using ::eoscale::testing::WriteTiff;
-using ::testing::HasSubstr;
-
-// gdalwarp `args` from `in` to `out`.
-void Warp(const std::string& in, const std::string& out, const std::vector<std::string>& args) {
-  GDALAllRegister();
-  CPLStringList argv;
-  for (const std::string& a : args) argv.AddString(a.c_str());
-  argv.AddString("-et");
-  argv.AddString("0");
-  GDALWarpAppOptions* o = GDALWarpAppOptionsNew(argv.List(), nullptr);
-  ASSERT_NE(o, nullptr);
-  GDALDatasetH src = GDALOpen(in.c_str(), GA_ReadOnly);
-  ASSERT_NE(src, nullptr);
-  int usage_error = 0;
-  GDALDatasetH dst = GDALWarp(out.c_str(), nullptr, 1, &src, o, &usage_error);
-  GDALWarpAppOptionsFree(o);
-  ASSERT_NE(dst, nullptr);
-  GDALClose(dst);
-  GDALClose(src);
-}
 
 class CliAlignTest : public ::testing::Test {
  protected:
@@ -50,12 +22,7 @@ class CliAlignTest : public ::testing::Test {
     // A 10 m grid, and a 20 m image offset by half a 10 m pixel that
     // overhangs it, in the same CRS; then the 20 m image in geographic
     // coordinates (a reprojection).
-    Profile ten;
-    ten.width = 200;
-    ten.height = 150;
-    ten.type = PixelType::kI16;
-    ten.geotransform = {600000.0, 10.0, 0.0, 5000000.0, 0.0, -10.0};
-    ten.crs_wkt = testing::EpsgWkt(32631);
+    const Profile ten = Utm10m(200, 150, 1, PixelType::kI16);
     WriteTiff(testing::RandomArray(ten, 1), dir_.File("ten.tif"), 64);
     Profile twenty = ten;
     twenty.width = 110;
@@ -63,14 +30,15 @@ class CliAlignTest : public ::testing::Test {
     twenty.type = PixelType::kF32;
     twenty.geotransform = {599955.0, 20.0, 0.0, 5000045.0, 0.0, -20.0};
     WriteTiff(testing::RandomArray(twenty, 2), dir_.File("twenty.tif"), 64);
-    Warp(dir_.File("twenty.tif"), dir_.File("geo.tif"), {"-t_srs", "EPSG:4326", "-r", "bilinear"});
+    GdalWarp(dir_.File("twenty.tif"), dir_.File("geo.tif"), {"-t_srs", "EPSG:4326", "-r", "bilinear"});
   }
   // gdalwarp of `in` onto the 10 m grid.
   std::string Reference(const std::string& in, const std::string& method) {
     const std::string out = dir_.File(absl::StrCat("ref_", method, ".tif"));
     std::filesystem::remove(out);
-    Warp(in, out,
-         {"-t_srs", "EPSG:32631", "-te", "600000", "4998500", "602000", "5000000", "-tr", "10", "10", "-r", method});
+    GdalWarp(
+        in, out,
+        {"-t_srs", "EPSG:32631", "-te", "600000", "4998500", "602000", "5000000", "-tr", "10", "10", "-r", method});
     return out;
   }
   TempDir dir_;
@@ -109,8 +77,8 @@ TEST_F(CliAlignTest, CalcAlignsInputsOntoTheFirstInputsGrid) {
   auto r = RunCli({"calc", "-i", "W=" + dir_.File("twenty.tif"), "-i", "T=" + dir_.File("ten.tif"), "-r", "average",
                    "--calc", "T", "--ot", "Int16", "-o", dir_.File("down.tif"), "--tile-size", "16"});
   ASSERT_EQ(r.code, 0) << r.err;
-  Warp(dir_.File("ten.tif"), dir_.File("ref_down.tif"),
-       {"-te", "599955", "4998445", "602155", "5000045", "-tr", "20", "20", "-r", "average"});
+  GdalWarp(dir_.File("ten.tif"), dir_.File("ref_down.tif"),
+           {"-te", "599955", "4998445", "602155", "5000045", "-tr", "20", "20", "-r", "average"});
   EXPECT_TRUE(SameBytes(ReadTiff(dir_.File("down.tif")), ReadTiff(dir_.File("ref_down.tif"))));
   // Band math on the 10 m grid with a reprojected input: equals the
   // pipeline's aligned read fed to the same formula.
@@ -142,6 +110,45 @@ TEST_F(CliAlignTest, CalcAlignsInputsOntoTheFirstInputsGrid) {
   EXPECT_TRUE(SameBytes(ReadTiff(dir_.File("calc.tif")), ReadTiff(dir_.File("pipe.tif"))));
 }
 
+TEST_F(CliAlignTest, GridGivenByExtentAndResolutionEqualsGdalwarp) {
+  // 15 m pixels over part of the images (1237.5 / 15: gdalwarp's rounding),
+  // both inputs read onto it; then the pipeline's read onto the same grid.
+  GdalWarp(dir_.File("twenty.tif"), dir_.File("ref15.tif"),
+           {"-te", "600105", "4998830", "601342.5", "4999820", "-tr", "15", "15", "-r", "bilinear"});
+  GdalWarp(dir_.File("ten.tif"), dir_.File("ref15_ten.tif"),
+           {"-te", "600105", "4998830", "601342.5", "4999820", "-tr", "15", "15", "-r", "bilinear"});
+  const Array want = ReadTiff(dir_.File("ref15.tif"));
+  const Array want_ten = ReadTiff(dir_.File("ref15_ten.tif"));
+  ASSERT_EQ(want.profile().width, 83);
+  auto r = RunCli({"calc", "-i", "T=" + dir_.File("ten.tif"), "-i", "W=" + dir_.File("twenty.tif"), "-r", "bilinear",
+                   "--te", "600105,4998830,601342.5,4999820", "--tr", "15", "--calc", "W", "-o", dir_.File("w15.tif"),
+                   "--tile-size", "16"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const Array got = ReadTiff(dir_.File("w15.tif"));
+  EXPECT_EQ(got.profile().geotransform, want.profile().geotransform);
+  EXPECT_TRUE(SameBytes(got, want));
+  r = RunCli({"calc", "-i", "T=" + dir_.File("ten.tif"), "-i", "W=" + dir_.File("twenty.tif"), "-r", "bilinear", "--te",
+              "600105,4998830,601342.5,4999820", "--tr", "15,15", "--t-srs", "EPSG:32631", "--calc", "T", "--ot",
+              "Int16", "-o", dir_.File("t15.tif")});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(SameBytes(ReadTiff(dir_.File("t15.tif")), want_ten));
+  r = RunCli({"pipeline", "--tile-size", "20", "read", dir_.File("twenty.tif"), "--te",
+              "600105,4998830,601342.5,4999820", "--tr", "15", "--resampling", "bilinear", "!", "write",
+              dir_.File("p15.tif")});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(SameBytes(ReadTiff(dir_.File("p15.tif")), want));
+  // Usage errors, naming the option.
+  r = RunCli({"calc", "-i", dir_.File("ten.tif"), "--te", "600105,4998830,601342.5,4999820", "--calc", "im1b1", "-o",
+              dir_.File("x.tif")});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--te and --tr go together"));
+  r = RunCli({"calc", "-i", dir_.File("ten.tif"), "--te", "600105,4998830,601342.5,4999820", "--tr", "15", "--t-srs",
+              "EPSG:999999", "--calc", "im1b1", "-o", dir_.File("x.tif")});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--t-srs"));
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("x.tif")));
+}
+
 TEST_F(CliAlignTest, MisalignedInputsWithoutResamplingAndBadMethodsAreUsageErrors) {
   auto r = RunCli({"calc", "-i", dir_.File("ten.tif"), "-i", dir_.File("twenty.tif"), "--calc", "im1b1 + im2b1", "-o",
                    dir_.File("x.tif")});
@@ -157,9 +164,9 @@ TEST_F(CliAlignTest, MisalignedInputsWithoutResamplingAndBadMethodsAreUsageError
   EXPECT_THAT(r.err, HasSubstr("no image is named 'nobody'"));
   r = RunCli({"pipeline", "read", dir_.File("twenty.tif"), "--resampling", "cubic", "!", "write", dir_.File("x.tif")});
   EXPECT_EQ(r.code, 2);
-  EXPECT_THAT(r.err, HasSubstr("--resampling needs --align-to NAME"));
+  EXPECT_THAT(r.err, HasSubstr("--resampling needs --align-to NAME or --te/--tr"));
   EXPECT_FALSE(std::filesystem::exists(dir_.File("x.tif")));
 }
 
 }  // namespace
-}  // namespace eoscale
+}  // namespace eoscale::cli_test

@@ -13,32 +13,14 @@
 #include "gtest/gtest.h"
 #include "test_util.h"
 
-namespace eoscale {
+namespace eoscale::cli_test {
 namespace {
-
-using ::eoscale::testing::ReadTiff;
-using ::eoscale::testing::RunCli;
-using ::eoscale::testing::SameBytes;
-using ::eoscale::testing::TempDir;
-using ::eoscale::testing::WriteTiff;
-using ::testing::HasSubstr;
-
-Profile Georeferenced(int w, int h, int bands, PixelType type) {
-  Profile p;
-  p.width = w;
-  p.height = h;
-  p.bands = bands;
-  p.type = type;
-  p.geotransform = {500000.0, 10.0, 0.0, 4800000.0, 0.0, -10.0};
-  p.crs_wkt = testing::EpsgWkt(32631);
-  return p;
-}
 
 class CliCalcTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    a_ = testing::RandomArray(Georeferenced(300, 200, 4, PixelType::kI16), 1);
-    b_ = testing::RandomArray(Georeferenced(300, 200, 2, PixelType::kU16), 2);
+    a_ = testing::RandomArray(Utm10m(300, 200, 4, PixelType::kI16), 1);
+    b_ = testing::RandomArray(Utm10m(300, 200, 2, PixelType::kU16), 2);
     WriteTiff(a_, dir_.File("a.tif"), 64);
     WriteTiff(b_, dir_.File("b.tif"), 64);
   }
@@ -147,4 +129,4 @@ TEST_F(CliCalcTest, HelpShowsExamplesAndExitsZero) {
 }
 
 }  // namespace
-}  // namespace eoscale
+}  // namespace eoscale::cli_test

@@ -14,14 +14,8 @@
 #include "gtest/gtest.h"
 #include "test_util.h"
 
-namespace eoscale {
+namespace eoscale::cli_test {
 namespace {
-
-using ::eoscale::testing::ReadTiff;
-using ::eoscale::testing::RunCli;
-using ::eoscale::testing::SameBytes;
-using ::eoscale::testing::TempDir;
-using ::testing::HasSubstr;
 
 // Debian's python3-gdal (scripts/deps.sh installs it).
 const char kValidator[] = "/usr/lib/python3/dist-packages/osgeo_utils/samples/validate_cloud_optimized_geotiff.py";
@@ -52,13 +46,7 @@ Layout Describe(const std::string& path) {
 
 TEST(CliCogTest, CogOutputIsValidWithOverviewsCompressedAndHasThePlainOutputsPixels) {
   TempDir dir;
-  Profile p;
-  p.width = 1500;
-  p.height = 1100;
-  p.bands = 2;
-  p.type = PixelType::kI16;
-  p.geotransform = {600000.0, 10.0, 0.0, 5000000.0, 0.0, -10.0};
-  p.crs_wkt = testing::EpsgWkt(32631);
+  const Profile p = Utm10m(1500, 1100, 2, PixelType::kI16);
   testing::WriteTiff(testing::RandomArray(p, 9), dir.File("in.tif"));
   const std::string calc = "(im1b1 - im1b2) / 3";
   auto r = RunCli({"calc", "-i", dir.File("in.tif"), "--calc", calc, "--ot", "Int16", "-o", dir.File("plain.tif")});
@@ -111,4 +99,4 @@ TEST(CliCogTest, ABadCreationOptionIsAUsageErrorAndNothingIsWritten) {
 }
 
 }  // namespace
-}  // namespace eoscale
+}  // namespace eoscale::cli_test

@@ -14,18 +14,8 @@
 #include "gtest/gtest.h"
 #include "test_util.h"
 
-namespace eoscale {
+namespace eoscale::cli_test {
 namespace {
-
-using ::eoscale::testing::ReadTiff;
-using ::eoscale::testing::RunCli;
-using ::eoscale::testing::SameBytes;
-using ::eoscale::testing::Slurp;
-using ::eoscale::testing::TempDir;
-using ::eoscale::testing::WriteFile;
-using ::eoscale::testing::WriteTiff;
-using ::testing::HasSubstr;
-using ::testing::Not;
 
 // Window `w` of `a`, with the geotransform moved to its corner.
 Array Crop(const Array& a, const Window& w) {
@@ -46,13 +36,7 @@ Array Crop(const Array& a, const Window& w) {
 class CliOptionsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    Profile p;
-    p.width = 230;
-    p.height = 170;
-    p.bands = 4;
-    p.type = PixelType::kI16;
-    p.geotransform = {600000.0, 10.0, 0.0, 5000000.0, 0.0, -10.0};
-    p.crs_wkt = testing::EpsgWkt(32631);
+    Profile p = Utm10m(230, 170, 4, PixelType::kI16);
     p.nodata = -32768.0;
     in_ = testing::RandomArray(p, 11);
     auto s = in_.MutableSamples<int16_t>();
@@ -247,4 +231,4 @@ TEST_F(CliOptionsTest, DotTraceAndReportAreWritten) {
 }
 
 }  // namespace
-}  // namespace eoscale
+}  // namespace eoscale::cli_test

@@ -19,15 +19,8 @@
 #include "gtest/gtest.h"
 #include "test_util.h"
 
-namespace eoscale {
+namespace eoscale::cli_test {
 namespace {
-
-using ::eoscale::testing::ReadTiff;
-using ::eoscale::testing::RunCli;
-using ::eoscale::testing::SameBytes;
-using ::eoscale::testing::TempDir;
-using ::eoscale::testing::WriteTiff;
-using ::testing::HasSubstr;
 
 std::vector<std::string> Split(const std::string& command) {
   std::vector<std::string> out;
@@ -48,7 +41,7 @@ std::vector<std::string> Split(const std::string& command) {
 }
 
 // `eoscale pipeline ...`, with {d} replaced by the test folder.
-testing::CliResult Pipeline(const TempDir& dir, std::string command) {
+CliResult Pipeline(const TempDir& dir, std::string command) {
   for (size_t p = command.find("{d}"); p != std::string::npos; p = command.find("{d}")) {
     command.replace(p, 3, dir.path());
   }
@@ -205,4 +198,4 @@ TEST(CliPipelineTest, GrammarErrorsAreUsageErrorsNamingTheStep) {
 }
 
 }  // namespace
-}  // namespace eoscale
+}  // namespace eoscale::cli_test

@@ -1,6 +1,7 @@
-// Runs the `eoscale` program (EOSCALE_CLI_BIN) as a child process for the
-// tests/cli_*_test.cc files: exit status, stdout and stderr, and a handle
-// to signal a run in progress.
+// What the tests/cli_*_test.cc files share: the `eoscale` program
+// (EOSCALE_CLI_BIN) run as a child process (exit status, stdout and stderr,
+// and a handle to signal a run in progress), a georeferenced test grid, and
+// the short names the tests use (namespace eoscale::cli_test).
 #ifndef EOSCALE_TESTS_CLI_PROGRAM_H_
 #define EOSCALE_TESTS_CLI_PROGRAM_H_
 
@@ -18,6 +19,11 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "eoscale/core/profile.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "test_util.h"
 
 namespace eoscale::testing {
 
@@ -125,6 +131,37 @@ inline bool WaitFor(Cli& p, const std::function<bool()>& ready) {
   return false;
 }
 
+// A `width` x `height` grid of 10 m pixels in UTM zone 31N (EPSG:32631),
+// upper-left corner (600000, 5000000).
+inline Profile Utm10m(int width, int height, int bands, PixelType type) {
+  Profile p;
+  p.width = width;
+  p.height = height;
+  p.bands = bands;
+  p.type = type;
+  p.geotransform = {600000.0, 10.0, 0.0, 5000000.0, 0.0, -10.0};
+  p.crs_wkt = EpsgWkt(32631);
+  return p;
+}
+
 }  // namespace eoscale::testing
+
+// The CLI tests live in this namespace and use these names unqualified.
+namespace eoscale::cli_test {
+using ::eoscale::testing::Cli;
+using ::eoscale::testing::CliResult;
+using ::eoscale::testing::GdalWarp;
+using ::eoscale::testing::ReadTiff;
+using ::eoscale::testing::RunCli;
+using ::eoscale::testing::SameBytes;
+using ::eoscale::testing::Slurp;
+using ::eoscale::testing::TempDir;
+using ::eoscale::testing::Utm10m;
+using ::eoscale::testing::WaitFor;
+using ::eoscale::testing::WriteFile;
+using ::eoscale::testing::WriteTiff;
+using ::testing::HasSubstr;
+using ::testing::Not;
+}  // namespace eoscale::cli_test
 
 #endif  // EOSCALE_TESTS_CLI_PROGRAM_H_

@@ -13,15 +13,8 @@
 #include "gtest/gtest.h"
 #include "test_util.h"
 
-namespace eoscale {
+namespace eoscale::cli_test {
 namespace {
-
-using ::eoscale::testing::Cli;
-using ::eoscale::testing::Slurp;
-using ::eoscale::testing::TempDir;
-using ::eoscale::testing::WaitFor;
-using ::eoscale::testing::WriteFile;
-using ::testing::HasSubstr;
 
 class CliSignalTest : public ::testing::Test {
  protected:
@@ -86,4 +79,4 @@ TEST_F(CliSignalTest, StoppedDuringTheCogTranslationLeavesNoTemporary) {
 }
 
 }  // namespace
-}  // namespace eoscale
+}  // namespace eoscale::cli_test

@@ -15,13 +15,8 @@
 #include "gtest/gtest.h"
 #include "test_util.h"
 
-namespace eoscale {
+namespace eoscale::cli_test {
 namespace {
-
-using ::eoscale::testing::RunCli;
-using ::eoscale::testing::TempDir;
-using ::eoscale::testing::WriteTiff;
-using ::testing::HasSubstr;
 
 // The number after "key": in `json`, from `from` on; NaN for null.
 double Field(const std::string& json, const std::string& key, size_t* from) {
@@ -167,4 +162,4 @@ TEST_F(CliStatsTest, UsageErrors) {
 }
 
 }  // namespace
-}  // namespace eoscale
+}  // namespace eoscale::cli_test

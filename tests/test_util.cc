@@ -13,6 +13,8 @@
 #include "cpl_string.h"
 #include "eoscale/io/gdal_raster.h"
 #include "gdal.h"
+#include "gdal_utils.h"
+#include "gtest/gtest.h"
 #include "ogr_srs_api.h"
 
 namespace eoscale::testing {
@@ -139,6 +141,29 @@ bool SameBytes(const Array& a, const Array& b) {
   return a.profile().width == b.profile().width && a.profile().height == b.profile().height &&
          a.profile().bands == b.profile().bands && a.profile().type == b.profile().type && a.bytes() == b.bytes() &&
          std::memcmp(a.data(), b.data(), a.bytes()) == 0;
+}
+
+void GdalWarp(const std::string& in, const std::string& out, const std::vector<std::string>& args) {
+  GDALAllRegister();
+  CPLStringList argv;
+  for (const std::string& a : args) argv.AddString(a.c_str());
+  argv.AddString("-et");
+  argv.AddString("0");
+  GDALWarpAppOptions* o = GDALWarpAppOptionsNew(argv.List(), nullptr);
+  if (o == nullptr) {
+    ADD_FAILURE() << "bad gdalwarp options";
+    return;
+  }
+  GDALDatasetH src = GDALOpen(in.c_str(), GA_ReadOnly);
+  GDALDatasetH dst = nullptr;
+  if (src != nullptr) {
+    int usage_error = 0;
+    dst = GDALWarp(out.c_str(), nullptr, 1, &src, o, &usage_error);
+  }
+  GDALWarpAppOptionsFree(o);
+  if (src == nullptr || dst == nullptr) ADD_FAILURE() << "gdalwarp " << in << " -> " << out << " failed";
+  if (dst != nullptr) GDALClose(dst);
+  if (src != nullptr) GDALClose(src);
 }
 
 }  // namespace eoscale::testing

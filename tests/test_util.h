@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "eoscale/core/array.h"
 #include "eoscale/core/profile.h"
@@ -53,6 +54,11 @@ Array ReadTiff(const std::string& path);
 
 // True when both arrays have the same profile size/type and identical bytes.
 bool SameBytes(const Array& a, const Array& b);
+
+// gdalwarp `args` from `in` to `out` (GDAL's GDALWarp), with an exact
+// transformer (-et 0) as the engine's aligned reads; fails the test (ADD_FAILURE) on
+// an error.
+void GdalWarp(const std::string& in, const std::string& out, const std::vector<std::string>& args);
 
 }  // namespace eoscale::testing
 

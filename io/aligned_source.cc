@@ -1,72 +1,31 @@
-#include "aligned_source.h"
+#include "eoscale/io/aligned_source.h"
 
 #include <sys/stat.h>
 
 #include <array>
+#include <cmath>
 #include <mutex>
+#include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "cpl_conv.h"
 #include "cpl_error.h"
 #include "cpl_string.h"
+#include "eoscale/io/gdal_util.h"
 #include "gdal.h"
 #include "gdal_alg.h"
 #include "gdalwarper.h"
+#include "ogr_srs_api.h"
 
-namespace eoscale::cli {
+namespace eoscale::io {
 
 namespace {
 
-// GDAL's messages during one call on this thread, instead of printed.
-class Errors {
- public:
-  Errors() { CPLPushErrorHandlerEx(&Handler, this); }
-  ~Errors() { CPLPopErrorHandler(); }
-  const std::string& text() const { return text_; }
-
- private:
-  static void CPL_STDCALL Handler(CPLErr level, CPLErrorNum, const char* msg) {
-    if (level < CE_Failure) return;
-    auto* self = static_cast<Errors*>(CPLGetErrorHandlerUserData());
-    if (!self->text_.empty()) self->text_ += "; ";
-    self->text_ += msg;
-  }
-  std::string text_;
-};
-
-absl::StatusOr<PixelType> FromGdal(GDALDataType t) {
-  switch (t) {
-    case GDT_Byte: return PixelType::kU8;
-    case GDT_UInt16: return PixelType::kU16;
-    case GDT_Int16: return PixelType::kI16;
-    case GDT_UInt32: return PixelType::kU32;
-    case GDT_Int32: return PixelType::kI32;
-    case GDT_Float32: return PixelType::kF32;
-    case GDT_Float64: return PixelType::kF64;
-    default: break;
-  }
-#if GDAL_VERSION_NUM >= 3070000
-  if (t == GDT_Int8) return PixelType::kI8;
-#endif
-  return absl::InvalidArgumentError(absl::StrCat("unsupported pixel type ", GDALGetDataTypeName(t)));
-}
-
-GDALDataType ToGdal(PixelType t) {
-  switch (t) {
-    case PixelType::kU8: return GDT_Byte;
-    case PixelType::kI8: return GDT_Byte;  // read signed through PIXELTYPE=SIGNEDBYTE files: not supported here
-    case PixelType::kU16: return GDT_UInt16;
-    case PixelType::kI16: return GDT_Int16;
-    case PixelType::kU32: return GDT_UInt32;
-    case PixelType::kI32: return GDT_Int32;
-    case PixelType::kF32: return GDT_Float32;
-    case PixelType::kF64: break;
-  }
-  return GDT_Float64;
-}
+using internal::FromGdal;
+using internal::ScopedGdalErrors;
+using internal::ToGdal;
 
 // One source dataset and its warped VRT onto the grid.
 struct Handle {
@@ -91,10 +50,10 @@ class AlignedSource : public RasterSource {
 
   // Opens one handle (also the first, whose figures the profile takes).
   absl::StatusOr<std::unique_ptr<Handle>> MakeHandle() const {
-    Errors errors;
+    ScopedGdalErrors errors;
     auto h = std::make_unique<Handle>();
     h->source = GDALOpenEx(path_.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY, nullptr, nullptr, nullptr);
-    if (h->source == nullptr) return absl::NotFoundError(absl::StrCat("cannot open '", path_, "': ", errors.text()));
+    if (h->source == nullptr) return absl::NotFoundError(absl::StrCat("cannot open '", path_, "': ", errors.message()));
     GDALWarpOptions* wo = GDALCreateWarpOptions();
     wo->hSrcDS = h->source;
     wo->eResampleAlg = static_cast<GDALResampleAlg>(resampling_);
@@ -118,7 +77,7 @@ class AlignedSource : public RasterSource {
     CSLDestroy(to);
     if (wo->pTransformerArg == nullptr) {
       GDALDestroyWarpOptions(wo);
-      return absl::InvalidArgumentError(absl::StrCat("cannot align '", path_, "': ", errors.text()));
+      return absl::InvalidArgumentError(absl::StrCat("cannot align '", path_, "': ", errors.message()));
     }
     std::array<double, 6> gt = profile_.geotransform;
     GDALSetGenImgProjTransformerDstGeoTransform(wo->pTransformerArg, gt.data());
@@ -127,7 +86,7 @@ class AlignedSource : public RasterSource {
     if (h->vrt == nullptr) {
       GDALDestroyGenImgProjTransformer(wo->pTransformerArg);
       GDALDestroyWarpOptions(wo);
-      return absl::InvalidArgumentError(absl::StrCat("cannot align '", path_, "': ", errors.text()));
+      return absl::InvalidArgumentError(absl::StrCat("cannot align '", path_, "': ", errors.message()));
     }
     // The VRT owns the options (and destroys the transformer) from here on.
     GDALDestroyWarpOptions(wo);
@@ -157,7 +116,7 @@ class AlignedSource : public RasterSource {
     }
     const Window& w = dst.window();
     const int64_t px = static_cast<int64_t>(PixelSize(dst.type()));
-    Errors errors;
+    ScopedGdalErrors errors;
     const CPLErr e = GDALDatasetRasterIOEx(h->vrt, GF_Read, w.x, w.y, w.width, w.height, dst.data(), w.width, w.height,
                                            ToGdal(dst.type()), dst.bands(), nullptr, px, dst.row_stride() * px,
                                            dst.band_stride() * px, nullptr);
@@ -167,7 +126,7 @@ class AlignedSource : public RasterSource {
     }
     if (e != CE_None) {
       return absl::DataLossError(
-          absl::StrCat("reading '", path_, "' aligned, window ", DescribeWindow(w), ": ", errors.text()));
+          absl::StrCat("reading '", path_, "' aligned, window ", DescribeWindow(w), ": ", errors.message()));
     }
     return absl::OkStatus();
   }
@@ -221,14 +180,16 @@ absl::StatusOr<int> ParseResampling(const std::string& name) {
 }
 
 absl::StatusOr<std::shared_ptr<RasterSource>> OpenAligned(const std::string& path, std::vector<int> bands,
-                                                          const Profile& grid, int resampling) {
+                                                          const Profile& grid, const std::string& resampling_name) {
+  absl::StatusOr<int> resampling = ParseResampling(resampling_name);
+  if (!resampling.ok()) return resampling.status();
   if (!grid.HasGeotransform() || grid.crs_wkt.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("cannot align '", path, "': the reference grid has no geotransform or CRS"));
   }
-  Errors errors;
+  ScopedGdalErrors errors;
   GDALDatasetH ds = GDALOpenEx(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY, nullptr, nullptr, nullptr);
-  if (ds == nullptr) return absl::NotFoundError(absl::StrCat("cannot open '", path, "': ", errors.text()));
+  if (ds == nullptr) return absl::NotFoundError(absl::StrCat("cannot open '", path, "': ", errors.message()));
   const int count = GDALGetRasterCount(ds);
   if (bands.empty()) {
     for (int b = 1; b <= count; ++b) bands.push_back(b);
@@ -244,14 +205,19 @@ absl::StatusOr<std::shared_ptr<RasterSource>> OpenAligned(const std::string& pat
   double gt[6];
   const bool georef = GDALGetGeoTransform(ds, gt) == CE_None && wkt != nullptr && *wkt != '\0';
   GDALRasterBandH band = GDALGetRasterBand(ds, bands[0]);
-  absl::StatusOr<PixelType> type = FromGdal(GDALGetRasterDataType(band));
+  const char* pixeltype = GDALGetMetadataItem(band, "PIXELTYPE", "IMAGE_STRUCTURE");
+  const bool signed_byte = pixeltype != nullptr && std::string(pixeltype) == "SIGNEDBYTE";
+  absl::StatusOr<PixelType> type = FromGdal(GDALGetRasterDataType(band), signed_byte);
   int has_nodata = 0;
   const double nodata = GDALGetRasterNoDataValue(band, &has_nodata);
   GDALClose(ds);
   if (!georef) {
     return absl::InvalidArgumentError(absl::StrCat("cannot align '", path, "': it has no geotransform or no CRS"));
   }
-  if (!type.ok()) return absl::InvalidArgumentError(absl::StrCat("'", path, "': ", type.status().message()));
+  if (!type.ok()) return absl::Status(type.status().code(), absl::StrCat("'", path, "': ", type.status().message()));
+  if (*type == PixelType::kI8) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot align '", path, "': signed bytes are not supported"));
+  }
   Profile p;
   p.width = grid.width;
   p.height = grid.height;
@@ -260,11 +226,43 @@ absl::StatusOr<std::shared_ptr<RasterSource>> OpenAligned(const std::string& pat
   p.bands = static_cast<int>(bands.size());
   p.type = *type;
   if (has_nodata) p.nodata = nodata;
-  auto source = std::make_shared<AlignedSource>(path, std::move(bands), p, resampling);
+  auto source = std::make_shared<AlignedSource>(path, std::move(bands), p, *resampling);
   absl::StatusOr<std::unique_ptr<Handle>> first = source->MakeHandle();
   if (!first.ok()) return first.status();
   source->Adopt(*std::move(first));
   return source;
 }
 
-}  // namespace eoscale::cli
+absl::StatusOr<Profile> GridFromExtent(double xmin, double ymin, double xmax, double ymax, double xres, double yres,
+                                       const std::string& crs) {
+  if (!(xres > 0) || !(yres > 0)) {
+    return absl::InvalidArgumentError(absl::StrCat("a grid's resolution must be positive, got ", xres, " x ", yres));
+  }
+  // gdalwarp's rule (-te with -tr): whole pixels, halves rounded up.
+  const double w = std::floor((xmax - xmin + xres / 2) / xres);
+  const double h = std::floor((ymax - ymin + yres / 2) / yres);
+  if (!(w >= 1) || !(h >= 1) || w > (1 << 30) || h > (1 << 30)) {
+    return absl::InvalidArgumentError(absl::StrCat("the extent ", xmin, ",", ymin, ",", xmax, ",", ymax,
+                                                   " holds no whole pixel of ", xres, " x ", yres,
+                                                   " (or more than 2^30 a side)"));
+  }
+  ScopedGdalErrors errors;
+  OGRSpatialReferenceH srs = OSRNewSpatialReference(nullptr);
+  char* wkt = nullptr;
+  const bool ok = OSRSetFromUserInput(srs, crs.c_str()) == OGRERR_NONE && OSRExportToWkt(srs, &wkt) == OGRERR_NONE;
+  Profile p;
+  if (ok) p.crs_wkt = wkt;
+  CPLFree(wkt);
+  OSRDestroySpatialReference(srs);
+  if (!ok || p.crs_wkt.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown CRS '", crs, "': ", errors.message()));
+  }
+  p.width = static_cast<int>(w);
+  p.height = static_cast<int>(h);
+  p.bands = 1;
+  p.type = PixelType::kU8;
+  p.geotransform = {xmin, xres, 0.0, ymax, 0.0, -yres};
+  return p;
+}
+
+}  // namespace eoscale::io
