@@ -62,6 +62,13 @@ void GatheringNode::OnPiece(int input, int64_t tile, int64_t wave, TileBuffer bu
         ready.push_back(std::move(r));
       }
     }
+    // The ready tiles and the gatherer hold their own references: drop this
+    // body's now, before any task runs. In sequential mode this thread may go
+    // on to run the next tasks in the replay's order (GroupRun::Ordered), and
+    // a reference held here kept a tile the replay had freed (a chain of
+    // margin Maps on one 4 MiB tile held 3 tiles under a 2-tile budget, now
+    // and then, under ASan's timing: fault_budget_test's LargeTilesChain).
+    buffer.reset();
     if (run_.sequential()) {
       for (ReadyTile& r : ready) Fire(r);
       ready.clear();
