@@ -522,7 +522,12 @@ TEST(OutputsTest, NoFileDescriptorLeftIsResourceExhaustedSayingSo) {
 
 constexpr int kKillSize = 384, kKillTile = 32;
 
-ChildResult SlowCopy(const std::string& in, const std::string& out, std::function<bool(long long, long long)> at) {
+// `sleep_us` per tile: the runs this test kills at 30 % sleep 20 ms, so that
+// the child cannot finish while this process, slowed by a sanitizer and a
+// loaded machine, is still reading its progress lines (seen under ASan: the
+// second child had committed before the check at "30 %" ran).
+ChildResult SlowCopy(const std::string& in, const std::string& out, std::function<bool(long long, long long)> at,
+                     int sleep_us = 3000) {
   ChildOptions o;
   o.on_line = [at](const std::string& line) {
     long long done = 0, total = 0;
@@ -530,7 +535,7 @@ ChildResult SlowCopy(const std::string& in, const std::string& out, std::functio
     return at(done, total);
   };
   return RunChild({EOSCALE_FAULT_CHILD, in, out, "--tile", std::to_string(kKillTile), "--workers", "2", "--sleep-us",
-                   "3000", "--progress"},
+                   std::to_string(sleep_us), "--progress"},
                   o);
 }
 
@@ -546,7 +551,8 @@ TEST(OutputsTest, StaleTemporariesOfKilledRunsAreRemovedByTheNextRunNeverThoseOf
   { std::ofstream(dir.File(other_stale)) << "x"; }
 
   // 1. Killed at 30 %: its temporary stays.
-  const ChildResult first = SlowCopy(in, out, [](long long d, long long t) { return d * 10 >= t * 3; });
+  const ChildResult first = SlowCopy(
+      in, out, [](long long d, long long t) { return d * 10 >= t * 3; }, 20000);
   ASSERT_EQ(first.signal, SIGKILL) << first.output;
   const std::vector<std::string> stale = TemporariesOf(dir.path(), "out.tif");
   ASSERT_EQ(stale.size(), 1u);
@@ -570,14 +576,14 @@ TEST(OutputsTest, StaleTemporariesOfKilledRunsAreRemovedByTheNextRunNeverThoseOf
       }
     }
     EXPECT_EQ(own, 1);
-    EXPECT_EQ(live, 1) << "the live run's temporary was removed";
+    EXPECT_EQ(live, 1) << "the live run's temporary was removed; temporaries now: " << ::testing::PrintToString(now);
     mine->Abort();
     checked = true;
     return true;  // and kill the second child: its temporary is stale now
-  });
+  }, 20000);
   ASSERT_TRUE(checked);
   ASSERT_EQ(second.signal, SIGKILL) << second.output;
-  ASSERT_EQ(TemporariesOf(dir.path(), "out.tif").size(), 1u);
+  ASSERT_EQ(TemporariesOf(dir.path(), "out.tif").size(), 1u) << second.output;
 
   // 3. A complete run removes it, and leaves nothing else.
   const ChildResult third = SlowCopy(in, out, [](long long, long long) { return false; });
