@@ -55,7 +55,7 @@ void* BufferPool::Allocate(size_t bytes, int tag) {
   const int64_t b = static_cast<int64_t>(bytes);
   void* p = nullptr;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<AdaptiveMutex> lock(mu_);
     auto it = free_.find(bytes);
     if (it != free_.end() && !it->second.empty()) {
       p = it->second.back();
@@ -87,7 +87,7 @@ void BufferPool::Free(void* p, size_t bytes, int tag) {
   if (bytes == 0) bytes = 1;
   const int64_t b = static_cast<int64_t>(bytes);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<AdaptiveMutex> lock(mu_);
     const int64_t live = live_.load(std::memory_order_relaxed) - b;
     live_.store(live, std::memory_order_relaxed);
     if (tag >= 0 && tag < static_cast<int>(tags_.size())) tags_[tag].live -= b;
@@ -101,7 +101,7 @@ void BufferPool::Free(void* p, size_t bytes, int tag) {
 }
 
 void BufferPool::ResetPeak(int num_tags, std::function<int64_t()> probe) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<AdaptiveMutex> lock(mu_);
   peak_.store(live_.load(std::memory_order_relaxed), std::memory_order_relaxed);
   tags_.assign(num_tags, TagFigures{});
   probe_ = std::move(probe);
@@ -109,27 +109,27 @@ void BufferPool::ResetPeak(int num_tags, std::function<int64_t()> probe) {
 }
 
 std::vector<BufferPool::TagFigures> BufferPool::tag_figures() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<AdaptiveMutex> lock(mu_);
   return tags_;
 }
 
 int64_t BufferPool::probe_at_peak() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<AdaptiveMutex> lock(mu_);
   return probe_at_peak_;
 }
 
 int64_t BufferPool::retained_bytes() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<AdaptiveMutex> lock(mu_);
   return retained_;
 }
 
 void BufferPool::set_retain_limit(int64_t limit) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<AdaptiveMutex> lock(mu_);
   retain_limit_ = limit;
 }
 
 void BufferPool::Trim() {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<AdaptiveMutex> lock(mu_);
   for (auto& [size, blocks] : free_) {
     for (void* p : blocks) SystemFree(p, size);
   }

@@ -66,7 +66,7 @@ void TsanBodyStart() { TsanAcquire(&tsan_flow); }
 
 bool Gatherer::Add(int64_t v, absl::FunctionRef<int()> expected, Piece piece, ReadyTile* ready) {
   Shard& s = shards_[static_cast<uint64_t>(v) % kShards];
-  std::lock_guard<std::mutex> l(s.mu);
+  std::lock_guard<AdaptiveMutex> l(s.mu);
   auto [it, inserted] = s.waiting.try_emplace(v);
   Waiting& w = it->second;
   if (inserted) {
@@ -83,7 +83,7 @@ bool Gatherer::Add(int64_t v, absl::FunctionRef<int()> expected, Piece piece, Re
 
 void Gatherer::Clear() {
   for (Shard& s : shards_) {
-    std::lock_guard<std::mutex> l(s.mu);
+    std::lock_guard<AdaptiveMutex> l(s.mu);
     s.waiting.clear();
   }
 }
@@ -236,7 +236,7 @@ void GroupRun::TryAdmit(bool force) {
   absl::InlinedVector<int64_t, 8> admitted;
   const int64_t n = plan_.grid->num_tiles();
   {
-    std::lock_guard<std::mutex> l(admit_mu_);
+    std::lock_guard<AdaptiveMutex> l(admit_mu_);
     while (!stopped_ && next_tile_ < n && !cancelled()) {
       const int64_t c = costs_.Cost(next_tile_);
       const int64_t r = reserved_.load(std::memory_order_acquire);
@@ -354,7 +354,7 @@ absl::Status GroupRun::Execute(int workers, RunStats* stats) {
     }
     TsanBodyStart();
     {
-      std::lock_guard<std::mutex> l(admit_mu_);
+      std::lock_guard<AdaptiveMutex> l(admit_mu_);
       stopped_ = true;
     }
     for (auto& n : nodes_) n->Finish();

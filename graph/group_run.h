@@ -24,6 +24,7 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "eoscale/core/adaptive_mutex.h"
 #include "eoscale/graph/cost_model.h"
 #include "eoscale/graph/plan.h"
 #include "eoscale/graph/run_stats.h"
@@ -96,7 +97,7 @@ class Gatherer {
     ReadyTile tile;
   };
   struct Shard {
-    std::mutex mu;
+    AdaptiveMutex mu;
     absl::flat_hash_map<int64_t, Waiting> waiting;  // guarded by mu
   };
   static constexpr int kShards = 16;
@@ -195,7 +196,7 @@ class GroupRun {
   std::vector<std::unique_ptr<FlowNode>> nodes_;                             // per exec node
   std::vector<int> sources_;
 
-  std::mutex admit_mu_;     // std::mutex: taken on every free
+  AdaptiveMutex admit_mu_;  // taken on every free (core/adaptive_mutex.h)
   int64_t next_tile_ = 0;   // guarded by admit_mu_
   bool stopped_ = false;    // guarded by admit_mu_: the graph is being torn down
   std::atomic<int64_t> reserved_{0};

@@ -22,7 +22,7 @@ class ReduceFlowNode final : public GatheringNode {
   using GatheringNode::GatheringNode;
 
   void Finish() override {
-    std::lock_guard<std::mutex> l(mu_);
+    std::lock_guard<AdaptiveMutex> l(mu_);
     const int64_t n = run_.plan().grid->num_tiles();
     if (folded_ != n || run_.cancelled()) return;
     ReduceNode* r = const_cast<Node*>(run_.plan().exec[exec_].node)->AsReduce();
@@ -74,7 +74,7 @@ class ReduceFlowNode final : public GatheringNode {
 
   // Folds every partial that is next in tile order.
   void Fold(int64_t t, std::optional<std::any> value) {
-    std::lock_guard<std::mutex> l(mu_);
+    std::lock_guard<AdaptiveMutex> l(mu_);
     early_.emplace(t, std::move(value));
     const ReduceNode& n = *run_.plan().exec[exec_].node->AsReduce();
     while (!early_.empty() && early_.begin()->first == folded_ && !run_.cancelled()) {
@@ -98,7 +98,7 @@ class ReduceFlowNode final : public GatheringNode {
     }
   }
 
-  std::mutex mu_;
+  AdaptiveMutex mu_;
   std::map<int64_t, std::optional<std::any>> early_;  // guarded by mu_: partials ahead of the fold
   std::vector<std::any> partials_;     // guarded by mu_: kept for the fold across ranks
   std::any acc_;                       // guarded by mu_
