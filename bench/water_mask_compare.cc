@@ -44,6 +44,7 @@
 #include "absl/strings/str_format.h"
 #include "cpl_error.h"
 #include "gdal_priv.h"
+#include "gdal_utils.h"
 #include "bench_util.h"
 #include "plain_water_mask.h"
 #include "s2_like.h"
@@ -58,7 +59,7 @@ constexpr int kCompareRows = 256;
 constexpr char kUsage[] =
     "usage: water_mask_compare [--size N] [--dates D] [--workers W] [--repeat R]\n"
     "                          [--data-dir DIR] [--tile-size PX] [--memory-budget-mib N]\n"
-    "                          [--smoke]\n"
+    "                          [--interleave band|pixel] [--smoke]\n"
     "\n"
     "Times the engine's multi-date water mask against a plain multi-threaded GDAL\n"
     "loop on synthetic Sentinel-2-like data, runs alternating, each in a forked\n"
@@ -72,6 +73,9 @@ constexpr char kUsage[] =
     "                         ~/.cache/eoscale); inputs go to DIR/s2_like_<N>px_<D>dates\n"
     "  --tile-size PX         engine tile size (default: the engine's)\n"
     "  --memory-budget-mib N  engine memory budget (default: the engine's)\n"
+    "  --interleave pixel     pixel-interleaved inputs (GDAL's default for multi-band\n"
+    "                         GeoTIFF), copied once from the band-interleaved dates\n"
+    "                         into DIR/s2_like_<N>px_<D>dates_pixel (default: band)\n"
     "  --smoke                size 256, 2 dates, 1 run; inputs in the temporary\n"
     "                         directory unless --data-dir is given (for CI)\n"
     "  --help                 this text\n"
@@ -86,6 +90,7 @@ struct Options {
   std::string data_dir;  // "" = the default cache root
   int tile_size = 0;
   int64_t memory_budget_mib = 0;
+  bool pixel = false;  // --interleave pixel
   bool smoke = false;
 };
 
@@ -127,6 +132,9 @@ absl::StatusOr<Options> ParseArgs(int argc, char** argv, bool* help) {
     } else if (name == "--data-dir") {
       o.data_dir = value;
       ok = !value.empty();
+    } else if (name == "--interleave") {
+      ok = value == "band" || value == "pixel";
+      o.pixel = value == "pixel";
     } else if (name == "--tile-size") {
       ok = absl::SimpleAtoi(value, &o.tile_size) && o.tile_size >= 0;
     } else if (name == "--memory-budget-mib") {
@@ -138,6 +146,31 @@ absl::StatusOr<Options> ParseArgs(int argc, char** argv, bool* help) {
       return absl::InvalidArgumentError(absl::StrCat("bad value for ", name, ": '", value, "'"));
   }
   return o;
+}
+
+// Pixel-interleaved copies of `dates` in `dir` (tiled 256 x 256,
+// uncompressed, as the originals), each written under a temporary name and
+// renamed, made only where missing.
+absl::Status PixelInterleavedCopies(const std::vector<std::string>& dates, const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("cannot create ", dir, ": ", ec.message()));
+  for (const std::string& in : dates) {
+    const std::string out = (std::filesystem::path(dir) / std::filesystem::path(in).filename()).string();
+    if (std::filesystem::exists(out)) continue;
+    const std::string tmp = out + ".part";
+    const char* argv[] = {"-q", "-of", "GTiff", "-co", "TILED=YES", "-co", "INTERLEAVE=PIXEL", nullptr};
+    GDALTranslateOptions* opts = GDALTranslateOptionsNew(const_cast<char**>(argv), nullptr);
+    GDALDatasetH src = GDALOpen(in.c_str(), GA_ReadOnly);
+    GDALDatasetH dst = src != nullptr ? GDALTranslate(tmp.c_str(), src, opts, nullptr) : nullptr;
+    GDALTranslateOptionsFree(opts);
+    if (src != nullptr) GDALClose(src);
+    if (dst == nullptr) return absl::InternalError(absl::StrCat("cannot copy ", in, " to ", tmp));
+    GDALClose(dst);
+    std::filesystem::rename(tmp, out, ec);
+    if (ec) return absl::UnavailableError(absl::StrCat("cannot rename ", tmp, ": ", ec.message()));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::filesystem::path> DefaultCacheRoot() {
@@ -338,8 +371,8 @@ int Main(int argc, char** argv) {
   const std::string data_dir =
       (root / absl::StrFormat("s2_like_%dpx_%ddates", o.size, o.dates)).string();
 
-  std::printf("water_mask_compare: %d x %d px, %d dates, %d workers, %d runs each", o.size, o.size,
-              o.dates, o.workers, o.repeat);
+  std::printf("water_mask_compare: %d x %d px, %d dates (%s-interleaved), %d workers, %d runs each", o.size,
+              o.size, o.dates, o.pixel ? "pixel" : "band", o.workers, o.repeat);
   if (o.tile_size > 0) std::printf(", engine tile %d px", o.tile_size);
   if (o.memory_budget_mib > 0)
     std::printf(", engine budget %lld MiB", static_cast<long long>(o.memory_budget_mib));
@@ -351,6 +384,10 @@ int Main(int argc, char** argv) {
     absl::StatusOr<std::vector<std::string>> paths =
         examples::MakeS2Like(data_dir, o.size, o.dates, kSeed);
     if (!paths.ok()) return SetError(report, paths.status());
+    if (o.pixel) {
+      absl::Status st = PixelInterleavedCopies(*paths, data_dir + "_pixel");
+      if (!st.ok()) return SetError(report, st);
+    }
     report->ok = 1;
     report->wall_seconds = Seconds(start);
   });
@@ -361,7 +398,8 @@ int Main(int argc, char** argv) {
   }
   std::vector<std::string> inputs;
   for (int d = 1; d <= o.dates; ++d) {
-    inputs.push_back((std::filesystem::path(data_dir) / absl::StrCat("date_", d, ".tif")).string());
+    inputs.push_back(
+        (std::filesystem::path(o.pixel ? data_dir + "_pixel" : data_dir) / absl::StrCat("date_", d, ".tif")).string());
   }
   const auto warm_start = std::chrono::steady_clock::now();
   absl::StatusOr<int64_t> warm = WarmUp(inputs);

@@ -43,6 +43,7 @@
 #include "eoscale/io/gdal_raster.h"
 #include "eoscale/io/gdal_util.h"
 #include "eoscale/io/handle_pool.h"
+#include "eoscale/io/raw_tiff.h"
 #include "oneapi/tbb/enumerable_thread_specific.h"
 #include "vrtdataset.h"
 
@@ -386,6 +387,9 @@ class GdalSource final : public RasterSource {
     return st;
   }
 
+  // Uncompressed GeoTIFF blocks read without GDAL in between (raw_tiff.h).
+  void SetRaw(std::unique_ptr<internal::RawTiffReader> raw) { raw_ = std::move(raw); }
+
   // The handle used to probe the file is the first idle one.
   void Adopt(GDALDatasetH h) {
     HandlePool::Global().ReserveOpen();
@@ -468,6 +472,20 @@ class GdalSource final : public RasterSource {
   }
 
   absl::Status ReadWith(GDALDatasetH h, const View& dst) {
+    // REQUIRES: h borrowed from the pool (its raw descriptor is attached to it).
+    int fd = raw_ != nullptr ? HandlePool::Global().FdOf(h) : -1;
+    if (raw_ != nullptr && fd < 0) {
+      fd = raw_->OpenFd();
+      if (fd >= 0) HandlePool::Global().AttachFd(h, fd);
+    }
+    if (fd >= 0) {
+      absl::Status error;
+      switch (raw_->Read(h, fd, dst, &error)) {
+        case internal::RawTiffReader::Outcome::kRead: return absl::OkStatus();
+        case internal::RawTiffReader::Outcome::kFailed: return error;
+        case internal::RawTiffReader::Outcome::kFallBack: break;  // GDAL reads it
+      }
+    }
     ScopedGdalErrors errors;
     const Window& w = dst.window();
     const int psize = static_cast<int>(PixelSize(profile_.type));
@@ -564,6 +582,7 @@ class GdalSource final : public RasterSource {
     std::vector<std::byte> data;
   };
   tbb::enumerable_thread_specific<std::vector<BlockMemo>> memos_;
+  std::unique_ptr<internal::RawTiffReader> raw_;
 };
 
 // The files GDAL reads for `h` (the file itself first; a VRT's sources).
@@ -724,8 +743,12 @@ absl::StatusOr<std::unique_ptr<RasterSource>> OpenRaster(const std::string& path
     return absl::UnavailableError(absl::StrCat("'", path, "' changed while it was being opened (", what, ")"));
   }
   OpenHints hints = HintsFor(h, path, S_ISREG(state.mode) && !state.vsi, files);
+  std::unique_ptr<internal::RawTiffReader> raw =
+      S_ISREG(state.mode) && !state.vsi ? internal::RawTiffReader::Probe(h, path, state.dev, state.ino, bands, p.type)
+                                        : nullptr;
   auto src = std::make_unique<GdalSource>(path, std::move(bands), std::move(p), bw, bh, std::move(layout), state,
                                           std::move(files), std::move(file_states), std::move(hints));
+  src->SetRaw(std::move(raw));
   src->Adopt(h);
   return src;
 }

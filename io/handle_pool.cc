@@ -1,6 +1,7 @@
 #include "eoscale/io/handle_pool.h"
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <utility>
@@ -38,14 +39,23 @@ void HandlePool::EraseIdleLocked(LruList::iterator it) {
 }
 
 void HandlePool::EvictLocked(int64_t limit, std::vector<GDALDatasetH>* out) {
-  while (!lru_.empty() && borrowed_ + static_cast<int64_t>(lru_.size()) > limit) {
+  while (!lru_.empty() &&
+         borrowed_ + static_cast<int64_t>(lru_.size()) + static_cast<int64_t>(fds_.size()) > limit) {
     out->push_back(lru_.front().handle);
     EraseIdleLocked(lru_.begin());
   }
 }
 
-void HandlePool::CloseAll(const std::vector<GDALDatasetH>& handles) {
+void HandlePool::DetachLocked(GDALDatasetH h, std::vector<int>* fds) {
+  if (auto it = fds_.find(h); it != fds_.end()) {
+    fds->push_back(it->second);
+    fds_.erase(it);
+  }
+}
+
+void HandlePool::CloseAll(const std::vector<GDALDatasetH>& handles, const std::vector<int>& fds) {
   for (GDALDatasetH h : handles) GDALClose(h);
+  for (int fd : fds) ::close(fd);
 }
 
 GDALDatasetH HandlePool::Borrow(Key key) {
@@ -61,13 +71,15 @@ GDALDatasetH HandlePool::Borrow(Key key) {
 
 void HandlePool::ReserveOpen() {
   std::vector<GDALDatasetH> closing;
+  std::vector<int> fds;
   {
     std::lock_guard<std::mutex> lock(mu_);
     RefreshCapLocked();
     EvictLocked(cap_ - 1, &closing);  // room for the one about to open
     ++borrowed_;
+    for (GDALDatasetH c : closing) DetachLocked(c, &fds);
   }
-  CloseAll(closing);
+  CloseAll(closing, fds);
 }
 
 void HandlePool::CancelOpen() {
@@ -77,26 +89,49 @@ void HandlePool::CancelOpen() {
 
 void HandlePool::Return(Key key, GDALDatasetH h) {
   std::vector<GDALDatasetH> closing;
+  std::vector<int> fds;
   {
     std::lock_guard<std::mutex> lock(mu_);
     --borrowed_;
     lru_.push_back({key, h});
     idle_by_key_[key].push_back(std::prev(lru_.end()));
     EvictLocked(cap_, &closing);
+    for (GDALDatasetH c : closing) DetachLocked(c, &fds);
   }
-  CloseAll(closing);
+  CloseAll(closing, fds);
 }
 
 void HandlePool::Discard(GDALDatasetH h) {
+  std::vector<int> fds;
   {
     std::lock_guard<std::mutex> lock(mu_);
     --borrowed_;
+    DetachLocked(h, &fds);
   }
-  GDALClose(h);
+  CloseAll({h}, fds);
+}
+
+void HandlePool::AttachFd(GDALDatasetH h, int fd) {
+  std::vector<GDALDatasetH> closing;
+  std::vector<int> fds;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    fds_[h] = fd;
+    EvictLocked(cap_, &closing);
+    for (GDALDatasetH c : closing) DetachLocked(c, &fds);
+  }
+  CloseAll(closing, fds);
+}
+
+int HandlePool::FdOf(GDALDatasetH h) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = fds_.find(h);
+  return it == fds_.end() ? -1 : it->second;
 }
 
 void HandlePool::Drop(Key key) {
   std::vector<GDALDatasetH> closing;
+  std::vector<int> fds;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto by_key = idle_by_key_.find(key);
@@ -104,27 +139,32 @@ void HandlePool::Drop(Key key) {
     const std::vector<LruList::iterator> its = by_key->second;
     for (LruList::iterator it : its) {
       closing.push_back(it->handle);
+      DetachLocked(it->handle, &fds);
       EraseIdleLocked(it);
     }
   }
-  CloseAll(closing);
+  CloseAll(closing, fds);
 }
 
 int HandlePool::CloseIdle() {
   std::vector<GDALDatasetH> closing;
+  std::vector<int> fds;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const Idle& i : lru_) closing.push_back(i.handle);
+    for (const Idle& i : lru_) {
+      closing.push_back(i.handle);
+      DetachLocked(i.handle, &fds);
+    }
     lru_.clear();
     idle_by_key_.clear();
   }
-  CloseAll(closing);
+  CloseAll(closing, fds);
   return static_cast<int>(closing.size());
 }
 
 int64_t HandlePool::open_handles() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return borrowed_ + static_cast<int64_t>(lru_.size());
+  return borrowed_ + static_cast<int64_t>(lru_.size()) + static_cast<int64_t>(fds_.size());
 }
 
 int64_t HandlePool::idle_handles() const {
@@ -139,13 +179,15 @@ int64_t HandlePool::cap() const {
 
 void HandlePool::SetCapForTesting(int64_t cap) {
   std::vector<GDALDatasetH> closing;
+  std::vector<int> fds;
   {
     std::lock_guard<std::mutex> lock(mu_);
     cap_for_testing_ = cap;
     RefreshCapLocked();
     EvictLocked(cap_, &closing);
+    for (GDALDatasetH c : closing) DetachLocked(c, &fds);
   }
-  CloseAll(closing);
+  CloseAll(closing, fds);
 }
 
 }  // namespace eoscale::io::internal

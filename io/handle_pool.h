@@ -57,13 +57,21 @@ class HandlePool {
   void Return(Key key, GDALDatasetH h);
   // Closes a borrowed handle instead of returning it (after a failed read).
   void Discard(GDALDatasetH h);
+  // A descriptor of the handle's file that its source reads without GDAL
+  // (raw_tiff.h), owned by the pool from now on: closed with the handle, and
+  // counted against the cap as one more open file. REQUIRES: h is borrowed
+  // and has none yet.
+  void AttachFd(GDALDatasetH h, int fd);
+  // The descriptor attached to borrowed handle h, or -1.
+  int FdOf(GDALDatasetH h) const;
   // Closes every idle handle of `key` (its source is going away).
   void Drop(Key key);
   // Closes every idle handle (of all keys); returns how many. Used when
   // opening a file failed for lack of descriptors, and by tests.
   int CloseIdle();
 
-  // Handles open (idle + borrowed), idle ones, and the cap now in force.
+  // Handles open (idle + borrowed, and their attached descriptors), idle
+  // ones, and the cap now in force.
   int64_t open_handles() const;
   int64_t idle_handles() const;
   int64_t cap() const;
@@ -98,9 +106,11 @@ class HandlePool {
   // `limit` handles are open.
   void EvictLocked(int64_t limit, std::vector<GDALDatasetH>* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EraseIdleLocked(LruList::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves the descriptor attached to h, if any, to `fds`.
+  void DetachLocked(GDALDatasetH h, std::vector<int>* fds) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // GDALClose outside the lock: closing may take time (a VRT closes its
   // sources) and must not hold other readers up.
-  static void CloseAll(const std::vector<GDALDatasetH>& handles);
+  static void CloseAll(const std::vector<GDALDatasetH>& handles, const std::vector<int>& fds = {});
 
   mutable std::mutex mu_;
   Key next_key_ ABSL_GUARDED_BY(mu_) = 1;
@@ -108,6 +118,7 @@ class HandlePool {
   // Idle handles of each key, most recently used last.
   std::unordered_map<Key, std::vector<LruList::iterator>> idle_by_key_ ABSL_GUARDED_BY(mu_);
   int64_t borrowed_ ABSL_GUARDED_BY(mu_) = 0;
+  std::unordered_map<GDALDatasetH, int> fds_ ABSL_GUARDED_BY(mu_);  // attached descriptors
   int64_t cap_for_testing_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t cap_ ABSL_GUARDED_BY(mu_) = CapFromDescriptorLimit();
 };

@@ -22,6 +22,7 @@
 #include "eoscale/core/array.h"
 #include "eoscale/io/gdal_raster.h"
 #include "eoscale/io/handle_pool.h"
+#include "eoscale/io/raw_tiff.h"
 #include "fault_util.h"
 #include "gdal.h"
 #include "gdal_utils.h"
@@ -350,6 +351,9 @@ TEST(HandlePoolTest, SourcesReadInTurnKeepAtMostTheCapOpen) {
     ASSERT_NE(sources.back(), nullptr);
     EXPECT_LE(HandlePool::Global().open_handles(), 8);
   }
+  // Uncompressed GeoTIFFs: read through descriptors of their own
+  // (raw_tiff.h), attached to the pooled handles and counted in the cap.
+  const int64_t raw_before = eoscale::io::internal::RawTiffReadCount();
   for (int round = 0; round < 3; ++round) {
     for (int i = 0; i < 40; ++i) {
       Array a;
@@ -358,6 +362,7 @@ TEST(HandlePoolTest, SourcesReadInTurnKeepAtMostTheCapOpen) {
       EXPECT_LE(HandlePool::Global().open_handles(), 8);
     }
   }
+  EXPECT_EQ(eoscale::io::internal::RawTiffReadCount() - raw_before, 120);
   EXPECT_LE(OpenDescriptors() - fds_before, 8);
   sources.clear();
   EXPECT_EQ(HandlePool::Global().open_handles(), 0);

@@ -1,0 +1,287 @@
+#include "eoscale/io/raw_tiff.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "cpl_string.h"
+#include "eoscale/core/tiling.h"
+
+namespace eoscale::io::internal {
+namespace {
+
+std::atomic<int64_t> g_raw_reads{0};
+
+// At most this many iovecs per preadv (Linux's IOV_MAX is 1024).
+constexpr int kMaxIov = 1000;
+// Row spans shorter than this are read in one piece with their gaps and
+// copied out, rather than each row straight into the tile.
+constexpr int64_t kMinDirectSpan = 512;
+// Gaps longer than this (a narrow tile of a wide strip) are skipped by
+// reading each row on its own rather than into the junk buffer.
+constexpr int64_t kMaxJunk = 16 << 10;
+// A reading thread keeps its buffers between reads up to this size (a
+// larger one, for a window of huge strips, is freed after the read).
+constexpr size_t kKeepBytes = size_t{4} << 20;
+
+bool Is(const char* value, const char* want) { return value != nullptr && EQUAL(value, want); }
+
+// The offset and byte count of block (bx, by) of 1-based `band`, as GDAL's
+// GTiff driver reports them; false when it reports none.
+bool BlockAt(GDALDatasetH h, int band, int bx, int by, int64_t* offset, int64_t* bytes) {
+  GDALRasterBandH b = GDALGetRasterBand(h, band);
+  if (b == nullptr) return false;
+  char key[64];
+  std::snprintf(key, sizeof key, "BLOCK_OFFSET_%d_%d", bx, by);
+  const char* off = GDALGetMetadataItem(b, key, "TIFF");
+  if (off == nullptr) return false;
+  std::snprintf(key, sizeof key, "BLOCK_SIZE_%d_%d", bx, by);
+  const char* size = GDALGetMetadataItem(b, key, "TIFF");
+  if (size == nullptr) return false;
+  *offset = std::strtoll(off, nullptr, 10);
+  *bytes = std::strtoll(size, nullptr, 10);
+  return *offset > 0 && *bytes > 0;
+}
+
+// preadv of `iov` at `offset`, all of it, retrying on EINTR and on the
+// partial reads POSIX allows. Returns 0, the errno of a failure, or -1 when
+// the file ended first.
+int ReadFully(int fd, std::vector<iovec>& iov, int64_t offset) {
+  size_t first = 0;
+  while (first < iov.size()) {
+    const int n = static_cast<int>(std::min<size_t>(iov.size() - first, kMaxIov));
+    const ssize_t got = ::preadv(fd, iov.data() + first, n, static_cast<off_t>(offset));
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    if (got == 0) return -1;
+    offset += got;
+    size_t left = static_cast<size_t>(got);
+    while (first < iov.size() && left >= iov[first].iov_len) left -= iov[first++].iov_len;
+    if (left > 0) {
+      iov[first].iov_base = static_cast<std::byte*>(iov[first].iov_base) + left;
+      iov[first].iov_len -= left;
+    }
+  }
+  return 0;
+}
+
+// Copies sample `s` of `samples` interleaved samples of `n` pixels.
+template <typename T>
+void Deinterleave(const std::byte* src, int samples, int s, int n, std::byte* dst) {
+  const T* in = reinterpret_cast<const T*>(src) + s;
+  T* out = reinterpret_cast<T*>(dst);
+  for (int x = 0; x < n; ++x) out[x] = in[static_cast<int64_t>(x) * samples];
+}
+
+void DeinterleaveRow(const std::byte* src, int samples, int s, int n, int psize, std::byte* dst) {
+  switch (psize) {
+    case 1: Deinterleave<uint8_t>(src, samples, s, n, dst); break;
+    case 2: Deinterleave<uint16_t>(src, samples, s, n, dst); break;
+    case 4: Deinterleave<uint32_t>(src, samples, s, n, dst); break;
+    default: Deinterleave<uint64_t>(src, samples, s, n, dst); break;
+  }
+}
+
+// Per reading thread: the gaps' sink and a pixel-interleaved block's rows.
+struct ThreadBuffers {
+  std::vector<std::byte> junk;
+  std::vector<std::byte> rows;
+  std::vector<iovec> iov;
+};
+thread_local ThreadBuffers t_buffers;
+
+}  // namespace
+
+int64_t RawTiffReadCount() { return g_raw_reads.load(std::memory_order_relaxed); }
+
+std::unique_ptr<RawTiffReader> RawTiffReader::Probe(GDALDatasetH h, const std::string& path, dev_t dev, ino_t ino,
+                                                    const std::vector<int>& bands, PixelType type) {
+  if constexpr (std::endian::native != std::endian::little) return nullptr;
+  if (const char* off = std::getenv("EOSCALE_RAW_TIFF"); off != nullptr && std::strcmp(off, "0") == 0) return nullptr;
+  GDALDriverH d = GDALGetDatasetDriver(h);
+  if (d == nullptr || !Is(GDALGetDriverShortName(d), "GTiff") || bands.empty()) return nullptr;
+  if (path.rfind("/vsi", 0) == 0) return nullptr;
+  if (GDALGetMetadataItem(h, "COMPRESSION", "IMAGE_STRUCTURE") != nullptr) return nullptr;
+  const char* interleave = GDALGetMetadataItem(h, "INTERLEAVE", "IMAGE_STRUCTURE");
+  const int count = GDALGetRasterCount(h);
+  const bool pixel = count > 1 && Is(interleave, "PIXEL");
+  if (count > 1 && !pixel && !Is(interleave, "BAND")) return nullptr;
+  const int psize = static_cast<int>(PixelSize(type));
+  GDALRasterBandH first = GDALGetRasterBand(h, bands[0]);
+  const GDALDataType gt = GDALGetRasterDataType(first);
+  if (GDALGetDataTypeSizeBytes(gt) != psize || GDALDataTypeIsComplex(gt)) return nullptr;
+  int bw = 0, bh = 0;
+  GDALGetBlockSize(first, &bw, &bh);
+  if (bw <= 0 || bh <= 0) return nullptr;
+  // A pixel-interleaved block holds every band: all of them must be plain.
+  std::vector<int> check = bands;
+  if (pixel) {
+    check.clear();
+    for (int b = 1; b <= count; ++b) check.push_back(b);
+  }
+  for (int b : check) {
+    GDALRasterBandH band = GDALGetRasterBand(h, b);
+    if (band == nullptr || GDALGetRasterDataType(band) != gt) return nullptr;
+    if (GDALGetMetadataItem(band, "NBITS", "IMAGE_STRUCTURE") != nullptr) return nullptr;
+    int w = 0, ht = 0;
+    GDALGetBlockSize(band, &w, &ht);
+    if (w != bw || ht != bh) return nullptr;
+  }
+  std::unique_ptr<RawTiffReader> r(new RawTiffReader());
+  r->path_ = path;
+  r->dev_ = dev;
+  r->ino_ = ino;
+  const int fd = r->OpenFd();
+  if (fd < 0) return nullptr;
+  // "II" + 42 (TIFF) or 43 (BigTIFF): little-endian samples.
+  unsigned char magic[4] = {};
+  const bool little = ::pread(fd, magic, 4, 0) == 4 && magic[0] == 'I' && magic[1] == 'I' &&
+                      (magic[2] == 42 || magic[2] == 43) && magic[3] == 0;
+  ::close(fd);
+  if (!little) return nullptr;
+  r->bands_ = bands;
+  r->psize_ = psize;
+  r->block_w_ = bw;
+  r->block_h_ = bh;
+  r->width_ = GDALGetRasterXSize(h);
+  r->height_ = GDALGetRasterYSize(h);
+  r->samples_ = pixel ? count : 1;
+  return r;
+}
+
+int RawTiffReader::OpenFd() const {
+  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || st.st_dev != dev_ || st.st_ino != ino_ || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+RawTiffReader::Outcome RawTiffReader::Read(GDALDatasetH h, int fd, const View& dst, absl::Status* error) const {
+  const Window& w = dst.window();
+  if (w.width <= 0 || w.height <= 0) return Outcome::kRead;
+  if (w.x < 0 || w.y < 0 || w.x + w.width > width_ || w.y + w.height > height_) return Outcome::kFallBack;
+  ThreadBuffers& tb = t_buffers;
+  const int64_t pixel_bytes = int64_t{samples_} * psize_;  // of one pixel in a block
+  const int64_t block_row = int64_t{block_w_} * pixel_bytes;
+  const int bx0 = w.x / block_w_, bx1 = (w.x + w.width - 1) / block_w_;
+  const int by0 = w.y / block_h_, by1 = (w.y + w.height - 1) / block_h_;
+  // Band-interleaved: one pass per selected band; pixel-interleaved: one
+  // pass (the block holds them all).
+  const int passes = samples_ > 1 ? 1 : static_cast<int>(bands_.size());
+  for (int by = by0; by <= by1; ++by) {
+    const int y0 = std::max(w.y, by * block_h_), y1 = std::min(w.y + w.height, (by + 1) * block_h_);
+    for (int bx = bx0; bx <= bx1; ++bx) {
+      const int x0 = std::max(w.x, bx * block_w_), x1 = std::min(w.x + w.width, (bx + 1) * block_w_);
+      const int64_t lead = int64_t{x0 - bx * block_w_} * pixel_bytes;     // bytes before x0 in a block row
+      const int64_t span = int64_t{x1 - x0} * pixel_bytes;                // wanted bytes of a block row
+      const int64_t gap = block_row - span;                               // bytes between two rows' spans
+      // Straight into the tile: a band-interleaved block whose rows give
+      // spans long enough that the kernel's per-segment cost does not
+      // dominate. Otherwise the rows' byte range is read in one piece and
+      // copied (or de-interleaved) out of it.
+      const bool direct = samples_ == 1 && (span >= kMinDirectSpan || gap > kMaxJunk);
+      const bool row_by_row = direct && gap > kMaxJunk;
+      const int64_t range = int64_t{y1 - y0 - 1} * block_row + span;
+      if (direct && !row_by_row && tb.junk.size() < static_cast<size_t>(gap)) {
+        tb.junk.resize(static_cast<size_t>(gap));
+      }
+      if (!direct && tb.rows.size() < static_cast<size_t>(range)) tb.rows.resize(static_cast<size_t>(range));
+      for (int pass = 0; pass < passes; ++pass) {
+        // Pixel-interleaved blocks are stored under band 1's offsets.
+        const int file_band = samples_ > 1 ? 1 : bands_[pass];
+        int64_t offset = 0, bytes = 0;
+        if (!BlockAt(h, file_band, bx, by, &offset, &bytes)) {
+          Release();
+          return Outcome::kFallBack;
+        }
+        const int64_t first_row = y0 - int64_t{by} * block_h_;
+        // A tiled file's blocks are whole; a strip file's last strip may
+        // hold fewer rows: it must hold the rows read.
+        if (bytes % block_row != 0 || bytes / block_row < y1 - int64_t{by} * block_h_) {
+          Release();
+          return Outcome::kFallBack;
+        }
+        tb.iov.clear();
+        if (row_by_row) {
+          for (int y = y0; y < y1; ++y) {
+            tb.iov.assign(1, iovec{static_cast<std::byte*>(dst.RowPtr(pass, y - w.y)) + int64_t{x0 - w.x} * psize_,
+                                   static_cast<size_t>(span)});
+            const int rc = ReadFully(fd, tb.iov, offset + (first_row + (y - y0)) * block_row + lead);
+            if (rc != 0) return Failed(rc, file_band, bx, by, w, error);
+          }
+          continue;
+        }
+        if (direct) {
+          for (int y = y0; y < y1; ++y) {
+            void* to = static_cast<std::byte*>(dst.RowPtr(pass, y - w.y)) + int64_t{x0 - w.x} * psize_;
+            if (!tb.iov.empty() && static_cast<std::byte*>(tb.iov.back().iov_base) + tb.iov.back().iov_len == to) {
+              tb.iov.back().iov_len += static_cast<size_t>(span);  // contiguous in both: one segment
+            } else {
+              tb.iov.push_back(iovec{to, static_cast<size_t>(span)});
+            }
+            if (gap > 0 && y + 1 < y1) tb.iov.push_back(iovec{tb.junk.data(), static_cast<size_t>(gap)});
+          }
+        } else {
+          tb.iov.push_back(iovec{tb.rows.data(), static_cast<size_t>(range)});
+        }
+        const int rc = ReadFully(fd, tb.iov, offset + first_row * block_row + lead);
+        if (rc != 0) return Failed(rc, file_band, bx, by, w, error);
+        if (direct) continue;
+        // Out of the rows read: this pass's band, or every selected band of
+        // a pixel-interleaved block.
+        const size_t first = samples_ > 1 ? 0 : static_cast<size_t>(pass);
+        const size_t last = samples_ > 1 ? bands_.size() : first + 1;
+        for (size_t i = first; i < last; ++i) {
+          for (int y = y0; y < y1; ++y) {
+            const std::byte* from = tb.rows.data() + int64_t{y - y0} * block_row;
+            std::byte* to = static_cast<std::byte*>(dst.RowPtr(static_cast<int>(i), y - w.y)) +
+                            int64_t{x0 - w.x} * psize_;
+            if (samples_ == 1) {
+              std::memcpy(to, from, static_cast<size_t>(span));
+            } else {
+              DeinterleaveRow(from, samples_, bands_[i] - 1, x1 - x0, psize_, to);
+            }
+          }
+        }
+      }
+    }
+  }
+  Release();
+  g_raw_reads.fetch_add(1, std::memory_order_relaxed);
+  return Outcome::kRead;
+}
+
+RawTiffReader::Outcome RawTiffReader::Failed(int rc, int band, int bx, int by, const Window& w,
+                                             absl::Status* error) const {
+  Release();
+  *error = absl::DataLossError(absl::StrCat("reading '", path_, "' band ", band, " block ", bx, ",", by, " at ",
+                                            DescribeWindow(w), ": ",
+                                            rc > 0 ? std::strerror(rc) : "the file ends before the block (truncated?)"));
+  return Outcome::kFailed;
+}
+
+void RawTiffReader::Release() {
+  ThreadBuffers& tb = t_buffers;
+  if (tb.rows.capacity() > kKeepBytes) std::vector<std::byte>().swap(tb.rows);
+  if (tb.junk.capacity() > kKeepBytes) std::vector<std::byte>().swap(tb.junk);
+}
+
+}  // namespace eoscale::io::internal
