@@ -87,7 +87,34 @@ void Deinterleave(const std::byte* src, int samples, int s, int n, std::byte* ds
   for (int x = 0; x < n; ++x) out[x] = in[static_cast<int64_t>(x) * samples];
 }
 
+// The same when a pixel's samples fill exactly one word W (2, 4 or 8 bytes):
+// sample s is the word shifted right (little-endian), a contiguous load
+// and a shift that the compiler vectorises.
+template <typename T, typename W>
+void DeinterleaveWord(const std::byte* src, int s, int n, std::byte* dst) {
+  const int shift = 8 * static_cast<int>(sizeof(T)) * s;
+  T* out = reinterpret_cast<T*>(dst);
+  for (int x = 0; x < n; ++x) {
+    W w;
+    std::memcpy(&w, src + static_cast<int64_t>(x) * sizeof(W), sizeof(W));
+    out[x] = static_cast<T>(w >> shift);
+  }
+}
+
 void DeinterleaveRow(const std::byte* src, int samples, int s, int n, int psize, std::byte* dst) {
+  switch (samples * psize) {
+    case 2: DeinterleaveWord<uint8_t, uint16_t>(src, s, n, dst); return;
+    case 4:
+      if (psize == 1) DeinterleaveWord<uint8_t, uint32_t>(src, s, n, dst);
+      else DeinterleaveWord<uint16_t, uint32_t>(src, s, n, dst);
+      return;
+    case 8:
+      if (psize == 1) DeinterleaveWord<uint8_t, uint64_t>(src, s, n, dst);
+      else if (psize == 2) DeinterleaveWord<uint16_t, uint64_t>(src, s, n, dst);
+      else DeinterleaveWord<uint32_t, uint64_t>(src, s, n, dst);
+      return;
+    default: break;
+  }
   switch (psize) {
     case 1: Deinterleave<uint8_t>(src, samples, s, n, dst); break;
     case 2: Deinterleave<uint16_t>(src, samples, s, n, dst); break;

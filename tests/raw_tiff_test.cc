@@ -152,6 +152,22 @@ TEST(RawTiffWideTest, NarrowWindowsOfWideStripsReadRowByRow) {
   EXPECT_GT(CheckWindows(path, {2, 1}, w, h), 0);
 }
 
+TEST(RawTiffPixelTest, TwoAndEightSamplePixelsOfEveryWidth) {
+  // Pixels of 2, 4, 8 and 16 bytes: each de-interleaving loop.
+  testing::TempDir dir;
+  const int w = 97, h = 61;
+  int i = 0;
+  for (const int bands : {2, 8}) {
+    for (const GDALDataType type : {GDT_Byte, GDT_UInt16}) {
+      const std::string path = MakeFile(dir.path(), absl::StrCat("p", i), w, h, bands, type,
+                                        {"TILED=YES", "BLOCKXSIZE=32", "BLOCKYSIZE=16", "INTERLEAVE=PIXEL"},
+                                        30 + static_cast<uint32_t>(i));
+      ++i;
+      EXPECT_GT(CheckWindows(path, {bands, 1}, w, h), 0) << path;
+    }
+  }
+}
+
 TEST(RawTiffFallBackTest, CompressedBigEndianAndNbitsFilesAreReadByGdal) {
   testing::TempDir dir;
   const int w = 150, h = 90;
