@@ -17,12 +17,12 @@
 // tick of the kernel's file clock (a few ms) after OpenRaster is not seen.
 //
 // GDAL's block cache belongs to the host program (its size too). Reads of
-// whole blocks go around it (GDALReadBlock, straight into the tile); other
-// reads go through it, and the blocks they brought in are dropped right after
+// uncompressed GeoTIFFs go around GDAL altogether (io/raw_tiff.h); reads of
+// whole blocks go around the cache (GDALReadBlock, straight into the tile);
+// other reads go through it, and the blocks they brought in are dropped right after
 // (GDALFlushRasterCache on the handle's bands), so that the engine's share of
 // the cache is at most one read per reading thread whatever GDAL_CACHEMAX is.
 #include <fcntl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,7 +31,6 @@
 #include <chrono>
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <mutex>
 #include <utility>
 
@@ -40,126 +39,29 @@
 #include "cpl_conv.h"
 #include "cpl_string.h"
 #include "cpl_vsi.h"
+#include "eoscale/io/file_state.h"
+#include "eoscale/io/gdal_blocks.h"
 #include "eoscale/io/gdal_raster.h"
 #include "eoscale/io/gdal_util.h"
 #include "eoscale/io/handle_pool.h"
 #include "eoscale/io/raw_tiff.h"
 #include "oneapi/tbb/enumerable_thread_specific.h"
-#include "vrtdataset.h"
 
 namespace eoscale::io {
 namespace {
 
+using internal::AppendBlocksBehind;
+using internal::DescribeChange;
+using internal::FileState;
+using internal::FlushBlockCache;
 using internal::FromGdal;
+using internal::OutOfDescriptors;
+using internal::SpecialFileKind;
+using internal::StatFile;
+using internal::TooManyOpenFiles;
 using internal::HandlePool;
 using internal::ScopedGdalErrors;
 using internal::ToGdal;
-
-bool IsVsiPath(const std::string& path) { return path.rfind("/vsi", 0) == 0; }
-
-// What a file was when the source saw it. For GDAL virtual paths (/vsimem/,
-// /vsizip/...) only the size and modification time are known.
-struct FileState {
-  bool exists = false;
-  int error = 0;  // errno of a failed stat
-  bool vsi = false;
-  mode_t mode = 0;
-  dev_t dev = 0;
-  ino_t ino = 0;
-  int64_t mtime_ns = 0;
-  int64_t size = 0;
-};
-
-FileState StatFile(const std::string& path) {
-  FileState f;
-  f.vsi = IsVsiPath(path);
-  if (f.vsi) {
-    VSIStatBufL st;
-    if (VSIStatExL(path.c_str(), &st, VSI_STAT_EXISTS_FLAG | VSI_STAT_NATURE_FLAG | VSI_STAT_SIZE_FLAG) != 0) {
-      f.error = ENOENT;
-      return f;
-    }
-    f.exists = true;
-    f.mode = st.st_mode;
-    f.mtime_ns = static_cast<int64_t>(st.st_mtime) * 1000000000;
-    f.size = static_cast<int64_t>(st.st_size);
-    return f;
-  }
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) {
-    f.error = errno;
-    return f;
-  }
-  f.exists = true;
-  f.mode = st.st_mode;
-  f.dev = st.st_dev;
-  f.ino = st.st_ino;
-  f.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-  f.size = static_cast<int64_t>(st.st_size);
-  return f;
-}
-
-// "2026-12-04 19:12:36.123456789 UTC".
-std::string FormatTime(int64_t ns) {
-  const time_t s = static_cast<time_t>(ns / 1000000000);
-  struct tm tm;
-  gmtime_r(&s, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-  char frac[16];
-  std::snprintf(frac, sizeof frac, ".%09lld", static_cast<long long>(ns % 1000000000));
-  return absl::StrCat(buf, frac, " UTC");
-}
-
-// What differs between two states of one file ("" when nothing does).
-std::string DescribeChange(const FileState& before, const FileState& now) {
-  if (!before.exists) return now.exists ? "it did not exist when opened and now does" : "";
-  if (!now.exists) return "it no longer exists";
-  std::vector<std::string> what;
-  if (!before.vsi && (before.dev != now.dev || before.ino != now.ino)) {
-    what.push_back(absl::StrCat("replaced by another file: device ", before.dev, " inode ", before.ino,
-                                " -> device ", now.dev, " inode ", now.ino));
-  }
-  if ((before.mode & S_IFMT) != (now.mode & S_IFMT)) what.push_back("replaced by something that is not a file");
-  if (before.mtime_ns != now.mtime_ns) {
-    what.push_back(absl::StrCat("modification time ", FormatTime(before.mtime_ns), " -> ", FormatTime(now.mtime_ns)));
-  }
-  if (before.size != now.size) what.push_back(absl::StrCat("file size ", before.size, " -> ", now.size, " bytes"));
-  return absl::StrJoin(what, "; ");
-}
-
-// A FIFO, a device or a socket: opening one can block for ever (a FIFO
-// without a writer) or read something that is not a file.
-const char* SpecialFileKind(mode_t mode) {
-  if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
-  if (S_ISCHR(mode)) return "a character device";
-  if (S_ISBLK(mode)) return "a block device";
-  if (S_ISSOCK(mode)) return "a socket";
-  return nullptr;
-}
-
-// True when the process has no descriptor left (or the system none):
-// `saved_errno` is errno right after the failed call; a probe settles it.
-bool OutOfDescriptors(int saved_errno) {
-  if (saved_errno == EMFILE || saved_errno == ENFILE) return true;
-  const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::close(fd);
-    return false;
-  }
-  return errno == EMFILE || errno == ENFILE;
-}
-
-std::string TooManyOpenFiles() {
-  struct rlimit rl;
-  std::string limit = "unknown";
-  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-    limit = rl.rlim_cur == RLIM_INFINITY ? std::string("unlimited") : absl::StrCat(rl.rlim_cur);
-  }
-  return absl::StrCat("too many open files: the process limit (ulimit -n) is ", limit,
-                      " (eoscale keeps at most ", HandlePool::Global().cap(),
-                      " GDAL handles open; the rest are the host's, the outputs' and GDAL's own)");
-}
 
 // What OpenRaster learnt that makes reopening cheaper: the driver that read
 // the file (GDAL then skips asking every driver) and the files beside it that
@@ -260,78 +162,6 @@ std::string DescribeChange(const Layout& before, const Layout& now, const std::v
     }
   }
   return absl::StrJoin(what, "; ");
-}
-
-// Appends the blocks of the files behind `band`: for a VRT band, those of
-// its sources' bands, looked through recursively (a gdalbuildvrt mosaic of
-// 256 x 256-tiled GeoTIFFs has bands of 128 x 128 blocks: tiles aligned to
-// 128 would decode each source block 4 times); for any other band, or a VRT
-// source that is not a simple one, the band's own blocks. gdalbuildvrt
-// records each source's block size in the VRT, so asking does not open the
-// sources (only a VRT named as a source is opened, to look through it).
-void AppendBlocksBehind(GDALRasterBand* band, int depth, std::vector<BlockSize>* out) {
-  auto* vrt = dynamic_cast<VRTSourcedRasterBand*>(band);
-  std::vector<GDALRasterBand*> sources;
-  for (int i = 0; vrt != nullptr && depth < 8 && i < vrt->nSources; ++i) {
-    auto* simple = dynamic_cast<VRTSimpleSource*>(vrt->papoSources[i]);
-    GDALRasterBand* src = simple != nullptr ? simple->GetRasterBand() : nullptr;
-    if (src == nullptr) {
-      sources.clear();
-      break;
-    }
-    sources.push_back(src);
-  }
-  for (GDALRasterBand* src : sources) {
-    // A VRT reads another VRT through a proxy band reporting the inner
-    // VRT's own (128 x 128) blocks: open the inner VRT to look through it.
-    GDALDataset* ds = src->GetDataset();
-    if (dynamic_cast<VRTSourcedRasterBand*>(src) == nullptr && ds != nullptr &&
-        EQUAL(CPLGetExtension(ds->GetDescription()), "vrt")) {
-      ScopedGdalErrors quiet;  // a failure only means the proxy's blocks are used
-      const char* const vrt_only[] = {"VRT", nullptr};
-      GDALDatasetH inner =
-          GDALOpenEx(ds->GetDescription(), GDAL_OF_RASTER | GDAL_OF_READONLY, vrt_only, nullptr, nullptr);
-      if (inner != nullptr && src->GetBand() >= 1 && src->GetBand() <= GDALGetRasterCount(inner)) {
-        AppendBlocksBehind(GDALRasterBand::FromHandle(GDALGetRasterBand(inner, src->GetBand())), depth + 1, out);
-        GDALClose(inner);
-        continue;
-      }
-      if (inner != nullptr) GDALClose(inner);
-    }
-    AppendBlocksBehind(src, depth + 1, out);
-  }
-  if (!sources.empty()) return;
-  int bw = 0, bh = 0;
-  band->GetBlockSize(&bw, &bh);
-  out->push_back({bw, bh});
-}
-
-// Drops the blocks `h` holds in GDAL's block cache (all its bands: reading
-// one band of a pixel-interleaved GeoTIFF caches the others' blocks too),
-// and for a VRT those that its sources meeting `w` (the window just read)
-// hold: flushing a VRT band does not flush its sources. Measured: the water
-// mask over four 2 x 2 gdalbuildvrt mosaics of 3500^2 GeoTIFFs grew GDAL's
-// cache to 508 MiB of RSS against a 48 MiB budget, and ran 2x slower than
-// with the sources flushed. A source's flush never opens its file.
-void FlushBlockCache(GDALDatasetH h, const Window& w) {
-  const int count = GDALGetRasterCount(h);
-  for (int b = 1; b <= count; ++b) {
-    GDALRasterBandH band = GDALGetRasterBand(h, b);
-    GDALFlushRasterCache(band);
-    auto* vrt = dynamic_cast<VRTSourcedRasterBand*>(GDALRasterBand::FromHandle(band));
-    for (int i = 0; vrt != nullptr && i < vrt->nSources; ++i) {
-      auto* simple = dynamic_cast<VRTSimpleSource*>(vrt->papoSources[i]);
-      if (simple == nullptr) continue;
-      double rx = 0, ry = 0, rw = 0, rh = 0;
-      int sx = 0, sy = 0, sw = 0, sh = 0, ox = 0, oy = 0, ow = 0, oh = 0;
-      bool error = false;
-      if (!simple->GetSrcDstWindow(w.x, w.y, w.width, w.height, w.width, w.height, &rx, &ry, &rw, &rh, &sx, &sy,
-                                   &sw, &sh, &ox, &oy, &ow, &oh, error)) {
-        continue;  // not read for this window
-      }
-      if (GDALRasterBand* src = simple->GetRasterBand(); src != nullptr) src->FlushCache(false);
-    }
-  }
 }
 
 class GdalSource final : public RasterSource {
