@@ -117,7 +117,16 @@ std::shared_ptr<PooledBuffer> GroupRun::NewBuffer(const Profile& p, const Window
 void GroupRun::Free(PooledBuffer* b) {
   const int64_t bytes = static_cast<int64_t>(b->allocated_bytes()) + kTileOverheadBytes;
   delete b;
-  reserved_.fetch_sub(bytes, std::memory_order_acq_rel);
+  reserved_.fetch_sub(bytes, std::memory_order_seq_cst);
+  // Nothing left to admit, or the read-ahead bound holds admission back: the
+  // wave that ends next admits (WaveTaskDone), so this free need not take
+  // the admission lock (most frees, with small tiles). seq_cst here, in
+  // WaveTaskDone and on TryAdmit's loads: either this load sees that wave's
+  // end, or that wave's TryAdmit sees these bytes freed.
+  if (all_admitted_.load(std::memory_order_acquire) ||
+      waves_in_flight_.load(std::memory_order_seq_cst) >= max_waves_) {
+    return;
+  }
   TryAdmit(false);
 }
 
@@ -176,7 +185,7 @@ void GroupRun::DropParked() {
 
 void GroupRun::WaveTaskDone(int64_t wave) {
   if (wave_left_[wave % kWaveSlots].fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    waves_in_flight_.fetch_sub(1, std::memory_order_acq_rel);
+    waves_in_flight_.fetch_sub(1, std::memory_order_seq_cst);
     TryAdmit(false);
   }
 }
@@ -239,7 +248,7 @@ void GroupRun::TryAdmit(bool force) {
     std::lock_guard<AdaptiveMutex> l(admit_mu_);
     while (!stopped_ && next_tile_ < n && !cancelled()) {
       const int64_t c = costs_.Cost(next_tile_);
-      const int64_t r = reserved_.load(std::memory_order_acquire);
+      const int64_t r = reserved_.load(std::memory_order_seq_cst);
       std::atomic<int>& left = wave_left_[next_tile_ % kWaveSlots];
       if (force && in_flight_.load(std::memory_order_acquire) == 0) {
         // Nothing runs, so every wave admitted so far has finished: the
@@ -252,7 +261,7 @@ void GroupRun::TryAdmit(bool force) {
           break;
         }
       } else {
-        const int waves = waves_in_flight_.load(std::memory_order_acquire);
+        const int waves = waves_in_flight_.load(std::memory_order_seq_cst);
         // Sequential mode: one wave at a time (its tasks in the replay's
         // order). Otherwise: within the budget, the read-ahead bound, and a
         // free counter slot.
@@ -268,6 +277,7 @@ void GroupRun::TryAdmit(bool force) {
       Sending(static_cast<int>(sources_.size()));
       admitted.push_back(next_tile_++);
     }
+    if (next_tile_ >= n) all_admitted_.store(true, std::memory_order_release);
   }
   for (int64_t t : admitted) {
     for (int s : sources_) AdmitToSource(*nodes_[s], t);

@@ -207,6 +207,7 @@ class GroupRun {
   static constexpr int kWaveSlots = 64;
   std::unique_ptr<std::atomic<int>[]> wave_left_;
   std::atomic<int> waves_in_flight_{0};
+  std::atomic<bool> all_admitted_{false};  // next_tile_ reached the last tile (never reset)
   int max_waves_ = 4;
   // Sequential mode: the next task in the replay's order, and the tasks
   // ready before their turn.
