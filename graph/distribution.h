@@ -51,6 +51,22 @@ class Distribution {
   // Point to point (blocking): Send to rank `to`, Receive from rank `from`.
   virtual void Send(int to, const std::string& bytes) = 0;
   virtual std::string Receive(int from) = 0;
+  // Collective: returns on every rank at about the same instant (a run's
+  // clocks start there: traces of the ranks line up).
+  virtual void Barrier() = 0;
+
+  // A run's progress, gathered on rank 0 without a collective per tile.
+  // Ranks > 0: PostProgress sends `done` of `total` tile tasks to rank 0
+  // without blocking (one message in flight; a value posted meanwhile is
+  // sent by a later call). Rank 0: PollProgress reads what arrived, the
+  // latest (done, total) of each rank into `done` and `total` (size()
+  // entries; a rank not heard from keeps its entries). Every rank ends a
+  // run's messages with EndProgress (collective), which returns on rank 0
+  // every rank's final (done, total), rank 0's own being those given.
+  virtual void PostProgress(int64_t done, int64_t total) = 0;
+  virtual void PollProgress(std::vector<int64_t>& done, std::vector<int64_t>& total) = 0;
+  virtual void EndProgress(int64_t done, int64_t total, std::vector<int64_t>& all_done,
+                           std::vector<int64_t>& all_total) = 0;
 };
 
 }  // namespace eoscale

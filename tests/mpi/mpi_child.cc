@@ -6,6 +6,13 @@
 // a std::vector<double> (serialised by the reduction itself).
 //
 // Usage: mpi_child MODE RANK OUTPUT [--workers N] [--tile-size PX] [--input IMAGE]
+//                  [--budget-mib N] [--trace FILE] [--dot FILE] [--figures]
+//   --trace FILE, --dot FILE: rank 0 writes the run's Chrome trace, DOT graph
+//   --figures: rank 0 prints "tiles N", "tasks N", "ranks N", one
+//     "per_rank K tiles T owned O tasks N peak P budget B" line per rank,
+//     "progress DONE TOTAL" (its callback's last call), "progress_calls N",
+//     and the memory report; every rank prints
+//     "own K peak P budget B" (its own figures)
 //   MODE run:  prints "sum <hex>" and "blocks <hex> ..." (rank 0 only)
 //   MODE fail: the filter fails on every tile of rank RANK
 //   MODE kill: rank RANK kills itself (SIGKILL) in its first tile
@@ -24,6 +31,7 @@
 #include "absl/strings/str_cat.h"
 #include "eoscale/filters/uniform.h"
 #include "eoscale/graph/context.h"
+#include "eoscale/graph/report.h"
 #include "eoscale/mpi/session.h"
 
 namespace {
@@ -71,15 +79,43 @@ int main(int argc, char** argv) {
   eoscale::ContextOptions co;
   co.tiling.tile_size = 64;
   std::string input;  // --input: the image read from a file instead
-  for (int i = 4; i + 1 < argc; i += 2) {
+  std::string trace, dot;
+  bool figures = false;
+  for (int i = 4; i < argc; i += 2) {
+    if (std::strcmp(argv[i], "--figures") == 0) {
+      figures = true;
+      --i;
+      continue;
+    }
+    if (i + 1 >= argc) return 2;
     if (std::strcmp(argv[i], "--input") == 0) {
       input = argv[i + 1];
+      continue;
+    }
+    if (std::strcmp(argv[i], "--dot") == 0) {
+      dot = argv[i + 1];
+      continue;
+    }
+    if (std::strcmp(argv[i], "--trace") == 0) {
+      trace = argv[i + 1];
+      co.trace = true;
       continue;
     }
     int v = 0;
     if (!absl::SimpleAtoi(argv[i + 1], &v)) return 2;
     if (std::strcmp(argv[i], "--workers") == 0) co.workers = v;
     if (std::strcmp(argv[i], "--tile-size") == 0) co.tiling.tile_size = v;
+    if (std::strcmp(argv[i], "--budget-mib") == 0) co.memory_budget_bytes = int64_t{v} << 20;
+  }
+  // The progress callback's last call and number of calls (calls are one at a time).
+  int64_t last_done = -1, last_total = -1, calls = 0;
+  if (figures) {
+    co.progress = [&](const eoscale::Progress& p) {
+      last_done = p.tiles_done;
+      last_total = p.tiles_total;
+      ++calls;
+      return true;
+    };
   }
   if (mpi) co.distribution = mpi->world();
   const int rank = co.distribution ? co.distribution->rank() : 0;
@@ -149,6 +185,33 @@ int main(int argc, char** argv) {
   auto sv = s->Get();
   auto bv = bl->Get();
   if (!sv.ok() || !bv.ok()) return 1;
+  const eoscale::RunStats& st = c.last_run_stats();
+  if (figures) {
+    const int64_t own_peak = st.per_rank.empty() ? st.peak_live_bytes : st.per_rank[0].peak_live_bytes;
+    std::printf("own %d peak %lld budget %lld\n", rank, static_cast<long long>(own_peak),
+                static_cast<long long>(st.budget_bytes));
+    std::fflush(stdout);
+  }
+  if (rank == 0 && !trace.empty()) {
+    if (absl::Status t = c.WriteTrace(trace); !t.ok()) return 1;
+  }
+  if (rank == 0 && !dot.empty()) {
+    if (absl::Status t = c.WriteDot(dot); !t.ok()) return 1;
+  }
+  if (rank == 0 && figures) {
+    std::printf("tiles %lld\ntasks %lld\nranks %d\n", static_cast<long long>(st.tiles),
+                static_cast<long long>(st.tasks), st.ranks);
+    for (size_t k = 0; k < st.per_rank.size(); ++k) {
+      const eoscale::RankStats& r = st.per_rank[k];
+      std::printf("per_rank %zu tiles %lld owned %lld tasks %lld peak %lld budget %lld\n", k,
+                  static_cast<long long>(r.tiles), static_cast<long long>(r.owned_tiles),
+                  static_cast<long long>(r.tasks), static_cast<long long>(r.peak_live_bytes),
+                  static_cast<long long>(r.budget_bytes));
+    }
+    std::printf("progress %lld %lld\nprogress_calls %lld\n", static_cast<long long>(last_done),
+                static_cast<long long>(last_total), static_cast<long long>(calls));
+    std::printf("%s", eoscale::FormatMemoryReport(st).c_str());
+  }
   if (rank == 0) {
     std::printf("sum %s\nblocks", Hex(*sv).c_str());
     for (double d : *bv) std::printf(" %s", Hex(d).c_str());

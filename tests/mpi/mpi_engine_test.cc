@@ -3,6 +3,7 @@
 // workers; a failing rank fails every rank with its message and leaves
 // nothing; a killed rank fails the job instead of hanging it.
 #include <filesystem>
+#include <sstream>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -59,6 +60,73 @@ TEST_F(MpiEngineTest, ReductionsAndOutputsAreBitwiseTheSingleProcessOnes) {
         EXPECT_EQ(files, std::string(ext) == ".tif" ? 1u : 1u + ranks) << ::testing::PrintToString(FilesIn(sub));
       }
     }
+  }
+}
+
+// The integer after `key` on the line of `text` starting with `key`.
+int64_t Figure(const std::string& text, const std::string& key) {
+  const std::string line = LineStarting(text, key + " ");
+  return line.empty() ? -1 : std::stoll(line.substr(key.size() + 1));
+}
+
+TEST_F(MpiEngineTest, Rank0GathersTheProgressFiguresAndTraceOfEveryRank) {
+  const RunResult ref = RunProgram({EOSCALE_MPI_CHILD, "run", "0", dir_ + "/ref.tif", "--figures"});
+  ASSERT_EQ(ref.status, 0) << ref.err;
+  const int64_t tiles = Figure(ref.out, "tiles");
+  ASSERT_GT(tiles, 1) << ref.out;
+  EXPECT_EQ(Figure(ref.out, "ranks"), 1);
+  for (int ranks = 2; ranks <= 3; ++ranks) {
+    SCOPED_TRACE(::testing::Message() << ranks << " ranks");
+    const std::string sub = dir_ + "/" + std::to_string(ranks);
+    std::filesystem::create_directory(sub);
+    const std::string trace = sub + "/trace.json";
+    const RunResult r = RunMpi(ranks, EOSCALE_MPI_CHILD,
+                               {"run", "0", sub + "/out.tif", "--workers", "2", "--figures", "--trace", trace,
+                                "--dot", sub + "/graph.dot"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(Figure(r.out, "ranks"), ranks) << r.out;
+    // The job's tiles are the single-process grid's: each rank's owned ones.
+    EXPECT_EQ(Figure(r.out, "tiles"), tiles) << r.out;
+    int64_t owned = 0, tasks = 0, lines = 0;
+    for (int k = 0; k < ranks; ++k) {
+      std::istringstream line(LineStarting(r.out, "per_rank " + std::to_string(k) + " "));
+      std::string w;
+      int64_t id = -1, t = 0, o = 0, n = 0, peak = 0, budget = 0;
+      line >> w >> id >> w >> t >> w >> o >> w >> n >> w >> peak >> w >> budget;
+      ASSERT_EQ(id, k) << r.out;
+      ++lines;
+      EXPECT_GT(o, 0);
+      EXPECT_GT(t, o) << "rank " << k << " computes halo rows too";
+      EXPECT_GT(peak, 0);
+      EXPECT_LE(peak, budget);
+      owned += o;
+      tasks += n;
+    }
+    EXPECT_EQ(lines, ranks);
+    EXPECT_EQ(owned, tiles);
+    EXPECT_EQ(Figure(r.out, "tasks"), tasks) << r.out;
+    // Rank 0's progress reached the job's total, having seen more than its own.
+    const std::string progress = LineStarting(r.out, "progress ");
+    EXPECT_EQ(progress, "progress " + std::to_string(tasks) + " " + std::to_string(tasks)) << r.out;
+    EXPECT_GT(Figure(r.out, "progress_calls"), 0);
+    EXPECT_NE(r.out.find(std::to_string(ranks) + " ranks (figures above: the job's"), std::string::npos) << r.out;
+    // The DOT graph: the job's figures, the write under the output's name.
+    const std::string dot = SlurpFile(sub + "/graph.dot");
+    EXPECT_NE(dot.find(std::to_string(ranks) + " ranks x 2 workers, " + std::to_string(tiles) + " tiles"),
+              std::string::npos) << dot;
+    EXPECT_NE(dot.find("write " + sub + "/out.tif"), std::string::npos) << dot;
+    EXPECT_EQ(dot.find("eoscale-part"), std::string::npos) << dot;
+    // One process per rank in the trace, each with tile tasks, none other.
+    const std::string json = SlurpFile(trace);
+    ASSERT_FALSE(json.empty());
+    for (int k = 0; k < ranks; ++k) {
+      EXPECT_NE(json.find("{\"ph\":\"X\",\"pid\":" + std::to_string(k) + ","), std::string::npos) << "rank " << k;
+      EXPECT_NE(json.find("\"args\":{\"name\":\"rank " + std::to_string(k) + "\"}"), std::string::npos) << k;
+    }
+    EXPECT_EQ(json.find("{\"ph\":\"X\",\"pid\":" + std::to_string(ranks) + ","), std::string::npos);
+    size_t events = 0;
+    for (size_t p = 0; (p = json.find("\"ph\":\"X\"", p)) != std::string::npos; ++p) ++events;
+    EXPECT_EQ(static_cast<int64_t>(events), tasks);
   }
 }
 
