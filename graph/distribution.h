@@ -29,8 +29,23 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "eoscale/core/profile.h"
+#include "eoscale/core/tiling.h"
 
 namespace eoscale {
+
+// An uncompressed tiled GeoTIFF written in place by every rank
+// (Distribution::WriteTiffInPlace): rank 0 laid it out under `temp_path`
+// (GDAL allocated every block); each rank copies the blocks of its rows
+// from its part.
+struct InPlaceTiff {
+  std::string temp_path;   // rank 0's: the file laid out (other ranks: ignored)
+  Profile profile;         // of the whole output
+  int block_width = 0;     // its blocks (bands interleaved by band)
+  int block_height = 0;
+  std::string part_path;   // this rank's part (a GeoTIFF), empty when it has none
+  Window part_window;      // the part's place in the output: whole rows of blocks
+};
 
 // Every method but rank() and size() is collective or point to point, and
 // must be called by the ranks in the same order. A communication failure is
@@ -67,6 +82,18 @@ class Distribution {
   virtual void PollProgress(std::vector<int64_t>& done, std::vector<int64_t>& total) = 0;
   virtual void EndProgress(int64_t done, int64_t total, std::vector<int64_t>& all_done,
                            std::vector<int64_t>& all_total) = 0;
+
+  // Whether WriteTiffInPlace is implemented (the same on every rank).
+  virtual bool CanWriteTiffInPlace() const { return false; }
+  // Collective: rank 0 reads the block offsets of `t.temp_path` (its
+  // `prepared` says whether laying it out went well), every rank writes the
+  // blocks of its part at their offsets. The agreed status, on every rank
+  // (as Agree); on failure the file's content is undefined.
+  virtual absl::Status WriteTiffInPlace(const absl::Status& prepared, const InPlaceTiff& t) {
+    (void)prepared;
+    (void)t;
+    return absl::UnimplementedError("this Distribution cannot write a GeoTIFF in place");
+  }
 };
 
 }  // namespace eoscale

@@ -46,6 +46,9 @@ class MpiDistribution final : public Distribution {
   void PollProgress(std::vector<int64_t>& done, std::vector<int64_t>& total) override;
   void EndProgress(int64_t done, int64_t total, std::vector<int64_t>& all_done,
                    std::vector<int64_t>& all_total) override;
+  // mpi_tiff.cc: GDAL reads the layout, MPI_File_write_at writes the blocks.
+  bool CanWriteTiffInPlace() const override { return true; }
+  absl::Status WriteTiffInPlace(const absl::Status& prepared, const InPlaceTiff& t) override;
 
  private:
   explicit MpiDistribution(MPI_Comm comm);

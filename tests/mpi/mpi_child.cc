@@ -6,14 +6,16 @@
 // a std::vector<double> (serialised by the reduction itself).
 //
 // Usage: mpi_child MODE RANK OUTPUT [--workers N] [--tile-size PX] [--input IMAGE]
-//                  [--budget-mib N] [--trace FILE] [--dot FILE] [--figures]
+//                  [--budget-mib N] [--trace FILE] [--dot FILE] [--figures] [--compress]
+//   --compress: OUTPUT written with COMPRESS=DEFLATE
 //   --trace FILE, --dot FILE: rank 0 writes the run's Chrome trace, DOT graph
 //   --figures: rank 0 prints "tiles N", "tasks N", "ranks N", one
 //     "per_rank K tiles T owned O tasks N peak P budget B" line per rank,
 //     "progress DONE TOTAL" (its callback's last call), "progress_calls N",
 //     and the memory report; every rank prints
 //     "own K peak P budget B" (its own figures)
-//   MODE run:  prints "sum <hex>" and "blocks <hex> ..." (rank 0 only)
+//   MODE run:  prints "sum <hex>", "blocks <hex> ...", "halo F" and
+//              "in_place N" (outputs written in place with MPI-IO) on rank 0
 //   MODE fail: the filter fails on every tile of rank RANK
 //   MODE kill: rank RANK kills itself (SIGKILL) in its first tile
 //   MODE noserial: the vector reduction has no serialisation
@@ -81,7 +83,13 @@ int main(int argc, char** argv) {
   std::string input;  // --input: the image read from a file instead
   std::string trace, dot;
   bool figures = false;
+  std::vector<std::string> write_options;  // --compress: DEFLATE
   for (int i = 4; i < argc; i += 2) {
+    if (std::strcmp(argv[i], "--compress") == 0) {
+      write_options.push_back("COMPRESS=DEFLATE");
+      --i;
+      continue;
+    }
     if (std::strcmp(argv[i], "--figures") == 0) {
       figures = true;
       --i;
@@ -174,7 +182,7 @@ int main(int argc, char** argv) {
   auto s = c.Reduce<double>(*smooth, sum);
   auto bl = c.Reduce<std::vector<double>>(*smooth, blocks);
   if (!s.ok() || !bl.ok()) return 1;
-  if (absl::Status st = c.Write((*smooth)[0], output); !st.ok()) {
+  if (absl::Status st = c.Write((*smooth)[0], output, write_options); !st.ok()) {
     std::fprintf(stderr, "mpi_child: %s\n", st.ToString().c_str());
     return 1;
   }
@@ -215,7 +223,7 @@ int main(int argc, char** argv) {
   if (rank == 0) {
     std::printf("sum %s\nblocks", Hex(*sv).c_str());
     for (double d : *bv) std::printf(" %s", Hex(d).c_str());
-    std::printf("\nhalo %.4f\n", c.last_run_stats().halo_fraction);
+    std::printf("\nhalo %.4f\nin_place %d\n", c.last_run_stats().halo_fraction, c.last_run_stats().outputs_in_place);
   }
   return 0;
 }

@@ -53,6 +53,8 @@ TEST_F(MpiEngineTest, ReductionsAndOutputsAreBitwiseTheSingleProcessOnes) {
         EXPECT_TRUE(SameBytes(ReadTiff(out), want));
         // 1000 rows of 64: 16 tile rows; margin 3 recomputes a row per
         // boundary between ranks.
+        // An uncompressed .tif is written in place by every rank (MPI-IO).
+        EXPECT_EQ(LineStarting(r.out, "in_place "), std::string(ext) == ".tif" ? "in_place 1" : "in_place 0");
         const std::string halo = LineStarting(r.out, "halo ");
         EXPECT_EQ(halo == "halo 0.0000", ranks == 1) << halo;
         // A .tif is one file (the parts were removed); a .vrt has one part per rank.
@@ -60,6 +62,41 @@ TEST_F(MpiEngineTest, ReductionsAndOutputsAreBitwiseTheSingleProcessOnes) {
         EXPECT_EQ(files, std::string(ext) == ".tif" ? 1u : 1u + ranks) << ::testing::PrintToString(FilesIn(sub));
       }
     }
+  }
+}
+
+TEST_F(MpiEngineTest, TifsThatCannotBeWrittenInPlaceAreAssembledWithTheSamePixels) {
+  // Compressed, or blocks that a GeoTIFF cannot tile (100 is no multiple of
+  // 16): rank 0 assembles the parts; uncompressed: written in place.
+  struct Case {
+    std::vector<std::string> args;
+    const char* in_place;
+  };
+  const Case cases[] = {{{"--compress"}, "in_place 0"},
+                        {{"--tile-size", "100"}, "in_place 0"},
+                        {{"--tile-size", "128", "--workers", "2"}, "in_place 1"}};
+  int i = 0;
+  for (const Case& c : cases) {
+    const std::string sub = dir_ + "/" + std::to_string(i++);
+    std::filesystem::create_directory(sub);
+    std::vector<std::string> args = {"run", "0", sub + "/ref.tif"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    std::vector<std::string> alone = {EOSCALE_MPI_CHILD};
+    alone.insert(alone.end(), args.begin(), args.end());
+    const RunResult ref = RunProgram(alone);
+    ASSERT_EQ(ref.status, 0) << ref.err;
+    const Array want = ReadTiff(sub + "/ref.tif");
+    for (int ranks = 2; ranks <= 3; ++ranks) {
+      SCOPED_TRACE(::testing::Message() << ::testing::PrintToString(c.args) << ", " << ranks << " ranks");
+      args[2] = sub + "/out" + std::to_string(ranks) + ".tif";
+      const RunResult r = RunMpi(ranks, EOSCALE_MPI_CHILD, args);
+      ASSERT_EQ(r.status, 0) << r.err;
+      EXPECT_EQ(LineStarting(r.out, "in_place "), c.in_place) << r.out;
+      EXPECT_EQ(LineStarting(r.out, "sum "), LineStarting(ref.out, "sum "));
+      EXPECT_TRUE(SameBytes(ReadTiff(args[2]), want));
+    }
+    // Nothing but the outputs: no part or temporary left.
+    EXPECT_EQ(FilesIn(sub), (std::vector<std::string>{"out2.tif", "out3.tif", "ref.tif"}));
   }
 }
 
