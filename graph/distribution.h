@@ -13,8 +13,10 @@
 //   - reductions are folded in tile order across ranks: the value is
 //     bitwise the one a single process folds;
 //   - `out.vrt` is written as one GeoTIFF per rank beside it
-//     (`out.part-K-of-N.tif`) joined by the VRT; any other name is one file
-//     that rank 0 assembles from the ranks' hidden parts;
+//     (`out.part-K-of-N.tif`) joined by the VRT; an uncompressed `.tif` is
+//     laid out by rank 0 and written in place by every rank
+//     (WriteTiffInPlace); any other name is one file that rank 0 assembles
+//     from the ranks' hidden parts;
 //   - all outputs or none across ranks: if one rank fails, every rank's
 //     Run() returns that rank's error and nothing is left under the names.
 // ReadAll is not distributed: every rank computes the whole window.
