@@ -177,8 +177,14 @@ absl::Status FinishDistributed(GraphState& g, Distribution& d, absl::Status loca
   auto abort_all = [&] {
     for (RasterSink* w : writers) w->Abort();
   };
-  // 1. Every rank's part is computed and its files finished (or not).
-  absl::Status st = d.Agree(local);
+  // 1. Every rank's part is computed and its files finished (or not). A
+  // rank that failed on its own tells the others at once, which cancel their
+  // runs (distributed_stats.cc); a run cancelled so is no failure of its own
+  // (the rank that caused it reports one).
+  const bool by_peer = d.size() > 1 && local.code() == absl::StatusCode::kCancelled && d.PeerFailed();
+  if (!local.ok() && !by_peer && d.size() > 1) d.NotifyFailure();
+  absl::Status st = d.Agree(by_peer ? absl::OkStatus() : local);
+  d.EndFailures();
   const std::vector<int64_t> sums = d.SumAll({g.last_stats.owned_pixels, g.last_stats.computed_pixels});
   g.last_stats.owned_pixels = sums[0];
   g.last_stats.computed_pixels = sums[1];

@@ -213,6 +213,8 @@ bool DistributedRunScope::OnProgress(const Progress& p) {
   own_total_ = p.tiles_total;
   // MPI is called from the thread that called Run() only (a task it ran).
   const bool run_thread = std::this_thread::get_id() == run_thread_;
+  // Another rank failed: stop here (FinishDistributed reports its error).
+  if (run_thread && d_->PeerFailed()) return false;
   if (d_->rank() != 0) {
     const auto now = std::chrono::steady_clock::now();
     if (run_thread && now - last_post_ >= kPostEvery) {

@@ -85,6 +85,15 @@ class Distribution {
   virtual void EndProgress(int64_t done, int64_t total, std::vector<int64_t>& all_done,
                            std::vector<int64_t>& all_total) = 0;
 
+  // Early cancellation. A rank whose run failed on its own tells the others
+  // without blocking (NotifyFailure); PeerFailed says, without blocking and
+  // for good once true, whether another rank did (the engine checks it after
+  // each tile task the Run() thread runs, and cancels the run); every rank
+  // ends a run's notices with EndFailures (collective).
+  virtual void NotifyFailure() = 0;
+  virtual bool PeerFailed() = 0;
+  virtual void EndFailures() = 0;
+
   // Whether WriteTiffInPlace is implemented (the same on every rank).
   virtual bool CanWriteTiffInPlace() const { return false; }
   // Collective: rank 0 reads the block offsets of `t.temp_path` (its

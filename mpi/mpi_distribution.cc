@@ -16,6 +16,7 @@ namespace eoscale::mpi {
 namespace {
 constexpr int kTag = 4215;  // on the engine's own communicator
 constexpr int kProgressTag = 4216;
+constexpr int kFailureTag = 4217;
 
 // Waits for `request` without spinning on a core the other ranks need
 // (Open MPI's blocking calls poll).
@@ -186,6 +187,40 @@ void MpiDistribution::EndProgress(int64_t done, int64_t total, std::vector<int64
   heard_done_.assign(size_, 0);
   heard_total_.assign(size_, 0);
   heard_final_.assign(size_, 0);
+}
+
+void MpiDistribution::NotifyFailure() {
+  if (!notices_.empty()) return;
+  for (int k = 0; k < size_; ++k) {
+    if (k == rank_) continue;
+    notices_.emplace_back();
+    MPI_Isend(&notice_, 1, MPI_INT, k, kFailureTag, comm_, &notices_.back());
+  }
+}
+
+bool MpiDistribution::PeerFailed() {
+  if (!peer_failed_) {
+    int flag = 0;
+    MPI_Iprobe(MPI_ANY_SOURCE, kFailureTag, comm_, &flag, MPI_STATUS_IGNORE);
+    peer_failed_ = flag != 0;
+  }
+  return peer_failed_;
+}
+
+void MpiDistribution::EndFailures() {
+  // How many ranks sent notices; this rank receives the others'.
+  const int mine = notices_.empty() ? 0 : 1;
+  int senders = 0;
+  MPI_Request request;
+  MPI_Iallreduce(&mine, &senders, 1, MPI_INT, MPI_SUM, comm_, &request);
+  WaitPolled(&request);
+  for (int n = senders - mine; n > 0; --n) {
+    int v = 0;
+    MPI_Recv(&v, 1, MPI_INT, MPI_ANY_SOURCE, kFailureTag, comm_, MPI_STATUS_IGNORE);
+  }
+  for (MPI_Request& r : notices_) WaitPolled(&r);
+  notices_.clear();
+  peer_failed_ = false;
 }
 
 }  // namespace eoscale::mpi

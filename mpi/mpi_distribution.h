@@ -46,6 +46,9 @@ class MpiDistribution final : public Distribution {
   void PollProgress(std::vector<int64_t>& done, std::vector<int64_t>& total) override;
   void EndProgress(int64_t done, int64_t total, std::vector<int64_t>& all_done,
                    std::vector<int64_t>& all_total) override;
+  void NotifyFailure() override;
+  bool PeerFailed() override;
+  void EndFailures() override;
   // mpi_tiff.cc: GDAL reads the layout, MPI_File_write_at writes the blocks.
   bool CanWriteTiffInPlace() const override { return true; }
   absl::Status WriteTiffInPlace(const absl::Status& prepared, const InPlaceTiff& t) override;
@@ -62,6 +65,9 @@ class MpiDistribution final : public Distribution {
   int64_t last_sent_done_ = -1;
   std::vector<int64_t> heard_done_, heard_total_;  // rank 0: latest from each rank
   std::vector<char> heard_final_;                  // rank 0: the rank ended its run's messages
+  int notice_ = 1;                                 // sent by NotifyFailure
+  std::vector<MPI_Request> notices_;               // NotifyFailure's sends in flight
+  bool peer_failed_ = false;
 };
 
 }  // namespace eoscale::mpi

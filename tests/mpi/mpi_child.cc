@@ -8,6 +8,8 @@
 // Usage: mpi_child MODE RANK OUTPUT [--workers N] [--tile-size PX] [--input IMAGE]
 //                  [--budget-mib N] [--trace FILE] [--dot FILE] [--figures] [--compress]
 //   --compress: OUTPUT written with COMPRESS=DEFLATE
+//   --slow-ms N: each tile of the mean sleeps N ms; with --figures every
+//     rank prints "filtered K N" (tiles its mean ran), even when it failed
 //   --trace FILE, --dot FILE: rank 0 writes the run's Chrome trace, DOT graph
 //   --figures: rank 0 prints "tiles N", "tasks N", "ranks N", one
 //     "per_rank K tiles T owned O tasks N peak P budget B" line per rank,
@@ -22,10 +24,13 @@
 // Exit status: 0, 1 (the run failed: its error on stderr, on every rank).
 #include <signal.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <optional>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -83,6 +88,7 @@ int main(int argc, char** argv) {
   std::string input;  // --input: the image read from a file instead
   std::string trace, dot;
   bool figures = false;
+  int slow_ms = 0;  // --slow-ms: each tile of the mean sleeps this long
   std::vector<std::string> write_options;  // --compress: DEFLATE
   for (int i = 4; i < argc; i += 2) {
     if (std::strcmp(argv[i], "--compress") == 0) {
@@ -113,6 +119,7 @@ int main(int argc, char** argv) {
     if (!absl::SimpleAtoi(argv[i + 1], &v)) return 2;
     if (std::strcmp(argv[i], "--workers") == 0) co.workers = v;
     if (std::strcmp(argv[i], "--tile-size") == 0) co.tiling.tile_size = v;
+    if (std::strcmp(argv[i], "--slow-ms") == 0) slow_ms = v;
     if (std::strcmp(argv[i], "--budget-mib") == 0) co.memory_budget_bytes = int64_t{v} << 20;
   }
   // The progress callback's last call and number of calls (calls are one at a time).
@@ -135,7 +142,11 @@ int main(int argc, char** argv) {
   if (!img.ok()) return 1;
   eoscale::MapFilter mean = eoscale::filters::Uniform(7);
   auto fn = mean.fn;
-  mean.fn = [fn, mode, target, rank](const eoscale::MapTile& t) -> absl::Status {
+  // Tiles this rank filtered (printed as "filtered K N" with --figures).
+  static std::atomic<int64_t> filtered{0};
+  mean.fn = [fn, mode, target, rank, slow_ms](const eoscale::MapTile& t) -> absl::Status {
+    filtered.fetch_add(1);
+    if (slow_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(slow_ms));
     if (rank == target && mode == "fail") return absl::InternalError("injected failure");
     if (rank == target && mode == "kill") ::raise(SIGKILL);
     return fn(t);
@@ -186,13 +197,20 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "mpi_child: %s\n", st.ToString().c_str());
     return 1;
   }
+  auto print_filtered = [&] {
+    if (!figures) return;
+    std::printf("filtered %d %lld\n", rank, static_cast<long long>(filtered.load()));
+    std::fflush(stdout);
+  };
   if (absl::Status st = c.Run(); !st.ok()) {
+    print_filtered();
     std::fprintf(stderr, "mpi_child: %s\n", st.ToString().c_str());
     return 1;
   }
   auto sv = s->Get();
   auto bv = bl->Get();
   if (!sv.ok() || !bv.ok()) return 1;
+  print_filtered();
   const eoscale::RunStats& st = c.last_run_stats();
   if (figures) {
     const int64_t own_peak = st.per_rank.empty() ? st.peak_live_bytes : st.per_rank[0].peak_live_bytes;

@@ -184,6 +184,35 @@ TEST_F(MpiEngineTest, AFailingRankFailsEveryRankWithItsMessageAndLeavesNothing) 
   }
 }
 
+TEST_F(MpiEngineTest, AFailingRankStopsTheOthersAtOnce) {
+  // Tiles of 20 ms on 2 workers: rank 0's share takes about half a second.
+  // When rank 1 fails at its first tile, rank 0 stops within a few tiles
+  // instead of finishing its share, and reports rank 1's error.
+  const RunResult whole =
+      RunMpi(2, EOSCALE_MPI_CHILD, {"run", "0", dir_ + "/whole.vrt", "--slow-ms", "20", "--workers", "2", "--figures"});
+  ASSERT_EQ(whole.status, 0) << whole.err;
+  const std::string all = LineStarting(whole.out, "filtered 0 ");
+  ASSERT_FALSE(all.empty()) << whole.out;
+  const int64_t share = std::stoll(all.substr(11));
+  ASSERT_GE(share, 20);
+  const std::string sub = dir_ + "/early";
+  std::filesystem::create_directory(sub);
+  const RunResult r = RunMpi(2, EOSCALE_MPI_CHILD,
+                             {"fail", "1", sub + "/out.tif", "--slow-ms", "20", "--workers", "2", "--figures"}, 60);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_NE(r.status, 0);
+  const std::string stopped = LineStarting(r.out, "filtered 0 ");
+  ASSERT_FALSE(stopped.empty()) << r.out << r.err;
+  EXPECT_LT(std::stoll(stopped.substr(11)), share / 2) << r.out;
+  // Both ranks report rank 1's failure, not rank 0's cancellation.
+  size_t n = 0;
+  for (size_t p = 0; (p = r.err.find("rank 1 of 2: ", p)) != std::string::npos; ++p) ++n;
+  EXPECT_EQ(n, 2u) << r.err;
+  EXPECT_NE(r.err.find("injected failure"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("cancelled"), std::string::npos) << r.err;
+  EXPECT_TRUE(FilesIn(sub).empty()) << ::testing::PrintToString(FilesIn(sub));
+}
+
 TEST_F(MpiEngineTest, AFailingRunKeepsThePreviousOutputsByteForByte) {
   // A previous output is kept byte for byte when a rank fails.
   const std::string sub = dir_ + "/keep";
