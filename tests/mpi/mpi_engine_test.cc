@@ -67,14 +67,17 @@ TEST_F(MpiEngineTest, ReductionsAndOutputsAreBitwiseTheSingleProcessOnes) {
 
 TEST_F(MpiEngineTest, TifsThatCannotBeWrittenInPlaceAreAssembledWithTheSamePixels) {
   // Compressed, or blocks that a GeoTIFF cannot tile (100 is no multiple of
-  // 16): rank 0 assembles the parts; uncompressed: written in place.
+  // 16): rank 0 assembles the parts; uncompressed tiles or strips: written
+  // in place.
   struct Case {
     std::vector<std::string> args;
     const char* in_place;
   };
   const Case cases[] = {{{"--compress"}, "in_place 0"},
                         {{"--tile-size", "100"}, "in_place 0"},
-                        {{"--tile-size", "128", "--workers", "2"}, "in_place 1"}};
+                        {{"--tile-size", "128", "--workers", "2"}, "in_place 1"},
+                        // 320 >= the width (300): strips, the last one shorter.
+                        {{"--tile-size", "320"}, "in_place 1"}};
   int i = 0;
   for (const Case& c : cases) {
     const std::string sub = dir_ + "/" + std::to_string(i++);
@@ -203,7 +206,8 @@ TEST_F(MpiEngineTest, AFailingRankStopsTheOthersAtOnce) {
   EXPECT_NE(r.status, 0);
   const std::string stopped = LineStarting(r.out, "filtered 0 ");
   ASSERT_FALSE(stopped.empty()) << r.out << r.err;
-  EXPECT_LT(std::stoll(stopped.substr(11)), share / 2) << r.out;
+  // (4 of 45 measured on a loaded 2-core machine; without the notice: 45.)
+  EXPECT_LT(std::stoll(stopped.substr(11)), share * 2 / 3) << r.out;
   // Both ranks report rank 1's failure, not rank 0's cancellation.
   size_t n = 0;
   for (size_t p = 0; (p = r.err.find("rank 1 of 2: ", p)) != std::string::npos; ++p) ++n;
