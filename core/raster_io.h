@@ -78,6 +78,10 @@ class RasterSink {
   // The file this sink replaces at Commit (empty when it writes no file),
   // so that a run can refuse to write one of its inputs or a file twice.
   virtual std::string target() const { return {}; }
+  // After a successful Finish, before Commit: the finished file under its
+  // temporary name, when the sink writes one (else empty). A distributed run
+  // writes an uncompressed GeoTIFF's blocks into it in place (MPI-IO).
+  virtual std::string finished_path() const { return {}; }
 };
 
 // Runs the commit protocol over `sinks` (each already Finished): commits

@@ -5,10 +5,12 @@
 #include "eoscale/graph/distributed_run.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstdio>
 #include <optional>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "eoscale/graph/plan.h"
@@ -134,6 +136,35 @@ absl::Status FoldAcross(GraphState& g, Distribution& d, int node) {
   return absl::OkStatus();
 }
 
+// Whether `out` is written in place with MPI-IO (every rank decides the
+// same): a GeoTIFF through GDAL's format, uncompressed and laid out by the
+// engine (no option but COMPRESS=NONE and BIGTIFF), its blocks tiles of a
+// multiple of 16 pixels (or strips) and every part whole rows of blocks, on
+// a little-endian host. Anything else is assembled by rank 0.
+bool InPlace(const GraphState& g, const Distribution& d, const DistributedOutput& out) {
+  if (out.vrt || !d.CanWriteTiffInPlace() || g.options.format != nullptr) return false;
+  if (std::endian::native != std::endian::little) return false;
+  if (!absl::EndsWithIgnoreCase(out.path, ".tif") && !absl::EndsWithIgnoreCase(out.path, ".tiff")) return false;
+  for (const std::vector<std::string>* list : {&out.profile.writer_options, &out.options}) {
+    for (const std::string& o : *list) {
+      const size_t eq = o.find('=');
+      if (eq == std::string::npos) return false;
+      const std::string key = absl::AsciiStrToUpper(o.substr(0, eq));
+      const std::string value = absl::AsciiStrToUpper(o.substr(eq + 1));
+      if (key == "BIGTIFF" || (key == "COMPRESS" && value == "NONE")) continue;
+      return false;
+    }
+  }
+  const Profile& p = out.profile;
+  const bool strips = out.layout.block_width >= p.width;
+  const int bh = strips ? std::min(out.layout.block_height, p.height) : out.layout.block_height;
+  if (bh <= 0 || (!strips && (out.layout.block_width % 16 != 0 || bh % 16 != 0))) return false;
+  for (const DistributedOutput::Part& part : out.parts) {
+    if (part.window.x != 0 || part.window.width != p.width || part.window.y % bh != 0) return false;
+  }
+  return true;
+}
+
 void RollBack(const std::vector<RasterSink*>& sinks) {
   for (auto it = sinks.rbegin(); it != sinks.rend(); ++it) (*it)->Rollback();
 }
@@ -146,8 +177,14 @@ absl::Status FinishDistributed(GraphState& g, Distribution& d, absl::Status loca
   auto abort_all = [&] {
     for (RasterSink* w : writers) w->Abort();
   };
-  // 1. Every rank's part is computed and its files finished (or not).
-  absl::Status st = d.Agree(local);
+  // 1. Every rank's part is computed and its files finished (or not). A
+  // rank that failed on its own tells the others at once, which cancel their
+  // runs (distributed_stats.cc); a run cancelled so is no failure of its own
+  // (the rank that caused it reports one).
+  const bool by_peer = d.size() > 1 && local.code() == absl::StatusCode::kCancelled && d.PeerFailed();
+  if (!local.ok() && !by_peer && d.size() > 1) d.NotifyFailure();
+  absl::Status st = d.Agree(by_peer ? absl::OkStatus() : local);
+  d.EndFailures();
   const std::vector<int64_t> sums = d.SumAll({g.last_stats.owned_pixels, g.last_stats.computed_pixels});
   g.last_stats.owned_pixels = sums[0];
   g.last_stats.computed_pixels = sums[1];
@@ -175,12 +212,56 @@ absl::Status FinishDistributed(GraphState& g, Distribution& d, absl::Status loca
     abort_all();
     return st;
   }
-  // 4. Rank 0 joins the parts into the outputs and puts them in place.
+  // 4. Uncompressed GeoTIFFs written in place by every rank (MPI-IO): rank
+  // 0 lays the file out through the format's sink (created and finished
+  // with nothing written), every rank writes its blocks into it; rank 0
+  // commits it below with the others.
+  std::vector<std::unique_ptr<RasterSink>> in_place(outputs.size());
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const DistributedOutput& out = outputs[i];
+    if (!InPlace(g, d, out)) continue;
+    InPlaceTiff t;
+    t.profile = out.profile;
+    t.block_width = out.layout.block_width;
+    t.block_height = out.layout.block_height;
+    absl::Status prepared;
+    if (d.rank() == 0) {
+      absl::StatusOr<std::unique_ptr<RasterSink>> sink = g.format->Create(out.path, out.profile, out.layout, out.options);
+      prepared = sink.status();
+      if (prepared.ok()) {
+        in_place[i] = *std::move(sink);
+        prepared = in_place[i]->Finish();
+        t.temp_path = in_place[i]->finished_path();
+        if (prepared.ok() && t.temp_path.empty()) prepared = absl::InternalError("the format's sink has no file");
+      }
+    }
+    for (const DistributedOutput::Part& part : out.parts) {
+      if (part.path == PartPath(out.path, false, d.rank(), d.size())) {
+        t.part_path = part.path;
+        t.part_window = part.window;
+      }
+    }
+    if (st = d.WriteTiffInPlace(prepared, t); !st.ok()) {
+      for (auto& s : in_place) {
+        if (s) s->Abort();
+      }
+      RollBack(committed);
+      abort_all();
+      return st;
+    }
+    ++g.last_stats.outputs_in_place;
+  }
+  // 5. Rank 0 joins the other parts into the outputs and puts them in place.
   std::vector<std::unique_ptr<RasterSink>> joined;
   std::vector<RasterSink*> joined_committed;
   absl::Status join;
   if (d.rank() == 0) {
-    for (const DistributedOutput& out : outputs) {
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      const DistributedOutput& out = outputs[i];
+      if (in_place[i]) {
+        joined.push_back(std::move(in_place[i]));
+        continue;
+      }
       absl::StatusOr<std::unique_ptr<RasterSink>> j = JoinOutput(g, out);
       if (!j.ok()) {
         join = j.status();
@@ -201,7 +282,7 @@ absl::Status FinishDistributed(GraphState& g, Distribution& d, absl::Status loca
     RollBack(committed);
     return st;
   }
-  // 5. Final: drop what the commits replaced, and the hidden parts.
+  // 6. Final: drop what the commits replaced, and the hidden parts.
   for (auto& j : joined) j->Cleanup();
   for (RasterSink* w : writers) w->Cleanup();
   for (const DistributedOutput& out : outputs) {

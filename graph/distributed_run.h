@@ -2,7 +2,8 @@
 // engine (execute.cc) plans each group as one process would, keeps this
 // rank's share of it (RankShare), runs it, and hands the end of the run to
 // FinishDistributed: agreement, reductions folded across ranks in tile
-// order, parts committed, outputs joined on rank 0, all or nothing.
+// order, parts committed, uncompressed GeoTIFFs written in place by every
+// rank, the other outputs joined on rank 0, all or nothing.
 #ifndef EOSCALE_GRAPH_DISTRIBUTED_RUN_H_
 #define EOSCALE_GRAPH_DISTRIBUTED_RUN_H_
 

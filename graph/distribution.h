@@ -13,8 +13,10 @@
 //   - reductions are folded in tile order across ranks: the value is
 //     bitwise the one a single process folds;
 //   - `out.vrt` is written as one GeoTIFF per rank beside it
-//     (`out.part-K-of-N.tif`) joined by the VRT; any other name is one file
-//     that rank 0 assembles from the ranks' hidden parts;
+//     (`out.part-K-of-N.tif`) joined by the VRT; an uncompressed `.tif` is
+//     laid out by rank 0 and written in place by every rank
+//     (WriteTiffInPlace); any other name is one file that rank 0 assembles
+//     from the ranks' hidden parts;
 //   - all outputs or none across ranks: if one rank fails, every rank's
 //     Run() returns that rank's error and nothing is left under the names.
 // ReadAll is not distributed: every rank computes the whole window.
@@ -29,8 +31,23 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "eoscale/core/profile.h"
+#include "eoscale/core/tiling.h"
 
 namespace eoscale {
+
+// An uncompressed tiled GeoTIFF written in place by every rank
+// (Distribution::WriteTiffInPlace): rank 0 laid it out under `temp_path`
+// (GDAL allocated every block); each rank copies the blocks of its rows
+// from its part.
+struct InPlaceTiff {
+  std::string temp_path;   // rank 0's: the file laid out (other ranks: ignored)
+  Profile profile;         // of the whole output
+  int block_width = 0;     // its blocks (bands interleaved by band)
+  int block_height = 0;
+  std::string part_path;   // this rank's part (a GeoTIFF), empty when it has none
+  Window part_window;      // the part's place in the output: whole rows of blocks
+};
 
 // Every method but rank() and size() is collective or point to point, and
 // must be called by the ranks in the same order. A communication failure is
@@ -51,6 +68,43 @@ class Distribution {
   // Point to point (blocking): Send to rank `to`, Receive from rank `from`.
   virtual void Send(int to, const std::string& bytes) = 0;
   virtual std::string Receive(int from) = 0;
+  // Collective: returns on every rank at about the same instant (a run's
+  // clocks start there: traces of the ranks line up).
+  virtual void Barrier() = 0;
+
+  // A run's progress, gathered on rank 0 without a collective per tile.
+  // Ranks > 0: PostProgress sends `done` of `total` tile tasks to rank 0
+  // without blocking (one message in flight; a value posted meanwhile is
+  // sent by a later call). Rank 0: PollProgress reads what arrived, the
+  // latest (done, total) of each rank into `done` and `total` (size()
+  // entries; a rank not heard from keeps its entries). Every rank ends a
+  // run's messages with EndProgress (collective), which returns on rank 0
+  // every rank's final (done, total), rank 0's own being those given.
+  virtual void PostProgress(int64_t done, int64_t total) = 0;
+  virtual void PollProgress(std::vector<int64_t>& done, std::vector<int64_t>& total) = 0;
+  virtual void EndProgress(int64_t done, int64_t total, std::vector<int64_t>& all_done,
+                           std::vector<int64_t>& all_total) = 0;
+
+  // Early cancellation. A rank whose run failed on its own tells the others
+  // without blocking (NotifyFailure); PeerFailed says, without blocking and
+  // for good once true, whether another rank did (the engine checks it after
+  // each tile task the Run() thread runs, and cancels the run); every rank
+  // ends a run's notices with EndFailures (collective).
+  virtual void NotifyFailure() = 0;
+  virtual bool PeerFailed() = 0;
+  virtual void EndFailures() = 0;
+
+  // Whether WriteTiffInPlace is implemented (the same on every rank).
+  virtual bool CanWriteTiffInPlace() const { return false; }
+  // Collective: rank 0 reads the block offsets of `t.temp_path` (its
+  // `prepared` says whether laying it out went well), every rank writes the
+  // blocks of its part at their offsets. The agreed status, on every rank
+  // (as Agree); on failure the file's content is undefined.
+  virtual absl::Status WriteTiffInPlace(const absl::Status& prepared, const InPlaceTiff& t) {
+    (void)prepared;
+    (void)t;
+    return absl::UnimplementedError("this Distribution cannot write a GeoTIFF in place");
+  }
 };
 
 }  // namespace eoscale

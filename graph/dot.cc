@@ -83,11 +83,16 @@ std::string Context::ToDot() const {
 
   std::string out = "digraph eoscale {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n";
   if (ran) {
+    // A distributed run: on rank 0, the job's figures (run_stats.h).
+    const std::string ranks = !s.per_rank.empty() ? absl::StrCat(s.ranks, " ranks x ")
+                              : s.ranks > 1       ? absl::StrCat("rank ", s.rank, " of ", s.ranks, ", ")
+                                                  : "";
     out += absl::StrFormat(
-        "  label=\"run: %.3f s, %d workers, %lld tiles of %dx%d, peak live %.2f MiB (budget %.1f MiB), peak RSS "
-        "%.1f MiB\";\n",
-        s.wall_seconds, s.workers, static_cast<long long>(s.tiles), s.tile_width, s.tile_height,
-        MiB(s.peak_live_bytes), MiB(s.budget_bytes), MiB(s.peak_rss_bytes));
+        "  label=\"run: %.3f s, %s%d workers, %lld tiles of %dx%d, peak live %.2f MiB (budget %.1f MiB), peak RSS "
+        "%.1f MiB%s\";\n",
+        s.wall_seconds, ranks, s.workers, static_cast<long long>(s.tiles), s.tile_width, s.tile_height,
+        MiB(s.peak_live_bytes), MiB(s.budget_bytes), MiB(s.peak_rss_bytes),
+        s.per_rank.empty() ? "" : " (the largest rank's)");
   }
   for (int i = 0; i < n; ++i) {
     const Node& node = *g.nodes[i];

@@ -22,6 +22,7 @@
 #include "eoscale/core/file_identity.h"
 #include "eoscale/graph/cost_model.h"
 #include "eoscale/graph/distributed_run.h"
+#include "eoscale/graph/distributed_stats.h"
 #include "eoscale/graph/graph_state.h"
 #include "eoscale/graph/group_run.h"
 #include "eoscale/graph/plan.h"
@@ -121,6 +122,9 @@ std::vector<int> NeededNodes(const GraphState& g, const std::vector<SinkRequest*
 }  // namespace
 
 absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
+  // Distributed: clocks started together, progress and figures gathered on
+  // rank 0 when everything below is over (distributed_stats.h).
+  DistributedRunScope dist_scope(*this, sinks);
   const auto start = Clock::now();
   last_stats = RunStats{};
   last_stats.workers = options.workers;
@@ -292,6 +296,7 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
       }
       if (share.empty) continue;  // nothing of this group here (its reductions: no partial)
       last_stats.owned_pixels += share.part.Pixels();
+      last_stats.owned_tiles += share.reduce_end - share.reduce_begin;
       last_stats.computed_pixels += share.region.Pixels();
       plan.grid = std::make_unique<GroupGrid>(share.grid, share.region);
       plan.reduce_begin = share.reduce_begin;

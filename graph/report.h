@@ -18,6 +18,8 @@ std::string FormatMemoryReport(const RunStats& stats);
 // Chrome trace-event JSON: one complete ("X") event per tile task (name =
 // node, tid = worker, args = tile and bytes), and counter ("C") events for
 // live tile bytes and process RSS. Opens in Perfetto / chrome://tracing.
+// A distributed run's trace has one process per rank (pid = rank, named
+// "rank K"): on rank 0, every rank's (RunStats::per_rank).
 std::string ChromeTraceJson(const RunStats& stats);
 absl::Status WriteChromeTrace(const RunStats& stats, const std::string& path);
 

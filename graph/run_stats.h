@@ -26,6 +26,7 @@ struct TaskEvent {
   int64_t start_ns = 0;
   int64_t duration_ns = 0;
   int64_t bytes = 0;  // tile bytes the task allocated
+  int rank = 0;       // distributed runs: the rank that ran it
 };
 
 // Sampled about every millisecond while tracing.
@@ -33,6 +34,18 @@ struct CounterSample {
   int64_t time_ns = 0;
   int64_t live_bytes = 0;  // live tile bytes
   int64_t rss_bytes = 0;   // process resident set
+  int rank = 0;            // distributed runs: the rank sampled
+};
+
+// One rank's own figures of a distributed run (RunStats::per_rank).
+struct RankStats {
+  int64_t tiles = 0;        // tiles of its grids (owned rows and halo rows)
+  int64_t owned_tiles = 0;  // tiles of the single-process grids it owns
+  int64_t tasks = 0;
+  int64_t peak_live_bytes = 0;
+  int64_t budget_bytes = 0;
+  int64_t peak_rss_bytes = 0;
+  double wall_seconds = 0;
 };
 
 struct RunStats {
@@ -67,6 +80,20 @@ struct RunStats {
   int64_t owned_pixels = 0;
   int64_t computed_pixels = 0;
   double halo_fraction = 0;
+  // This rank's tiles of the single-process grids (its owned rows).
+  int64_t owned_tiles = 0;
+  // Outputs every rank wrote in place (MPI-IO into one GeoTIFF); the other
+  // .tif outputs were assembled by rank 0 from the ranks' parts.
+  int outputs_in_place = 0;
+  // On rank 0 after a distributed run of several ranks, the job's figures
+  // (the other ranks keep their own, per_rank empty): tiles is the owned
+  // tiles summed (the single-process grids' tiles that meet the outputs);
+  // tasks, per-node tiles, bytes and busy time are summed over the ranks;
+  // peak_live_bytes, peak_rss_bytes, wall_seconds and the nodes'
+  // live_at_peak are the largest rank's; per_rank[k] is rank k's own; the
+  // traces hold every rank's events (TaskEvent::rank), each rank's clock
+  // starting at a barrier shared by the ranks.
+  std::vector<RankStats> per_rank;
   std::vector<NodeStats> nodes;
   // Filled when ContextOptions::trace is set.
   std::vector<TaskEvent> tasks_trace;

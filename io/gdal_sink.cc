@@ -145,6 +145,7 @@ class GeoTiffSink final : public RasterSink {
 
   const std::string& path() const override { return path_; }
   std::string target() const override { return loc_.path(); }
+  std::string finished_path() const override { return state_ == State::kFinished ? TempPath() : std::string(); }
 
   absl::Status Write(const ConstView& src) override {
     absl::Status st = WriteLocked(src);

@@ -15,6 +15,19 @@
 namespace eoscale::mpi {
 namespace {
 constexpr int kTag = 4215;  // on the engine's own communicator
+constexpr int kProgressTag = 4216;
+constexpr int kFailureTag = 4217;
+
+// Waits for `request` without spinning on a core the other ranks need
+// (Open MPI's blocking calls poll).
+void WaitPolled(MPI_Request* request) {
+  int finished = 0;
+  for (int pause_us = 50;; pause_us = std::min(pause_us * 2, 5000)) {
+    MPI_Test(request, &finished, MPI_STATUS_IGNORE);
+    if (finished) return;
+    std::this_thread::sleep_for(std::chrono::microseconds(pause_us));
+  }
+}
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<MpiDistribution>> MpiDistribution::Create(MPI_Comm comm) {
@@ -31,6 +44,9 @@ MpiDistribution::MpiDistribution(MPI_Comm comm) {
   MPI_Comm_dup(comm, &comm_);
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &size_);
+  heard_done_.assign(size_, 0);
+  heard_total_.assign(size_, 0);
+  heard_final_.assign(size_, 0);
 }
 
 MpiDistribution::~MpiDistribution() {
@@ -47,12 +63,7 @@ absl::Status MpiDistribution::Agree(const absl::Status& local) {
   // collectives poll).
   MPI_Request request;
   MPI_Iallreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm_, &request);
-  int finished = 0;
-  for (int pause_us = 50;; pause_us = std::min(pause_us * 2, 5000)) {
-    MPI_Test(&request, &finished, MPI_STATUS_IGNORE);
-    if (finished) break;
-    std::this_thread::sleep_for(std::chrono::microseconds(pause_us));
-  }
+  WaitPolled(&request);
   if (first == size_) return absl::OkStatus();
   std::string m;
   if (rank_ == first) {
@@ -90,6 +101,126 @@ std::string MpiDistribution::Receive(int from) {
   std::string out(static_cast<size_t>(n), '\0');
   MPI_Recv(out.data(), n, MPI_BYTE, from, kTag, comm_, MPI_STATUS_IGNORE);
   return out;
+}
+
+void MpiDistribution::Barrier() {
+  // The ranks arrive at different times: wait without spinning, then leave
+  // together (a blocking barrier among ranks that are all there is short).
+  MPI_Request request;
+  MPI_Ibarrier(comm_, &request);
+  WaitPolled(&request);
+  MPI_Barrier(comm_);
+}
+
+void MpiDistribution::PostProgress(int64_t done, int64_t total) {
+  if (rank_ == 0 || done == last_sent_done_) return;
+  if (send_request_ != MPI_REQUEST_NULL) {
+    int finished = 0;
+    MPI_Test(&send_request_, &finished, MPI_STATUS_IGNORE);
+    if (!finished) return;  // a later call sends the newer value
+  }
+  sending_[0] = done;
+  sending_[1] = total;
+  sending_[2] = 0;
+  last_sent_done_ = done;
+  MPI_Isend(sending_, 3, MPI_INT64_T, 0, kProgressTag, comm_, &send_request_);
+}
+
+void MpiDistribution::ReceiveProgress(const MPI_Status& status) {
+  int64_t m[3] = {0, 0, 0};
+  MPI_Recv(m, 3, MPI_INT64_T, status.MPI_SOURCE, kProgressTag, comm_, MPI_STATUS_IGNORE);
+  heard_done_[status.MPI_SOURCE] = m[0];
+  heard_total_[status.MPI_SOURCE] = m[1];
+  if (m[2] != 0) heard_final_[status.MPI_SOURCE] = 1;
+}
+
+void MpiDistribution::PollProgress(std::vector<int64_t>& done, std::vector<int64_t>& total) {
+  if (rank_ != 0) return;
+  for (;;) {
+    int flag = 0;
+    MPI_Status status;
+    MPI_Iprobe(MPI_ANY_SOURCE, kProgressTag, comm_, &flag, &status);
+    if (!flag) break;
+    ReceiveProgress(status);
+  }
+  done.resize(size_);
+  total.resize(size_);
+  for (int k = 1; k < size_; ++k) {
+    if (heard_total_[k] > 0 || heard_final_[k]) {
+      done[k] = heard_done_[k];
+      total[k] = heard_total_[k];
+    }
+  }
+}
+
+void MpiDistribution::EndProgress(int64_t done, int64_t total, std::vector<int64_t>& all_done,
+                                  std::vector<int64_t>& all_total) {
+  if (rank_ != 0) {
+    // Messages from one rank on one tag arrive in order: the final one is
+    // the last rank 0 reads from this rank for this run.
+    if (send_request_ != MPI_REQUEST_NULL) WaitPolled(&send_request_);
+    sending_[0] = done;
+    sending_[1] = total;
+    sending_[2] = 1;
+    MPI_Isend(sending_, 3, MPI_INT64_T, 0, kProgressTag, comm_, &send_request_);
+    WaitPolled(&send_request_);
+    last_sent_done_ = -1;
+    return;
+  }
+  for (int k = 1; k < size_; ++k) {
+    for (int pause_us = 50; !heard_final_[k]; pause_us = std::min(pause_us * 2, 5000)) {
+      int flag = 0;
+      MPI_Status status;
+      MPI_Iprobe(k, kProgressTag, comm_, &flag, &status);
+      if (flag) {
+        ReceiveProgress(status);
+        pause_us = 25;
+      } else {
+        std::this_thread::sleep_for(std::chrono::microseconds(pause_us));
+      }
+    }
+  }
+  all_done = heard_done_;
+  all_total = heard_total_;
+  all_done[0] = done;
+  all_total[0] = total;
+  heard_done_.assign(size_, 0);
+  heard_total_.assign(size_, 0);
+  heard_final_.assign(size_, 0);
+}
+
+void MpiDistribution::NotifyFailure() {
+  if (!notices_.empty()) return;
+  for (int k = 0; k < size_; ++k) {
+    if (k == rank_) continue;
+    notices_.emplace_back();
+    MPI_Isend(&notice_, 1, MPI_INT, k, kFailureTag, comm_, &notices_.back());
+  }
+}
+
+bool MpiDistribution::PeerFailed() {
+  if (!peer_failed_) {
+    int flag = 0;
+    MPI_Iprobe(MPI_ANY_SOURCE, kFailureTag, comm_, &flag, MPI_STATUS_IGNORE);
+    peer_failed_ = flag != 0;
+  }
+  return peer_failed_;
+}
+
+void MpiDistribution::EndFailures() {
+  // How many ranks sent notices; this rank receives the others'.
+  const int mine = notices_.empty() ? 0 : 1;
+  int senders = 0;
+  MPI_Request request;
+  MPI_Iallreduce(&mine, &senders, 1, MPI_INT, MPI_SUM, comm_, &request);
+  WaitPolled(&request);
+  for (int n = senders - mine; n > 0; --n) {
+    int v = 0;
+    MPI_Recv(&v, 1, MPI_INT, MPI_ANY_SOURCE, kFailureTag, comm_, MPI_STATUS_IGNORE);
+  }
+  for (MPI_Request& r : notices_) WaitPolled(&r);
+  notices_.clear();
+  peer_failed_ = false;
 }
 
 }  // namespace eoscale::mpi

@@ -15,7 +15,9 @@
 
 #include <mpi.h>
 
+#include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "eoscale/graph/distribution.h"
@@ -39,12 +41,33 @@ class MpiDistribution final : public Distribution {
   std::string Broadcast(int root, const std::string& bytes) override;
   void Send(int to, const std::string& bytes) override;
   std::string Receive(int from) override;
+  void Barrier() override;
+  void PostProgress(int64_t done, int64_t total) override;
+  void PollProgress(std::vector<int64_t>& done, std::vector<int64_t>& total) override;
+  void EndProgress(int64_t done, int64_t total, std::vector<int64_t>& all_done,
+                   std::vector<int64_t>& all_total) override;
+  void NotifyFailure() override;
+  bool PeerFailed() override;
+  void EndFailures() override;
+  // mpi_tiff.cc: GDAL reads the layout, MPI_File_write_at writes the blocks.
+  bool CanWriteTiffInPlace() const override { return true; }
+  absl::Status WriteTiffInPlace(const absl::Status& prepared, const InPlaceTiff& t) override;
 
  private:
   explicit MpiDistribution(MPI_Comm comm);
+  // Progress messages: {done, total, final} on a tag of their own.
+  void ReceiveProgress(const MPI_Status& status);
   MPI_Comm comm_;
   int rank_ = 0;
   int size_ = 1;
+  int64_t sending_[3] = {0, 0, 0};  // the message in flight (ranks > 0)
+  MPI_Request send_request_ = MPI_REQUEST_NULL;
+  int64_t last_sent_done_ = -1;
+  std::vector<int64_t> heard_done_, heard_total_;  // rank 0: latest from each rank
+  std::vector<char> heard_final_;                  // rank 0: the rank ended its run's messages
+  int notice_ = 1;                                 // sent by NotifyFailure
+  std::vector<MPI_Request> notices_;               // NotifyFailure's sends in flight
+  bool peer_failed_ = false;
 };
 
 }  // namespace eoscale::mpi

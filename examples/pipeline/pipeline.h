@@ -37,6 +37,7 @@ struct PipelineOptions {
   int workers = 2;
   TilingOptions tiling;
   ProgressCallback progress;  // optional; returning false cancels the run
+  int64_t memory_budget_bytes = 0;  // ContextOptions::memory_budget_bytes (0: the default)
   std::string extension = ".tif";  // of the outputs; ".vrt" in a distributed run: parts joined by a VRT
   // Set: a run across the ranks of a job (ContextOptions::distribution).
   std::shared_ptr<Distribution> distribution;
@@ -85,6 +86,7 @@ inline absl::StatusOr<PipelineResult> RunPipeline(const std::string& input_dsm, 
   co.workers = options.workers;
   co.tiling = options.tiling;
   co.progress = options.progress;
+  co.memory_budget_bytes = options.memory_budget_bytes;
   co.distribution = options.distribution;
   absl::StatusOr<std::unique_ptr<Context>> ctx = Context::Create(co);
   if (!ctx.ok()) return ctx.status();

@@ -144,7 +144,7 @@ absl::StatusOr<WaterMaskResult> RunWaterMask(const std::vector<std::string>& inp
 
   if (absl::Status s = c.Write((*water)[0], output, options.writer_options); !s.ok()) return s;
   if (absl::Status s = c.Run(); !s.ok()) return s;  // the write and the count, in one pass
-  // A distributed run: rank 0 writes its own graph and trace.
+  // A distributed run: rank 0 writes the graph and trace of the whole job (gathered there).
   const bool first_rank = options.distribution == nullptr || options.distribution->rank() == 0;
   if (!options.dot_path.empty() && first_rank) {
     if (absl::Status s = c.WriteDot(options.dot_path); !s.ok()) return s;

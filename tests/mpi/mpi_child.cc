@@ -6,17 +6,31 @@
 // a std::vector<double> (serialised by the reduction itself).
 //
 // Usage: mpi_child MODE RANK OUTPUT [--workers N] [--tile-size PX] [--input IMAGE]
-//   MODE run:  prints "sum <hex>" and "blocks <hex> ..." (rank 0 only)
+//                  [--budget-mib N] [--trace FILE] [--dot FILE] [--figures] [--compress]
+//   --compress: OUTPUT written with COMPRESS=DEFLATE
+//   --slow-ms N: each tile of the mean sleeps N ms; with --figures every
+//     rank prints "filtered K N" (tiles its mean ran), even when it failed
+//   --trace FILE, --dot FILE: rank 0 writes the run's Chrome trace, DOT graph
+//   --figures: rank 0 prints "tiles N", "tasks N", "ranks N", one
+//     "per_rank K tiles T owned O tasks N peak P budget B" line per rank,
+//     "progress DONE TOTAL" (its callback's last call), "progress_calls N",
+//     and the memory report; every rank prints
+//     "own K peak P budget B" (its own figures)
+//   MODE run:  prints "sum <hex>", "blocks <hex> ...", "halo F" and
+//              "in_place N" (outputs written in place with MPI-IO) on rank 0
 //   MODE fail: the filter fails on every tile of rank RANK
 //   MODE kill: rank RANK kills itself (SIGKILL) in its first tile
 //   MODE noserial: the vector reduction has no serialisation
 // Exit status: 0, 1 (the run failed: its error on stderr, on every rank).
 #include <signal.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <optional>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -24,6 +38,7 @@
 #include "absl/strings/str_cat.h"
 #include "eoscale/filters/uniform.h"
 #include "eoscale/graph/context.h"
+#include "eoscale/graph/report.h"
 #include "eoscale/mpi/session.h"
 
 namespace {
@@ -71,15 +86,51 @@ int main(int argc, char** argv) {
   eoscale::ContextOptions co;
   co.tiling.tile_size = 64;
   std::string input;  // --input: the image read from a file instead
-  for (int i = 4; i + 1 < argc; i += 2) {
+  std::string trace, dot;
+  bool figures = false;
+  int slow_ms = 0;  // --slow-ms: each tile of the mean sleeps this long
+  std::vector<std::string> write_options;  // --compress: DEFLATE
+  for (int i = 4; i < argc; i += 2) {
+    if (std::strcmp(argv[i], "--compress") == 0) {
+      write_options.push_back("COMPRESS=DEFLATE");
+      --i;
+      continue;
+    }
+    if (std::strcmp(argv[i], "--figures") == 0) {
+      figures = true;
+      --i;
+      continue;
+    }
+    if (i + 1 >= argc) return 2;
     if (std::strcmp(argv[i], "--input") == 0) {
       input = argv[i + 1];
+      continue;
+    }
+    if (std::strcmp(argv[i], "--dot") == 0) {
+      dot = argv[i + 1];
+      continue;
+    }
+    if (std::strcmp(argv[i], "--trace") == 0) {
+      trace = argv[i + 1];
+      co.trace = true;
       continue;
     }
     int v = 0;
     if (!absl::SimpleAtoi(argv[i + 1], &v)) return 2;
     if (std::strcmp(argv[i], "--workers") == 0) co.workers = v;
     if (std::strcmp(argv[i], "--tile-size") == 0) co.tiling.tile_size = v;
+    if (std::strcmp(argv[i], "--slow-ms") == 0) slow_ms = v;
+    if (std::strcmp(argv[i], "--budget-mib") == 0) co.memory_budget_bytes = int64_t{v} << 20;
+  }
+  // The progress callback's last call and number of calls (calls are one at a time).
+  int64_t last_done = -1, last_total = -1, calls = 0;
+  if (figures) {
+    co.progress = [&](const eoscale::Progress& p) {
+      last_done = p.tiles_done;
+      last_total = p.tiles_total;
+      ++calls;
+      return true;
+    };
   }
   if (mpi) co.distribution = mpi->world();
   const int rank = co.distribution ? co.distribution->rank() : 0;
@@ -91,7 +142,11 @@ int main(int argc, char** argv) {
   if (!img.ok()) return 1;
   eoscale::MapFilter mean = eoscale::filters::Uniform(7);
   auto fn = mean.fn;
-  mean.fn = [fn, mode, target, rank](const eoscale::MapTile& t) -> absl::Status {
+  // Tiles this rank filtered (printed as "filtered K N" with --figures).
+  static std::atomic<int64_t> filtered{0};
+  mean.fn = [fn, mode, target, rank, slow_ms](const eoscale::MapTile& t) -> absl::Status {
+    filtered.fetch_add(1);
+    if (slow_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(slow_ms));
     if (rank == target && mode == "fail") return absl::InternalError("injected failure");
     if (rank == target && mode == "kill") ::raise(SIGKILL);
     return fn(t);
@@ -138,21 +193,55 @@ int main(int argc, char** argv) {
   auto s = c.Reduce<double>(*smooth, sum);
   auto bl = c.Reduce<std::vector<double>>(*smooth, blocks);
   if (!s.ok() || !bl.ok()) return 1;
-  if (absl::Status st = c.Write((*smooth)[0], output); !st.ok()) {
+  if (absl::Status st = c.Write((*smooth)[0], output, write_options); !st.ok()) {
     std::fprintf(stderr, "mpi_child: %s\n", st.ToString().c_str());
     return 1;
   }
+  auto print_filtered = [&] {
+    if (!figures) return;
+    std::printf("filtered %d %lld\n", rank, static_cast<long long>(filtered.load()));
+    std::fflush(stdout);
+  };
   if (absl::Status st = c.Run(); !st.ok()) {
+    print_filtered();
     std::fprintf(stderr, "mpi_child: %s\n", st.ToString().c_str());
     return 1;
   }
   auto sv = s->Get();
   auto bv = bl->Get();
   if (!sv.ok() || !bv.ok()) return 1;
+  print_filtered();
+  const eoscale::RunStats& st = c.last_run_stats();
+  if (figures) {
+    const int64_t own_peak = st.per_rank.empty() ? st.peak_live_bytes : st.per_rank[0].peak_live_bytes;
+    std::printf("own %d peak %lld budget %lld\n", rank, static_cast<long long>(own_peak),
+                static_cast<long long>(st.budget_bytes));
+    std::fflush(stdout);
+  }
+  if (rank == 0 && !trace.empty()) {
+    if (absl::Status t = c.WriteTrace(trace); !t.ok()) return 1;
+  }
+  if (rank == 0 && !dot.empty()) {
+    if (absl::Status t = c.WriteDot(dot); !t.ok()) return 1;
+  }
+  if (rank == 0 && figures) {
+    std::printf("tiles %lld\ntasks %lld\nranks %d\n", static_cast<long long>(st.tiles),
+                static_cast<long long>(st.tasks), st.ranks);
+    for (size_t k = 0; k < st.per_rank.size(); ++k) {
+      const eoscale::RankStats& r = st.per_rank[k];
+      std::printf("per_rank %zu tiles %lld owned %lld tasks %lld peak %lld budget %lld\n", k,
+                  static_cast<long long>(r.tiles), static_cast<long long>(r.owned_tiles),
+                  static_cast<long long>(r.tasks), static_cast<long long>(r.peak_live_bytes),
+                  static_cast<long long>(r.budget_bytes));
+    }
+    std::printf("progress %lld %lld\nprogress_calls %lld\n", static_cast<long long>(last_done),
+                static_cast<long long>(last_total), static_cast<long long>(calls));
+    std::printf("%s", eoscale::FormatMemoryReport(st).c_str());
+  }
   if (rank == 0) {
     std::printf("sum %s\nblocks", Hex(*sv).c_str());
     for (double d : *bv) std::printf(" %s", Hex(d).c_str());
-    std::printf("\nhalo %.4f\n", c.last_run_stats().halo_fraction);
+    std::printf("\nhalo %.4f\nin_place %d\n", c.last_run_stats().halo_fraction, c.last_run_stats().outputs_in_place);
   }
   return 0;
 }

@@ -3,6 +3,7 @@
 // workers; a failing rank fails every rank with its message and leaves
 // nothing; a killed rank fails the job instead of hanging it.
 #include <filesystem>
+#include <sstream>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -52,6 +53,8 @@ TEST_F(MpiEngineTest, ReductionsAndOutputsAreBitwiseTheSingleProcessOnes) {
         EXPECT_TRUE(SameBytes(ReadTiff(out), want));
         // 1000 rows of 64: 16 tile rows; margin 3 recomputes a row per
         // boundary between ranks.
+        // An uncompressed .tif is written in place by every rank (MPI-IO).
+        EXPECT_EQ(LineStarting(r.out, "in_place "), std::string(ext) == ".tif" ? "in_place 1" : "in_place 0");
         const std::string halo = LineStarting(r.out, "halo ");
         EXPECT_EQ(halo == "halo 0.0000", ranks == 1) << halo;
         // A .tif is one file (the parts were removed); a .vrt has one part per rank.
@@ -59,6 +62,111 @@ TEST_F(MpiEngineTest, ReductionsAndOutputsAreBitwiseTheSingleProcessOnes) {
         EXPECT_EQ(files, std::string(ext) == ".tif" ? 1u : 1u + ranks) << ::testing::PrintToString(FilesIn(sub));
       }
     }
+  }
+}
+
+TEST_F(MpiEngineTest, TifsThatCannotBeWrittenInPlaceAreAssembledWithTheSamePixels) {
+  // Compressed, or blocks that a GeoTIFF cannot tile (100 is no multiple of
+  // 16): rank 0 assembles the parts; uncompressed tiles or strips: written
+  // in place.
+  struct Case {
+    std::vector<std::string> args;
+    const char* in_place;
+  };
+  const Case cases[] = {{{"--compress"}, "in_place 0"},
+                        {{"--tile-size", "100"}, "in_place 0"},
+                        {{"--tile-size", "128", "--workers", "2"}, "in_place 1"},
+                        // 320 >= the width (300): strips, the last one shorter.
+                        {{"--tile-size", "320"}, "in_place 1"}};
+  int i = 0;
+  for (const Case& c : cases) {
+    const std::string sub = dir_ + "/" + std::to_string(i++);
+    std::filesystem::create_directory(sub);
+    std::vector<std::string> args = {"run", "0", sub + "/ref.tif"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    std::vector<std::string> alone = {EOSCALE_MPI_CHILD};
+    alone.insert(alone.end(), args.begin(), args.end());
+    const RunResult ref = RunProgram(alone);
+    ASSERT_EQ(ref.status, 0) << ref.err;
+    const Array want = ReadTiff(sub + "/ref.tif");
+    for (int ranks = 2; ranks <= 3; ++ranks) {
+      SCOPED_TRACE(::testing::Message() << ::testing::PrintToString(c.args) << ", " << ranks << " ranks");
+      args[2] = sub + "/out" + std::to_string(ranks) + ".tif";
+      const RunResult r = RunMpi(ranks, EOSCALE_MPI_CHILD, args);
+      ASSERT_EQ(r.status, 0) << r.err;
+      EXPECT_EQ(LineStarting(r.out, "in_place "), c.in_place) << r.out;
+      EXPECT_EQ(LineStarting(r.out, "sum "), LineStarting(ref.out, "sum "));
+      EXPECT_TRUE(SameBytes(ReadTiff(args[2]), want));
+    }
+    // Nothing but the outputs: no part or temporary left.
+    EXPECT_EQ(FilesIn(sub), (std::vector<std::string>{"out2.tif", "out3.tif", "ref.tif"}));
+  }
+}
+
+// The integer after `key` on the line of `text` starting with `key`.
+int64_t Figure(const std::string& text, const std::string& key) {
+  const std::string line = LineStarting(text, key + " ");
+  return line.empty() ? -1 : std::stoll(line.substr(key.size() + 1));
+}
+
+TEST_F(MpiEngineTest, Rank0GathersTheProgressFiguresAndTraceOfEveryRank) {
+  const RunResult ref = RunProgram({EOSCALE_MPI_CHILD, "run", "0", dir_ + "/ref.tif", "--figures"});
+  ASSERT_EQ(ref.status, 0) << ref.err;
+  const int64_t tiles = Figure(ref.out, "tiles");
+  ASSERT_GT(tiles, 1) << ref.out;
+  EXPECT_EQ(Figure(ref.out, "ranks"), 1);
+  for (int ranks = 2; ranks <= 3; ++ranks) {
+    SCOPED_TRACE(::testing::Message() << ranks << " ranks");
+    const std::string sub = dir_ + "/" + std::to_string(ranks);
+    std::filesystem::create_directory(sub);
+    const std::string trace = sub + "/trace.json";
+    const RunResult r = RunMpi(ranks, EOSCALE_MPI_CHILD,
+                               {"run", "0", sub + "/out.tif", "--workers", "2", "--figures", "--trace", trace,
+                                "--dot", sub + "/graph.dot"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(Figure(r.out, "ranks"), ranks) << r.out;
+    // The job's tiles are the single-process grid's: each rank's owned ones.
+    EXPECT_EQ(Figure(r.out, "tiles"), tiles) << r.out;
+    int64_t owned = 0, tasks = 0, lines = 0;
+    for (int k = 0; k < ranks; ++k) {
+      std::istringstream line(LineStarting(r.out, "per_rank " + std::to_string(k) + " "));
+      std::string w;
+      int64_t id = -1, t = 0, o = 0, n = 0, peak = 0, budget = 0;
+      line >> w >> id >> w >> t >> w >> o >> w >> n >> w >> peak >> w >> budget;
+      ASSERT_EQ(id, k) << r.out;
+      ++lines;
+      EXPECT_GT(o, 0);
+      EXPECT_GT(t, o) << "rank " << k << " computes halo rows too";
+      EXPECT_GT(peak, 0);
+      EXPECT_LE(peak, budget);
+      owned += o;
+      tasks += n;
+    }
+    EXPECT_EQ(lines, ranks);
+    EXPECT_EQ(owned, tiles);
+    EXPECT_EQ(Figure(r.out, "tasks"), tasks) << r.out;
+    // Rank 0's progress reached the job's total, having seen more than its own.
+    const std::string progress = LineStarting(r.out, "progress ");
+    EXPECT_EQ(progress, "progress " + std::to_string(tasks) + " " + std::to_string(tasks)) << r.out;
+    EXPECT_GT(Figure(r.out, "progress_calls"), 0);
+    EXPECT_NE(r.out.find(std::to_string(ranks) + " ranks (figures above: the job's"), std::string::npos) << r.out;
+    // The DOT graph: the job's figures, the write under the output's name.
+    const std::string dot = SlurpFile(sub + "/graph.dot");
+    EXPECT_NE(dot.find(std::to_string(ranks) + " ranks x 2 workers, " + std::to_string(tiles) + " tiles"),
+              std::string::npos) << dot;
+    EXPECT_NE(dot.find("write " + sub + "/out.tif"), std::string::npos) << dot;
+    EXPECT_EQ(dot.find("eoscale-part"), std::string::npos) << dot;
+    // One process per rank in the trace, each with tile tasks, none other.
+    const std::string json = SlurpFile(trace);
+    ASSERT_FALSE(json.empty());
+    for (int k = 0; k < ranks; ++k) {
+      EXPECT_NE(json.find("{\"ph\":\"X\",\"pid\":" + std::to_string(k) + ","), std::string::npos) << "rank " << k;
+      EXPECT_NE(json.find("\"args\":{\"name\":\"rank " + std::to_string(k) + "\"}"), std::string::npos) << k;
+    }
+    EXPECT_EQ(json.find("{\"ph\":\"X\",\"pid\":" + std::to_string(ranks) + ","), std::string::npos);
+    size_t events = 0;
+    for (size_t p = 0; (p = json.find("\"ph\":\"X\"", p)) != std::string::npos; ++p) ++events;
+    EXPECT_EQ(static_cast<int64_t>(events), tasks);
   }
 }
 
@@ -77,6 +185,36 @@ TEST_F(MpiEngineTest, AFailingRankFailsEveryRankWithItsMessageAndLeavesNothing) 
     EXPECT_NE(r.err.find("injected failure"), std::string::npos) << r.err;
     EXPECT_TRUE(FilesIn(sub).empty()) << ::testing::PrintToString(FilesIn(sub));
   }
+}
+
+TEST_F(MpiEngineTest, AFailingRankStopsTheOthersAtOnce) {
+  // Tiles of 20 ms on 2 workers: rank 0's share takes about half a second.
+  // When rank 1 fails at its first tile, rank 0 stops within a few tiles
+  // instead of finishing its share, and reports rank 1's error.
+  const RunResult whole =
+      RunMpi(2, EOSCALE_MPI_CHILD, {"run", "0", dir_ + "/whole.vrt", "--slow-ms", "20", "--workers", "2", "--figures"});
+  ASSERT_EQ(whole.status, 0) << whole.err;
+  const std::string all = LineStarting(whole.out, "filtered 0 ");
+  ASSERT_FALSE(all.empty()) << whole.out;
+  const int64_t share = std::stoll(all.substr(11));
+  ASSERT_GE(share, 20);
+  const std::string sub = dir_ + "/early";
+  std::filesystem::create_directory(sub);
+  const RunResult r = RunMpi(2, EOSCALE_MPI_CHILD,
+                             {"fail", "1", sub + "/out.tif", "--slow-ms", "20", "--workers", "2", "--figures"}, 60);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_NE(r.status, 0);
+  const std::string stopped = LineStarting(r.out, "filtered 0 ");
+  ASSERT_FALSE(stopped.empty()) << r.out << r.err;
+  // (4 of 45 measured on a loaded 2-core machine; without the notice: 45.)
+  EXPECT_LT(std::stoll(stopped.substr(11)), share * 2 / 3) << r.out;
+  // Both ranks report rank 1's failure, not rank 0's cancellation.
+  size_t n = 0;
+  for (size_t p = 0; (p = r.err.find("rank 1 of 2: ", p)) != std::string::npos; ++p) ++n;
+  EXPECT_EQ(n, 2u) << r.err;
+  EXPECT_NE(r.err.find("injected failure"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("cancelled"), std::string::npos) << r.err;
+  EXPECT_TRUE(FilesIn(sub).empty()) << ::testing::PrintToString(FilesIn(sub));
 }
 
 TEST_F(MpiEngineTest, AFailingRunKeepsThePreviousOutputsByteForByte) {

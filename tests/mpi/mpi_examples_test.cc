@@ -2,6 +2,7 @@
 // 4 ranks and 1 or 2 workers write, as .tif and as .vrt, the pixels one
 // process writes, and print the same reductions.
 #include <filesystem>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,64 @@ TEST_F(MpiExamplesTest, PipelineWithItsMargin100IsTheSingleProcessOneForAnyRanks
         }
       }
     }
+  }
+}
+
+// The lines of `text` starting with `prefix`.
+std::vector<std::string> LinesStarting(const std::string& text, const std::string& prefix) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.compare(0, prefix.size(), prefix) == 0) lines.push_back(line);
+  }
+  return lines;
+}
+
+TEST_F(MpiExamplesTest, EveryRankHoldsThePipelineWithinASmallBudgetAndATooSmallOneIsRefusedOnEveryRank) {
+  const std::string dsm = dir_ + "/dsm.tif";
+  ASSERT_TRUE(examples::MakeSyntheticDsm(dsm, 512, 1600, 3).ok());
+  // 1 MiB is below one tile's working set: every rank refuses the run with
+  // the same message, which states the least budget; nothing is written.
+  const std::string refused = dir_ + "/refused";
+  std::filesystem::create_directory(refused);
+  const RunResult small =
+      RunMpi(2, EOSCALE_MPI_BUDGET_CHILD, {dsm, refused, "1", "--workers", "2", "--tile-size", "256"}, 90);
+  EXPECT_FALSE(small.timed_out);
+  ASSERT_NE(small.status, 0);
+  const std::vector<std::string> errors = LinesStarting(small.err, "mpi_budget_child: ");
+  ASSERT_EQ(errors.size(), 2u) << small.err;
+  EXPECT_EQ(errors[0], errors[1]);
+  EXPECT_NE(errors[0].find("memory budget of 1048576 bytes is too small"), std::string::npos) << errors[0];
+  EXPECT_TRUE(FilesIn(refused).empty()) << ::testing::PrintToString(FilesIn(refused));
+  const size_t at = errors[0].find("at least ");
+  ASSERT_NE(at, std::string::npos) << errors[0];
+  const size_t open = errors[0].find('(', at);
+  ASSERT_NE(open, std::string::npos) << errors[0];
+  const int64_t least = std::stoll(errors[0].substr(open + 1));
+  ASSERT_GT(least, 1 << 20);
+  // A budget a little above that least one: each rank's live tile bytes
+  // stay within its budget, and rank 0 gathers the same figures.
+  const int budget_mib = static_cast<int>((least + (1 << 20) - 1) >> 20) + 2;
+  const std::string out = dir_ + "/out";
+  std::filesystem::create_directory(out);
+  const RunResult r = RunMpi(2, EOSCALE_MPI_BUDGET_CHILD,
+                             {dsm, out, std::to_string(budget_mib), "--workers", "2", "--tile-size", "256"}, 120);
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (int k = 0; k < 2; ++k) {
+    SCOPED_TRACE(::testing::Message() << "rank " << k << ", budget " << budget_mib << " MiB");
+    const std::vector<std::string> own = LinesStarting(r.out, "own " + std::to_string(k) + " ");
+    ASSERT_EQ(own.size(), 1u) << r.out;
+    std::istringstream line(own[0]);
+    std::string w;
+    int64_t id = -1, peak = -1, budget = -1;
+    line >> w >> id >> w >> peak >> w >> budget;
+    EXPECT_GT(peak, 0);
+    EXPECT_GT(budget, 0);
+    EXPECT_LE(budget, int64_t{budget_mib} << 20);
+    EXPECT_LE(peak, budget);
+    const std::vector<std::string> gathered = LinesStarting(r.out, "per_rank " + std::to_string(k) + " ");
+    ASSERT_EQ(gathered.size(), 1u) << r.out;
+    EXPECT_EQ(gathered[0].substr(gathered[0].find(" peak ")), own[0].substr(own[0].find(" peak ")));
   }
 }
 
