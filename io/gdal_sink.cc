@@ -4,7 +4,8 @@
 //
 // The life of the files of one sink, with T the temporary and F the final
 // name, both in the output's (resolved) folder:
-//   Create    T created empty (O_EXCL) and flock()ed, then GDAL writes it
+//   Create    T created (O_EXCL), flock()ed and given 8 placeholder bytes
+//             (output_file.cc says why), then GDAL truncates and writes it
 //   Finish    GDAL closes T; T is fsync'ed (a full disk fails here)
 //   Commit    F exists:   renameat2(T, F, RENAME_EXCHANGE): F is new, T old
 //             F is new:   renameat2(T, F, RENAME_NOREPLACE)

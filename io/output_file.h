@@ -55,8 +55,8 @@ bool HardLinksRefused(int e);
 int Renameat2(int dirfd, const std::string& from, const std::string& to, unsigned flags);
 int Linkat(int dirfd, const std::string& from, const std::string& to);
 
-// Creates the temporary file for the output `loc.name` in `dirfd`, empty
-// and flock()ed. Returns its name and descriptor.
+// Creates the temporary file for the output `loc.name` in `dirfd`, holding 8
+// placeholder bytes, flock()ed. Returns its name and descriptor.
 absl::StatusOr<std::pair<std::string, int>> CreateTemporary(int dirfd, const OutputLocation& loc,
                                                             const std::string& path);
 
