@@ -17,6 +17,7 @@ absl::Status CommitAll(const std::vector<RasterSink*>& sinks) {
     }
   }
   for (RasterSink* s : sinks) s->Cleanup();
+  for (RasterSink* s : sinks) s->Sync();  // after every unlink: one flush per folder does the work
   return absl::OkStatus();
 }
 

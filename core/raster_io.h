@@ -70,6 +70,11 @@ class RasterSink {
   virtual void Rollback() = 0;
   // Drops what a Commit replaced. After it, the output is final.
   virtual void Cleanup() = 0;
+  // Makes what Commit and Cleanup did durable (a file sink: fsync of its
+  // folder). CommitAll calls it on every sink after every Cleanup, so that
+  // outputs sharing a folder share its flush; a sink dropped without it
+  // syncs when destroyed. The default does nothing.
+  virtual void Sync() {}
   // Drops the output before Commit: nothing is left under the final name
   // or a temporary one, and what was there before is untouched.
   virtual void Abort() = 0;

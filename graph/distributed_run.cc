@@ -285,6 +285,8 @@ absl::Status FinishDistributed(GraphState& g, Distribution& d, absl::Status loca
   // 6. Final: drop what the commits replaced, and the hidden parts.
   for (auto& j : joined) j->Cleanup();
   for (RasterSink* w : writers) w->Cleanup();
+  for (auto& j : joined) j->Sync();
+  for (RasterSink* w : writers) w->Sync();
   for (const DistributedOutput& out : outputs) {
     if (out.vrt) continue;
     std::remove(PartPath(out.path, false, d.rank(), d.size()).c_str());

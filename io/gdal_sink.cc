@@ -10,7 +10,8 @@
 //   Commit    F exists:   renameat2(T, F, RENAME_EXCHANGE): F is new, T old
 //             F is new:   renameat2(T, F, RENAME_NOREPLACE)
 //   Rollback  exchange back and unlink T (now the new file) / unlink F
-//   Cleanup   unlink T (the old file); fsync the folder
+//   Cleanup   unlink T (the old file)
+//   Sync      fsync the folder (after every output's Cleanup)
 //   Abort     unlink T
 // File systems without renameat2's flags (EINVAL: some network and FUSE file
 // systems, kernels before 3.15 (ENOSYS)) fall back on a hard link of the old
@@ -141,6 +142,7 @@ class GeoTiffSink final : public RasterSink {
     } else {
       Abort();
     }
+    Sync();
     if (dirfd_ >= 0) ::close(dirfd_);
   }
 
@@ -303,8 +305,18 @@ class GeoTiffSink final : public RasterSink {
     if (state_ != State::kCommitted) return;
     if (placed_ == Placed::kExchanged) ::unlinkat(dirfd_, tmp_name_.c_str(), 0);
     if (placed_ == Placed::kBackedUp) ::unlinkat(dirfd_, backup_name_.c_str(), 0);
-    ::fsync(dirfd_);  // the rename is durable too
+    sync_folder_ = true;  // Sync: the rename is durable too
     Release();
+  }
+
+  // After every output's Cleanup (CommitAll): the first folder fsync writes
+  // the renames and unlinks of all outputs in that folder; the next ones
+  // find nothing left to write. Three outputs in one folder synced each
+  // after its own unlink waited 8, 31 and ~10 ms.
+  void Sync() override {
+    if (!sync_folder_) return;
+    sync_folder_ = false;
+    ::fsync(dirfd_);
   }
 
   void Abort() override {
@@ -435,6 +447,7 @@ class GeoTiffSink final : public RasterSink {
   std::string tmp_name_;
   int fd_;              // the temporary (then new) file, flock()ed while this sink lives
   int old_fd_ = -1;     // the replaced file, flock()ed from Commit to Cleanup/Rollback
+  bool sync_folder_ = false;  // Cleanup done, its folder not fsync'ed yet (Sync)
   std::string backup_name_;  // Placed::kBackedUp: where the replaced file is
   GDALDatasetH h_;
   Profile profile_;
