@@ -115,24 +115,14 @@ void BindFilters(py::module_& m) {
       py::arg("size"), py::arg("name") = py::none(), "size x size mean (scipy.ndimage.uniform_filter)");
   f.def(
       "min_max",
-      []() {
-        NativeReduce r;
-        r.name = "min_max";
-        r.add = [](Context& ctx, const std::vector<Image>& in) -> absl::StatusOr<AnyGetter> {
-          absl::StatusOr<Reduction<filters::MinMaxResult>> red = ctx.Reduce(in, filters::MinMax());
-          if (!red.ok()) return red.status();
-          return AnyGetter([red = *red]() mutable -> absl::StatusOr<std::any> {
-            absl::StatusOr<filters::MinMaxResult> v = red.Get();
-            if (!v.ok()) return v.status();
-            return std::any(*v);
-          });
-        };
-        r.to_python = [](const std::any& v) -> py::object {
-          const auto& mm = std::any_cast<const filters::MinMaxResult&>(v);
-          return py::make_tuple(mm.min, mm.max);
-        };
-        return r;
+      [](const py::object& name) {
+        ReduceFilter<filters::MinMaxResult> r = filters::MinMax();
+        if (!name.is_none()) r.name = name.cast<std::string>();
+        return MakeNativeReduce<filters::MinMaxResult>(std::move(r), [](const filters::MinMaxResult& mm) {
+          return py::object(py::make_tuple(mm.min, mm.max));
+        });
       },
+      py::arg("name") = py::none(),
       "(min, max) over every sample of every input, NaN skipped (pass it to Context.reduce)");
   f.def(
       "logical_and", [](const py::object& name) { return Named(filters::LogicalAnd(), name); },
@@ -143,6 +133,7 @@ void BindFilters(py::module_& m) {
   f.def(
       "logical_not", [](const py::object& name) { return Named(filters::LogicalNot(), name); },
       py::arg("name") = py::none());
+  BindMoreFilters(f);
 }
 
 }  // namespace eoscale::python

@@ -8,6 +8,7 @@
 #include <any>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "eoscale/graph/context.h"
@@ -32,7 +33,31 @@ struct NativeReduce {
   std::function<pybind11::object(const std::any&)> to_python;
 };
 
+// A NativeReduce over `filter` (a ReduceFilter<V>), whose value `to_python`
+// converts (called with the GIL).
+template <typename V>
+NativeReduce MakeNativeReduce(ReduceFilter<V> filter, std::function<pybind11::object(const V&)> to_python) {
+  NativeReduce r;
+  r.name = filter.name;
+  r.add = [filter = std::move(filter)](Context& ctx, const std::vector<Image>& in) -> absl::StatusOr<AnyGetter> {
+    absl::StatusOr<Reduction<V>> red = ctx.Reduce(in, filter);
+    if (!red.ok()) return red.status();
+    return AnyGetter([red = *red]() mutable -> absl::StatusOr<std::any> {
+      absl::StatusOr<V> v = red.Get();
+      if (!v.ok()) return v.status();
+      return std::any(*std::move(v));
+    });
+  };
+  r.to_python = [to_python = std::move(to_python)](const std::any& v) -> pybind11::object {
+    return to_python(std::any_cast<const V&>(v));
+  };
+  return r;
+}
+
 void BindFilters(pybind11::module_& m);
+// The neighbourhood filters (convolve, kernel_reduce) and the reductions
+// statistics and histogram, into the submodule `f` (filters_more.cc).
+void BindMoreFilters(pybind11::module_& f);
 
 }  // namespace eoscale::python
 

@@ -1,18 +1,22 @@
 """Built-in filters (native code: they run on the engine's threads without the GIL).
 
-Each returns a Filter to pass to Context.map (min_max: a ReduceFilter for Context.reduce):
+Each returns a Filter to pass to Context.map (min_max, statistics, histogram: a ReduceFilter for
+Context.reduce):
 
     water = ctx.map([img], eoscale.filters.expression("im1b1 > 0.2", dtype="uint8"))[0]
 """
 
 from .._eoscale import Filter, ReduceFilter
-from .._eoscale.filters import (cfunc, cast, concatenate, expression, expression_bands, fill_nodata, logical_and,
-                               logical_not, logical_or, min_max, nodata_mask, normalized_difference, threshold,
-                               uniform)
+from .._eoscale.filters import (cfunc, cast, concatenate, convolve, expression, expression_bands, fill_nodata,
+                               histogram, kernel_reduce, logical_and, logical_not, logical_or, min_max, nodata_mask,
+                               normalized_difference, statistics, threshold, uniform)
 
-__all__ = ["Filter", "ReduceFilter", "KERNEL_SIGNATURE", "cfunc", "numba_kernel", "cast", "concatenate", "expression", "expression_bands", "fill_nodata",
-           "logical_and", "logical_not", "logical_or", "min_max", "nodata_mask", "normalized_difference", "ndwi",
-           "ndvi", "threshold", "uniform"]
+# The native generic kernel is `kernel_reduce`: `eoscale.filters.generic_kernel` is the drop-in's module
+# (EOScale's generic_kernel_filter), which importing it would bind over a function of that name.
+__all__ = ["Filter", "ReduceFilter", "KERNEL_SIGNATURE", "cfunc", "numba_kernel", "cast", "concatenate", "convolve",
+           "expression", "expression_bands", "fill_nodata", "histogram", "kernel_reduce", "logical_and",
+           "logical_not", "logical_or", "min_max", "nodata_mask", "normalized_difference", "ndwi", "ndvi",
+           "statistics", "threshold", "uniform"]
 
 
 def ndwi(green=2, nir=4, epsilon=0.0, name="ndwi"):
