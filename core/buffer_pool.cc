@@ -54,6 +54,7 @@ void* BufferPool::Allocate(size_t bytes, int tag) {
   if (bytes == 0) bytes = 1;
   const int64_t b = static_cast<int64_t>(bytes);
   void* p = nullptr;
+  Evicted evicted;
   {
     std::lock_guard<AdaptiveMutex> lock(mu_);
     auto it = free_.find(bytes);
@@ -61,6 +62,10 @@ void* BufferPool::Allocate(size_t bytes, int tag) {
       p = it->second.back();
       it->second.pop_back();
       retained_ -= b;
+    } else {
+      // A new block: first give back kept blocks (of other sizes, none of
+      // this one is kept) that would take the footprint past the limit.
+      EvictOtherSizes(bytes, live_.load(std::memory_order_relaxed) + b, &evicted);
     }
     const int64_t now = live_.load(std::memory_order_relaxed) + b;
     live_.store(now, std::memory_order_relaxed);
@@ -74,8 +79,22 @@ void* BufferPool::Allocate(size_t bytes, int tag) {
       OnPeak();
     }
   }
+  for (auto [q, n] : evicted) SystemFree(q, n);
   if (p == nullptr) p = SystemAllocate(bytes);
   return p;
+}
+
+void BufferPool::EvictOtherSizes(size_t bytes, int64_t live, Evicted* out) {
+  const int64_t limit = Limit();
+  for (auto it = free_.begin(); live + retained_ > limit && it != free_.end(); ++it) {
+    if (it->first == bytes) continue;
+    std::vector<void*>& blocks = it->second;
+    while (!blocks.empty() && live + retained_ > limit) {
+      out->push_back({blocks.back(), it->first});
+      blocks.pop_back();
+      retained_ -= static_cast<int64_t>(it->first);
+    }
+  }
 }
 
 void BufferPool::OnPeak() {
@@ -86,18 +105,23 @@ void BufferPool::OnPeak() {
 void BufferPool::Free(void* p, size_t bytes, int tag) {
   if (bytes == 0) bytes = 1;
   const int64_t b = static_cast<int64_t>(bytes);
+  Evicted evicted;
   {
     std::lock_guard<AdaptiveMutex> lock(mu_);
     const int64_t live = live_.load(std::memory_order_relaxed) - b;
     live_.store(live, std::memory_order_relaxed);
     if (tag >= 0 && tag < static_cast<int>(tags_.size())) tags_[tag].live -= b;
-    if (live + retained_ + b <= retain_limit_) {
+    // Keep this block (its size is in use now) rather than blocks of sizes
+    // that may never come back (the border tiles of an earlier row).
+    if (live + b <= Limit()) EvictOtherSizes(bytes, live + b, &evicted);
+    if (live + retained_ + b <= Limit()) {
       free_[bytes].push_back(p);
       retained_ += b;
-      return;
+      p = nullptr;
     }
   }
-  SystemFree(p, bytes);
+  for (auto [q, n] : evicted) SystemFree(q, n);
+  if (p != nullptr) SystemFree(p, bytes);
 }
 
 void BufferPool::ResetPeak(int num_tags, std::function<int64_t()> probe) {

@@ -8,12 +8,14 @@
 #ifndef EOSCALE_CORE_BUFFER_POOL_H_
 #define EOSCALE_CORE_BUFFER_POOL_H_
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -25,7 +27,14 @@ namespace eoscale {
 class BufferPool {
  public:
   // Freed blocks are kept for reuse while live + kept bytes stay within
-  // `retain_limit`; beyond it they go back to the system.
+  // the limit: 1.25 x the larger of `retain_limit` and the peak of live
+  // bytes since ResetPeak. Beyond it, kept blocks of other sizes go back to
+  // the system first (border tiles of an earlier row, say), then the block
+  // itself. The quarter above the peak is what lets a stream of tiles at
+  // its peak recycle (a free at the peak is followed by an allocation of
+  // the same size): EOScale's pipeline at 10980^2 missed 80 % of its
+  // allocations without it, and each miss maps and zero-fills fresh pages
+  // (6.1-7.4 s against 3.0-3.1 s, for 10-25 MiB more RSS).
   explicit BufferPool(int64_t retain_limit) : retain_limit_(retain_limit) {}
   ~BufferPool();
   BufferPool(const BufferPool&) = delete;
@@ -60,7 +69,17 @@ class BufferPool {
   void Trim();
 
  private:
+  using Evicted = std::vector<std::pair<void*, size_t>>;
   void OnPeak();  // REQUIRES: mu_ held
+  // REQUIRES: mu_ held. The footprint limit for kept blocks.
+  int64_t Limit() const {
+    const int64_t l = std::max(retain_limit_, peak_.load(std::memory_order_relaxed));
+    return l + l / 4;
+  }
+  // REQUIRES: mu_ held. Takes kept blocks of sizes other than `bytes` out
+  // of the free lists (into `out`, for SystemFree outside the lock) until
+  // live + kept bytes fit the limit.
+  void EvictOtherSizes(size_t bytes, int64_t live, Evicted* out);
   std::atomic<int64_t> live_{0};
   std::atomic<int64_t> peak_{0};
   std::atomic<int64_t> total_{0};
