@@ -64,8 +64,11 @@ struct ContextOptions {
   // Ceiling on the run's memory, in bytes: live tile bytes plus a share for
   // the I/O layer (an eighth, within [1, 16] MiB: GDAL's blocks while a
   // read is in flight, open handles). 0 picks a tile share of
-  // max(48 MiB, the graph's minimum), i.e. 64 MiB in all for most graphs. A budget below the minimum working set of one tile is an
-  // error that states the minimum. GDAL's own cache size is never changed.
+  // max(48 MiB, the graph's minimum + one tile's admission per worker),
+  // i.e. 64 MiB in all for most graphs (at its bare minimum a graph runs
+  // one admission at a time). A budget below the minimum working set of
+  // one tile is an error that states the minimum. GDAL's own cache size is
+  // never changed.
   int64_t memory_budget_bytes = 0;
   ProgressCallback progress = nullptr;
   // Records every tile task and samples live bytes and RSS (see

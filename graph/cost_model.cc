@@ -28,6 +28,7 @@ void CostModel::Replay(const GroupPlan& plan, CostModel* m) {
   int64_t reserved = 0;
   int64_t live = 0;  // one task at a time, in this order
   m->min_working_set_ = 0;
+  m->max_cost_ = 0;
   m->sequential_min_ = 0;
   std::vector<std::pair<int, int64_t>> work;
   for (int64_t t = 0; t < n; ++t) {
@@ -70,6 +71,7 @@ void CostModel::Replay(const GroupPlan& plan, CostModel* m) {
       live += alloc - released;
     }
     m->cost_[t] = cost;
+    m->max_cost_ = std::max(m->max_cost_, cost);
     m->tasks_[t] = tasks;
     m->min_working_set_ = std::max(m->min_working_set_, reserved + cost);
     reserved += cost - freed;

@@ -40,6 +40,8 @@ class CostModel {
   // min_working_set() but not below this runs its tasks in that order, one
   // at a time, and never holds more.
   int64_t sequential_min() const { return sequential_min_; }
+  // The most admitting one tile reserves (over the replayed tiles).
+  int64_t max_cost() const { return max_cost_; }
   // What admitting tile t of the plan's grid reserves.
   int64_t Cost(int64_t t) const { return cost_[Replayed(t)]; }
   // The tile tasks admitting tile t makes runnable (its cascade, or
@@ -72,6 +74,7 @@ class CostModel {
   bool record_waves_ = false;
   std::vector<int64_t> wave_of_;
   int64_t min_working_set_ = 0;
+  int64_t max_cost_ = 0;
   int tiles_x_ = 1;
   int tiles_y_ = 1;
   int head_ = 0;  // rows replayed at the top; 0 when not reduced

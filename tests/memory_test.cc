@@ -462,5 +462,36 @@ TEST(MemoryTest, DefaultBudgetRunReportsPeakWithinItsBudget) {
   EXPECT_GE(st.peak_live_bytes, 32 * 32);
 }
 
+
+// A graph whose minimum working set is above the default's 48 MiB tile
+// share gets the minimum plus room for each worker to admit a tile of its
+// own: at its bare minimum, a run admits a tile only once the earlier waves
+// are done and its workers wait on each other.
+TEST(MemoryTest, DefaultBudgetAboveALargeMinimumLeavesEachWorkerRoom) {
+  constexpr int kWidth = 65536, kHeight = 1536, kTile = 512;
+  ContextOptions o;
+  o.workers = 2;
+  o.tiling.tile_size = kTile;
+  auto ctx = Context::Create(o);
+  ASSERT_TRUE(ctx.ok());
+  Context& c = **ctx;
+  absl::StatusOr<Image> src = c.CreateConstant(U8Profile(kWidth, kHeight), 3.0);
+  ASSERT_TRUE(src.ok()) << src.status();
+  // A constant's tiles cost nothing: a copy of it holds real tiles.
+  auto m0 = c.Map({*src}, Box<uint8_t, uint8_t>("copy", 0, Op::kMax));
+  ASSERT_TRUE(m0.ok()) << m0.status();
+  auto m1 = c.Map({(*m0)[0]}, Box<uint8_t, uint8_t>("sum3", 1, Op::kSum));
+  ASSERT_TRUE(m1.ok()) << m1.status();
+  absl::StatusOr<Reduction<uint64_t>> red = c.Reduce<uint64_t>({(*m1)[0]}, WeightedSum<uint8_t>());
+  ASSERT_TRUE(red.ok()) << red.status();
+  ASSERT_TRUE(c.Run().ok());
+  const RunStats& st = c.last_run_stats();
+  ASSERT_GT(st.min_parallel_budget_bytes, 48 * kMiB) << "the graph must need more than the default";
+  // Each admission holds at least the tile it reads.
+  EXPECT_GE(st.budget_bytes, st.min_parallel_budget_bytes + o.workers * int64_t{kTile} * kTile);
+  EXPECT_LE(st.peak_live_bytes, st.budget_bytes);
+  EXPECT_FALSE(st.sequential);
+}
+
 }  // namespace
 }  // namespace eoscale
