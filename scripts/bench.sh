@@ -9,7 +9,7 @@
 #   scripts/bench.sh                 # the full suite (6 min on a quiet 2-core machine)
 #   scripts/bench.sh --quick         # sizes 1024 and 3500 only, 3 repetitions
 #   scripts/bench.sh --smoke         # every benchmark once, tiny sizes (seconds)
-#   scripts/bench.sh --only macro    # one part: micro, macro, scaling
+#   scripts/bench.sh --only macro    # one part: micro, macro, scaling, roofline
 #
 # Environment: BUILD_DIR (default: build-bench), OUT_DIR (default:
 # BUILD_DIR/bench-results/<date>), EOSCALE_BENCH_CACHE (input data cache,
@@ -39,7 +39,8 @@ done
 
 BUILD_DIR="${BUILD_DIR:-build-bench}"
 OUT_DIR="${OUT_DIR:-$BUILD_DIR/bench-results/$(date +%Y%m%d-%H%M%S)}"
-targets=(scheduling_benchmark buffer_pool_benchmark filters_benchmark gdal_io_benchmark macro_benchmark)
+targets=(scheduling_benchmark buffer_pool_benchmark filters_benchmark gdal_io_benchmark macro_benchmark roofline
+  process_floor)
 
 if [[ $build -eq 1 ]]; then
   cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DEOSCALE_BUILD_BENCHMARKS=ON >/dev/null
@@ -94,6 +95,29 @@ fi
 if [[ -z $only || $only == scaling ]]; then
   run scaling "$bin/macro_benchmark" "${macro_args[@]}" --benchmark_filter='^scaling/' \
     --benchmark_repetitions="$reps" "${interleave[@]}"
+fi
+
+# The machine's limits for the macro workloads' bytes, on the inputs the
+# macro runs cached (docs/benchmarks.md, "Roofline").
+if [[ ( -z $only || $only == roofline ) && $mode != smoke ]]; then
+  cache="${EOSCALE_BENCH_CACHE:-$HOME/.cache/eoscale}"
+  {
+    for size in ${macro_sizes//,/ }; do
+      d="$cache/s2_like_${size}px_4dates"
+      dsm="$cache/synthetic_dsm_${size}px/dsm.tif"
+      if compgen -G "$d/date_*.tif" >/dev/null; then
+        echo "--- water mask ${size}px: bands 2 and 4 of 4 read, 1 byte per pixel written"
+        "$bin/roofline" --read-fraction 0.5 --write-bytes $((size * size)) --out-dir "$OUT_DIR" "$d"/date_*.tif
+      fi
+      if [[ -f $dsm ]]; then
+        echo "--- pipeline ${size}px: the DSM read, 9 bytes per pixel written (mask, filled, smoothed)"
+        "$bin/roofline" --write-bytes $((size * size * 9)) --out-dir "$OUT_DIR" "$dsm"
+      fi
+    done
+    echo "--- process floor (GDAL and oneTBB loaded, nothing done): wall and peak RSS"
+    TIMEFORMAT='wall %R s'
+    time "$bin/process_floor"
+  } 2>&1 | tee "$OUT_DIR/roofline.txt"
 fi
 
 echo
