@@ -147,9 +147,10 @@ int64_t BufferPool::retained_bytes() const {
   return retained_;
 }
 
-void BufferPool::set_retain_limit(int64_t limit) {
+void BufferPool::set_retain_limit(int64_t limit, bool headroom) {
   std::lock_guard<AdaptiveMutex> lock(mu_);
   retain_limit_ = limit;
+  headroom_ = headroom;
 }
 
 void BufferPool::Trim() {

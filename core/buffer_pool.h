@@ -27,15 +27,18 @@ namespace eoscale {
 class BufferPool {
  public:
   // Freed blocks are kept for reuse while live + kept bytes stay within
-  // the limit: 1.25 x the larger of `retain_limit` and the peak of live
-  // bytes since ResetPeak. Beyond it, kept blocks of other sizes go back to
-  // the system first (border tiles of an earlier row, say), then the block
-  // itself. The quarter above the peak is what lets a stream of tiles at
-  // its peak recycle (a free at the peak is followed by an allocation of
-  // the same size): EOScale's pipeline at 10980^2 missed 80 % of its
-  // allocations without it, and each miss maps and zero-fills fresh pages
-  // (6.1-7.4 s against 3.0-3.1 s, for 10-25 MiB more RSS).
-  explicit BufferPool(int64_t retain_limit) : retain_limit_(retain_limit) {}
+  // the limit: `retain_limit`, or with `headroom` 1.25 x the larger of it
+  // and the peak of live bytes since ResetPeak. Beyond it, kept blocks of
+  // other sizes go back to the system first (border tiles of an earlier
+  // row, say), then the block itself. The headroom is what lets a stream of
+  // tiles at its peak recycle (a free at the peak is followed by an
+  // allocation of the same size): EOScale's pipeline at 10980^2 missed 80 %
+  // of its allocations without it, and each miss maps and zero-fills fresh
+  // pages (6.1-7.4 s against 3.0-3.1 s, for 10-25 MiB more RSS). Without
+  // it, the pool's footprint never passes `retain_limit` through kept
+  // blocks (a user's memory budget is a promise).
+  explicit BufferPool(int64_t retain_limit, bool headroom = true)
+      : retain_limit_(retain_limit), headroom_(headroom) {}
   ~BufferPool();
   BufferPool(const BufferPool&) = delete;
   BufferPool& operator=(const BufferPool&) = delete;
@@ -64,7 +67,7 @@ class BufferPool {
   // Per-tag figures since ResetPeak, and the probe's value at the peak.
   std::vector<TagFigures> tag_figures() const;
   int64_t probe_at_peak() const;
-  void set_retain_limit(int64_t limit);
+  void set_retain_limit(int64_t limit, bool headroom = true);
   // Gives every retained block back to the system.
   void Trim();
 
@@ -73,6 +76,7 @@ class BufferPool {
   void OnPeak();  // REQUIRES: mu_ held
   // REQUIRES: mu_ held. The footprint limit for kept blocks.
   int64_t Limit() const {
+    if (!headroom_) return retain_limit_;
     const int64_t l = std::max(retain_limit_, peak_.load(std::memory_order_relaxed));
     return l + l / 4;
   }
@@ -89,6 +93,7 @@ class BufferPool {
   // Everything below is guarded by mu_.
   mutable AdaptiveMutex mu_;
   int64_t retain_limit_;
+  bool headroom_;
   int64_t retained_ = 0;
   absl::flat_hash_map<size_t, std::vector<void*>> free_;
   std::vector<TagFigures> tags_;

@@ -392,7 +392,9 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
   for (auto& run : runs) {
     pool.ResetPeak(run->num_exec());
     if (options.trace) run->EnableTrace(start, static_cast<int>(last_stats.nodes.size()));
-    pool.set_retain_limit(last_stats.budget_bytes);  // recycle tile blocks within the budget
+    // Recycle tile blocks within the budget; past it only for a default
+    // budget (a user's budget bounds the process's memory).
+    pool.set_retain_limit(last_stats.budget_bytes, /*headroom=*/total_budget <= 0);
     absl::Status st = run->Execute(options.workers, &last_stats);
     last_stats.peak_live_bytes = std::max(last_stats.peak_live_bytes, pool.peak_bytes());
     run.reset();  // its filters' scratch too: the next group has a reserve of its own

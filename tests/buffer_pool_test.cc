@@ -68,6 +68,30 @@ TEST(BufferPoolTest, StaleSizesGiveWayToTheSizeInUse) {
   for (void* p : live) pool.Free(p, kMiB);
 }
 
+// Without headroom (a user's budget), kept blocks never take the footprint
+// past the limit itself, and the sizes in use still win over stale ones.
+TEST(BufferPoolTest, WithoutHeadroomKeptBlocksStayUnderTheLimit) {
+  const int64_t limit = 4 * kMiB;
+  BufferPool pool(limit, /*headroom=*/false);
+  std::vector<void*> odd;
+  for (int i = 0; i < 2; ++i) odd.push_back(pool.Allocate(kMiB + 4 * kKiB));
+  for (void* p : odd) pool.Free(p, kMiB + 4 * kKiB);
+  std::vector<void*> live;
+  for (int i = 0; i < 3; ++i) live.push_back(pool.Allocate(kMiB));
+  for (int i = 0; i < 30; ++i) {
+    void* freed = live[i % live.size()];
+    Mark(freed, i);
+    pool.Free(freed, kMiB);
+    EXPECT_LE(pool.live_bytes() + pool.retained_bytes(), limit) << "round " << i;
+    void* again = pool.Allocate(kMiB);
+    EXPECT_TRUE(again == freed && Marked(again, i)) << "round " << i;
+    live[i % live.size()] = again;
+    EXPECT_LE(pool.live_bytes() + pool.retained_bytes(), limit) << "round " << i;
+  }
+  for (void* p : live) pool.Free(p, kMiB);
+  EXPECT_LE(pool.retained_bytes(), limit);
+}
+
 TEST(BufferPoolTest, FootprintStaysWithinTheLimitUnderRandomTraffic) {
   const int64_t limit = 3 * kMiB;
   BufferPool pool(limit);
