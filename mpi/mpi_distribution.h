@@ -79,6 +79,14 @@ class MpiDistribution final : public Distribution {
   bool peer_failed_ = false;
 };
 
+namespace internal {
+// For tests only: rank `rank`'s MPI_File_open of an in-place GeoTIFF fails
+// (MPI_ERR_ACCESS, "(injected)" in the message); -1, the default, turns it
+// off. Only this process's calls.
+void FailFileOpenOnRankForTesting(int rank);
+int FailFileOpenRank();
+}  // namespace internal
+
 }  // namespace eoscale::mpi
 
 #endif  // EOSCALE_MPI_MPI_DISTRIBUTION_H_

@@ -8,6 +8,7 @@
 // Usage: mpi_child MODE RANK OUTPUT [--workers N] [--tile-size PX] [--input IMAGE]
 //                  [--budget-mib N] [--trace FILE] [--dot FILE] [--figures] [--compress] [--funneled]
 //   --compress: OUTPUT written with COMPRESS=DEFLATE
+//   --fail-open K: rank K's MPI_File_open of an in-place .tif fails
 //   --funneled: MPI initialised by this program with MPI_THREAD_FUNNELED
 //     (a compressed .tif is then assembled by rank 0 after the run)
 //   --slow-ms N: each tile of the mean sleeps N ms; with --figures every
@@ -43,6 +44,7 @@
 #include "eoscale/filters/uniform.h"
 #include "eoscale/graph/context.h"
 #include "eoscale/graph/report.h"
+#include "eoscale/mpi/mpi_distribution.h"
 #include "eoscale/mpi/session.h"
 
 namespace {
@@ -145,6 +147,7 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--workers") == 0) co.workers = v;
     if (std::strcmp(argv[i], "--tile-size") == 0) co.tiling.tile_size = v;
     if (std::strcmp(argv[i], "--slow-ms") == 0) slow_ms = v;
+    if (std::strcmp(argv[i], "--fail-open") == 0) eoscale::mpi::internal::FailFileOpenOnRankForTesting(v);
     if (std::strcmp(argv[i], "--budget-mib") == 0) co.memory_budget_bytes = int64_t{v} << 20;
   }
   // The progress callback's last call and number of calls (calls are one at a time).

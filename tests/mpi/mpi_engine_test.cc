@@ -227,6 +227,29 @@ TEST_F(MpiEngineTest, AFailingRankFailsEveryRankWithItsMessageAndLeavesNothing) 
   }
 }
 
+TEST_F(MpiEngineTest, AnInPlaceOpenFailingOnOneRankFailsEveryRankAndLeavesNothing) {
+  // MPI_File_open of the laid-out file fails on rank 1 only (injected): the
+  // ranks agree on their opens, every rank reports rank 1's error, nothing
+  // hangs, and neither the output nor a part or temporary is left.
+  const std::string sub = dir_ + "/open";
+  std::filesystem::create_directory(sub);
+  const RunResult r = RunMpi(3, EOSCALE_MPI_CHILD, {"run", "0", sub + "/out.tif", "--fail-open", "1"}, 60);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_NE(r.status, 0);
+  size_t n = 0;
+  for (size_t p = 0; (p = r.err.find("rank 1 of 3: writing '", p)) != std::string::npos; ++p) ++n;
+  EXPECT_EQ(n, 3u) << r.err;
+  EXPECT_NE(r.err.find("MPI_File_open: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("(injected)"), std::string::npos) << r.err;
+  EXPECT_TRUE(FilesIn(sub).empty()) << ::testing::PrintToString(FilesIn(sub));
+  // The same on rank 0, which laid the file out.
+  const RunResult r0 = RunMpi(2, EOSCALE_MPI_CHILD, {"run", "0", sub + "/out.tif", "--fail-open", "0"}, 60);
+  EXPECT_FALSE(r0.timed_out);
+  EXPECT_NE(r0.status, 0);
+  EXPECT_NE(r0.err.find("rank 0 of 2: writing '"), std::string::npos) << r0.err;
+  EXPECT_TRUE(FilesIn(sub).empty()) << ::testing::PrintToString(FilesIn(sub));
+}
+
 TEST_F(MpiEngineTest, AFailingRankStopsTheOthersAtOnce) {
   // Tiles of 20 ms on 2 workers: rank 0's share takes about half a second.
   // When rank 1 fails at its first tile, rank 0 stops within a few tiles
