@@ -136,11 +136,13 @@ absl::Status FoldAcross(GraphState& g, Distribution& d, int node) {
   return absl::OkStatus();
 }
 
-// Whether `out` is written in place with MPI-IO (every rank decides the
-// same): a GeoTIFF through GDAL's format, uncompressed and laid out by the
-// engine (no option but COMPRESS=NONE and BIGTIFF), its blocks tiles of a
-// multiple of 16 pixels (or strips) and every part whole rows of blocks, on
-// a little-endian host. Anything else is assembled by rank 0.
+void RollBack(const std::vector<RasterSink*>& sinks) {
+  for (auto it = sinks.rbegin(); it != sinks.rend(); ++it) (*it)->Rollback();
+}
+
+}  // namespace
+
+// Anything not in place is gathered on rank 0 (or assembled by it).
 bool InPlace(const GraphState& g, const Distribution& d, const DistributedOutput& out) {
   if (out.vrt || !d.CanWriteTiffInPlace() || g.options.format != nullptr) return false;
   if (std::endian::native != std::endian::little) return false;
@@ -165,15 +167,10 @@ bool InPlace(const GraphState& g, const Distribution& d, const DistributedOutput
   return true;
 }
 
-void RollBack(const std::vector<RasterSink*>& sinks) {
-  for (auto it = sinks.rbegin(); it != sinks.rend(); ++it) (*it)->Rollback();
-}
-
-}  // namespace
-
 absl::Status FinishDistributed(GraphState& g, Distribution& d, absl::Status local,
                                const std::vector<RasterSink*>& writers,
-                               const std::vector<DistributedOutput>& outputs, const std::vector<int>& reduces) {
+                               const std::vector<DistributedOutput>& outputs, const std::vector<int>& reduces,
+                               TileChannel* channel, const std::vector<GatherSink*>& gathered) {
   auto abort_all = [&] {
     for (RasterSink* w : writers) w->Abort();
   };
@@ -183,6 +180,19 @@ absl::Status FinishDistributed(GraphState& g, Distribution& d, absl::Status loca
   // (the rank that caused it reports one).
   const bool by_peer = d.size() > 1 && local.code() == absl::StatusCode::kCancelled && d.PeerFailed();
   if (!local.ok() && !by_peer && d.size() > 1) d.NotifyFailure();
+  // The tiles sent to rank 0 are all written (End needs no collective:
+  // rank 0's channel thread, or its End, receives them whatever rank 0 is
+  // doing; a rank 0 that failed has told the others first, so that it does
+  // not wait for their whole shares), then rank 0 finishes the gathered
+  // files.
+  if (channel != nullptr) {
+    const absl::Status ended = channel->End();
+    if (local.ok()) local = ended;
+  }
+  for (GatherSink* s : gathered) {
+    if (!local.ok()) break;
+    local = s->Complete();
+  }
   absl::Status st = d.Agree(by_peer ? absl::OkStatus() : local);
   d.EndFailures();
   const std::vector<int64_t> sums = d.SumAll({g.last_stats.owned_pixels, g.last_stats.computed_pixels});
@@ -219,7 +229,7 @@ absl::Status FinishDistributed(GraphState& g, Distribution& d, absl::Status loca
   std::vector<std::unique_ptr<RasterSink>> in_place(outputs.size());
   for (size_t i = 0; i < outputs.size(); ++i) {
     const DistributedOutput& out = outputs[i];
-    if (!InPlace(g, d, out)) continue;
+    if (out.gathered || !InPlace(g, d, out)) continue;
     InPlaceTiff t;
     t.profile = out.profile;
     t.block_width = out.layout.block_width;
@@ -251,6 +261,7 @@ absl::Status FinishDistributed(GraphState& g, Distribution& d, absl::Status loca
     }
     ++g.last_stats.outputs_in_place;
   }
+  for (const DistributedOutput& out : outputs) g.last_stats.outputs_gathered += out.gathered ? 1 : 0;
   // 5. Rank 0 joins the other parts into the outputs and puts them in place.
   std::vector<std::unique_ptr<RasterSink>> joined;
   std::vector<RasterSink*> joined_committed;
@@ -262,6 +273,7 @@ absl::Status FinishDistributed(GraphState& g, Distribution& d, absl::Status loca
         joined.push_back(std::move(in_place[i]));
         continue;
       }
+      if (out.gathered) continue;  // committed with the parts
       absl::StatusOr<std::unique_ptr<RasterSink>> j = JoinOutput(g, out);
       if (!j.ok()) {
         join = j.status();
@@ -288,7 +300,7 @@ absl::Status FinishDistributed(GraphState& g, Distribution& d, absl::Status loca
   for (auto& j : joined) j->Sync();
   for (RasterSink* w : writers) w->Sync();
   for (const DistributedOutput& out : outputs) {
-    if (out.vrt) continue;
+    if (out.vrt || out.gathered) continue;
     std::remove(PartPath(out.path, false, d.rank(), d.size()).c_str());
   }
   return absl::OkStatus();

@@ -3,7 +3,8 @@
 // rank's share of it (RankShare), runs it, and hands the end of the run to
 // FinishDistributed: agreement, reductions folded across ranks in tile
 // order, parts committed, uncompressed GeoTIFFs written in place by every
-// rank, the other outputs joined on rank 0, all or nothing.
+// rank, compressed ones gathered on rank 0 during the run (or joined on rank
+// 0 after it), all or nothing.
 #ifndef EOSCALE_GRAPH_DISTRIBUTED_RUN_H_
 #define EOSCALE_GRAPH_DISTRIBUTED_RUN_H_
 
@@ -15,6 +16,7 @@
 #include "absl/status/status.h"
 #include "eoscale/core/raster_io.h"
 #include "eoscale/core/tiling.h"
+#include "eoscale/graph/distributed_gather.h"
 #include "eoscale/graph/distribution.h"
 #include "eoscale/graph/graph_state.h"
 
@@ -50,7 +52,16 @@ struct DistributedOutput {
     std::string path;
   };
   std::vector<Part> parts;  // every rank's non-empty part, rank order
+  // Written by rank 0 from the tiles the ranks send it during the run
+  // (distributed_gather.h): no part file.
+  bool gathered = false;
 };
+
+// Whether `out` is written in place with MPI-IO (the same on every rank): a
+// GeoTIFF through GDAL's format, uncompressed (no creation option but
+// COMPRESS=NONE and BIGTIFF), blocks of a multiple of 16 pixels (or strips),
+// every part whole rows of blocks, a little-endian host.
+bool InPlace(const GraphState& g, const Distribution& d, const DistributedOutput& out);
 
 // Where rank `rank` of `ranks` writes its part of `path`: beside it, as
 // `out.part-K-of-N.tif` for `out.vrt`, else under a hidden temporary name.
@@ -63,10 +74,13 @@ absl::StatusOr<std::unique_ptr<RasterSink>> JoinOutput(GraphState& g, const Dist
 
 // The end of a distributed run on every rank, `local` being how the rank's
 // own part went (run, checks, writers finished). Collective. `writers` are
-// this rank's part sinks; `reduces` the reductions the run folds.
+// this rank's sinks (parts, and the gathered outputs' GatherSinks);
+// `reduces` the reductions the run folds. `channel` (null when the run has
+// none) is ended first; then rank 0 completes the `gathered` files.
 absl::Status FinishDistributed(GraphState& g, Distribution& d, absl::Status local,
                                const std::vector<RasterSink*>& writers,
-                               const std::vector<DistributedOutput>& outputs, const std::vector<int>& reduces);
+                               const std::vector<DistributedOutput>& outputs, const std::vector<int>& reduces,
+                               TileChannel* channel, const std::vector<GatherSink*>& gathered);
 
 }  // namespace eoscale::internal
 

@@ -15,24 +15,30 @@
 //   - `out.vrt` is written as one GeoTIFF per rank beside it
 //     (`out.part-K-of-N.tif`) joined by the VRT; an uncompressed `.tif` is
 //     laid out by rank 0 and written in place by every rank
-//     (WriteTiffInPlace); any other name is one file that rank 0 assembles
-//     from the ranks' hidden parts;
+//     (WriteTiffInPlace); any other name (a compressed .tif) is one file
+//     that rank 0 writes from the tiles the ranks send it during the run
+//     (TileChannel), or, when the Distribution cannot, assembles from the
+//     ranks' hidden parts after it;
 //   - all outputs or none across ranks: if one rank fails, every rank's
 //     Run() returns that rank's error and nothing is left under the names.
 // ReadAll is not distributed: every rank computes the whole window.
 //
 // Thread safety: the engine calls a Distribution from the thread that called
-// Run(), never from worker threads.
+// Run(), never from worker threads, except TileChannel::Send (worker
+// threads) and the channel's own receiving thread on rank 0.
 #ifndef EOSCALE_GRAPH_DISTRIBUTION_H_
 #define EOSCALE_GRAPH_DISTRIBUTION_H_
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "eoscale/core/profile.h"
 #include "eoscale/core/tiling.h"
+#include "eoscale/core/view.h"
 
 namespace eoscale {
 
@@ -47,6 +53,33 @@ struct InPlaceTiff {
   int block_height = 0;
   std::string part_path;   // this rank's part (a GeoTIFF), empty when it has none
   Window part_window;      // the part's place in the output: whole rows of blocks
+};
+
+// Tiles of outputs sent to rank 0 during a run, which writes them into the
+// one file of each output (a compressed GeoTIFF: docs/distributed.md). One
+// channel per run, opened by every rank at the same point of the run.
+// Ranks > 0 Send; rank 0 Starts receiving on a thread of the channel's own;
+// every rank Ends it exactly once, from the thread that called Run(), before
+// any agreement of the run (End needs no other call of rank 0's to finish:
+// its receiving thread, or End itself, drains every rank's tiles).
+class TileChannel {
+ public:
+  virtual ~TileChannel() = default;
+  // Rank 0, at most once, before End: `write(output, tile)` is called from
+  // the channel's thread for every tile another rank sends (the tile's
+  // window in the output's coordinates, its pixels contiguous). Its first
+  // error is End's; the tiles that follow are dropped. Without Start, End
+  // receives and drops every tile.
+  using WriteFn = std::function<absl::Status(int output, const ConstView& tile)>;
+  virtual void Start(WriteFn write) = 0;
+  // Ranks > 0, any thread (calls are serialised): sends a copy of `tile`
+  // of `output` to rank 0. Blocks while a few tiles of this rank are not
+  // yet received by rank 0 (bounded memory on both sides).
+  virtual absl::Status Send(int output, const ConstView& tile) = 0;
+  // Ranks > 0: waits until rank 0 received this rank's tiles, then tells it
+  // this rank is done. Rank 0: waits until every rank is done; returns the
+  // first error of `write` (naming the sending rank), else OK.
+  virtual absl::Status End() = 0;
 };
 
 // Every method but rank() and size() is collective or point to point, and
@@ -93,6 +126,14 @@ class Distribution {
   virtual void NotifyFailure() = 0;
   virtual bool PeerFailed() = 0;
   virtual void EndFailures() = 0;
+
+  // Whether OpenTileChannel works (the same on every rank; MPI: the library
+  // was initialised with MPI_THREAD_MULTIPLE, since tiles are sent from the
+  // engine's worker threads and received on a thread of rank 0's).
+  virtual bool CanGatherTiles() const { return false; }
+  // Every rank at the same point of a run: a channel to rank 0 (null when
+  // CanGatherTiles() is false).
+  virtual std::unique_ptr<TileChannel> OpenTileChannel() { return nullptr; }
 
   // Whether WriteTiffInPlace is implemented (the same on every rank).
   virtual bool CanWriteTiffInPlace() const { return false; }

@@ -145,9 +145,21 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
     last_stats.rank = dist->rank();
     last_stats.ranks = dist->size();
   }
+  // Tiles of outputs written by rank 0 travel through a channel, opened
+  // by every rank here, before any return (FinishDistributed ends it).
+  std::unique_ptr<TileChannel> channel;
+  std::vector<GatherSink*> gathered;           // this rank's
+  std::vector<GatherSink*> gathered_by_output; // rank 0: by dist_outputs index
+  if (dist != nullptr && dist->CanGatherTiles()) {
+    for (const SinkRequest& r : sinks) {
+      if (r.kind == SinkRequest::Kind::kFile && !IsVrtPath(r.path)) channel = dist->OpenTileChannel();
+      if (channel) break;
+    }
+  }
   auto done = [&](absl::Status st) -> absl::Status {
     if (dist == nullptr) return st;
-    return FinishDistributed(*this, *dist, std::move(st), writers, dist_outputs, dist_reduces);
+    return FinishDistributed(*this, *dist, std::move(st), writers, dist_outputs, dist_reduces, channel.get(),
+                             gathered);
   };
 
   // Groups: requests over the same image size and the same kept region.
@@ -256,6 +268,7 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
   last_stats.gdal_cache_max_bytes = io_share;
   RunProgress progress;
   std::vector<std::unique_ptr<GroupRun>> runs;
+  std::map<const SinkRequest*, GatherSink*> gathers_of;  // the requests of gathered outputs
   for (size_t gi = 0; gi < order.size(); ++gi) {
     const auto [w, h, kx, ky, kw, kh] = order[gi];
     const std::vector<int>& ids = group_nodes[gi];
@@ -289,6 +302,28 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
           const Window& pw = other.part;
           out.parts.push_back({Window{pw.x - kx, pw.y - ky, pw.width, pw.height},
                                PartPath(r->path, out.vrt, k, dist->size())});
+        }
+        // Not in place: rank 0 writes it from the ranks' tiles, if it can.
+        out.gathered = channel != nullptr && !out.vrt && !InPlace(*this, *dist, out);
+        if (out.gathered) {
+          std::unique_ptr<RasterSink> whole;
+          if (dist->rank() == 0) {
+            absl::StatusOr<std::unique_ptr<RasterSink>> f = format->Create(out.path, out.profile, out.layout, out.options);
+            if (!f.ok()) {
+              abort_all();
+              return done(f.status());
+            }
+            whole = *std::move(f);
+          }
+          const Window offset{share.part.x - kx, share.part.y - ky, 0, 0};
+          auto sink = std::make_unique<GatherSink>(out.path, static_cast<int>(dist_outputs.size()), offset,
+                                                   std::move(whole), channel.get());
+          gathered.push_back(sink.get());
+          gathered_by_output.resize(dist_outputs.size() + 1, nullptr);
+          gathered_by_output.back() = sink.get();
+          gathers_of[r] = sink.get();
+          writers.push_back(sink.get());
+          owned.push_back(std::move(sink));
         }
         dist_outputs.push_back(std::move(out));
         r->path = PartPath(r->path, IsVrtPath(r->path), dist->rank(), dist->size());
@@ -346,6 +381,10 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
       SinkRequest* r = plan.exec[ei].sink;
       if (r == nullptr || r->kind == SinkRequest::Kind::kMemory) continue;
       RasterSink* sink = r->sink.get();
+      if (auto gs = gathers_of.find(r); gs != gathers_of.end()) {
+        files.push_back({static_cast<int>(ei), gs->second});  // in `writers` already
+        continue;
+      }
       if (r->kind == SinkRequest::Kind::kFile) {
         const Profile p = CropProfile(ProfileOf(r->port), KeepOf(*this, *r));
         const Window kept = r->Region(ProfileOf(r->port));
@@ -388,6 +427,15 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
         absl::StrFormat("%.2f MiB", least / static_cast<double>(kMiB)), " (", least,
         " bytes) or use smaller tiles than ", last_stats.tile_width, "x", last_stats.tile_height, " pixels",
         scratch > 0 ? " or fewer workers" : "")));
+  }
+  if (channel != nullptr && dist->rank() == 0) {
+    channel->Start([&gathered_by_output](int output, const ConstView& tile) -> absl::Status {
+      if (output < 0 || static_cast<size_t>(output) >= gathered_by_output.size() ||
+          gathered_by_output[output] == nullptr) {
+        return absl::InternalError(absl::StrCat("a tile of output ", output, ", which rank 0 does not gather"));
+      }
+      return gathered_by_output[output]->WriteReceived(tile);
+    });
   }
   for (auto& run : runs) {
     pool.ResetPeak(run->num_exec());

@@ -82,9 +82,12 @@ struct RunStats {
   double halo_fraction = 0;
   // This rank's tiles of the single-process grids (its owned rows).
   int64_t owned_tiles = 0;
-  // Outputs every rank wrote in place (MPI-IO into one GeoTIFF); the other
-  // .tif outputs were assembled by rank 0 from the ranks' parts.
+  // Outputs every rank wrote in place (MPI-IO into one GeoTIFF), and those
+  // rank 0 wrote from the tiles the ranks sent it during the run (a
+  // compressed .tif; Distribution::CanGatherTiles); the other .tif outputs
+  // were assembled by rank 0 from the ranks' parts.
   int outputs_in_place = 0;
+  int outputs_gathered = 0;
   // On rank 0 after a distributed run of several ranks, the job's figures
   // (the other ranks keep their own, per_rank empty): tiles is the owned
   // tiles summed (the single-process grids' tiles that meet the outputs);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "eoscale/mpi/mpi_wait.h"
 
 namespace eoscale::mpi {
 namespace {
@@ -18,16 +19,7 @@ constexpr int kTag = 4215;  // on the engine's own communicator
 constexpr int kProgressTag = 4216;
 constexpr int kFailureTag = 4217;
 
-// Waits for `request` without spinning on a core the other ranks need
-// (Open MPI's blocking calls poll).
-void WaitPolled(MPI_Request* request) {
-  int finished = 0;
-  for (int pause_us = 50;; pause_us = std::min(pause_us * 2, 5000)) {
-    MPI_Test(request, &finished, MPI_STATUS_IGNORE);
-    if (finished) return;
-    std::this_thread::sleep_for(std::chrono::microseconds(pause_us));
-  }
-}
+using internal::WaitPolled;
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<MpiDistribution>> MpiDistribution::Create(MPI_Comm comm) {
@@ -44,6 +36,14 @@ MpiDistribution::MpiDistribution(MPI_Comm comm) {
   MPI_Comm_dup(comm, &comm_);
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &size_);
+  // Tiles sent to rank 0 (OpenTileChannel) travel on a communicator of
+  // their own, from worker threads: only under MPI_THREAD_MULTIPLE, which
+  // every rank must have (the lowest level decides).
+  MPI_Comm_dup(comm, &tiles_comm_);
+  int level = MPI_THREAD_SINGLE, lowest = MPI_THREAD_SINGLE;
+  MPI_Query_thread(&level);
+  MPI_Allreduce(&level, &lowest, 1, MPI_INT, MPI_MIN, comm_);
+  thread_multiple_ = lowest == MPI_THREAD_MULTIPLE;
   heard_done_.assign(size_, 0);
   heard_total_.assign(size_, 0);
   heard_final_.assign(size_, 0);
@@ -52,7 +52,10 @@ MpiDistribution::MpiDistribution(MPI_Comm comm) {
 MpiDistribution::~MpiDistribution() {
   int finalized = 0;
   MPI_Finalized(&finalized);
-  if (!finalized) MPI_Comm_free(&comm_);
+  if (!finalized) {
+    MPI_Comm_free(&tiles_comm_);
+    MPI_Comm_free(&comm_);
+  }
 }
 
 absl::Status MpiDistribution::Agree(const absl::Status& local) {

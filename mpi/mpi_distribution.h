@@ -1,15 +1,19 @@
 // eoscale::mpi: runs a Context across the ranks of an MPI job (built with
 // EOSCALE_WITH_MPI; docs/distributed.md).
 //
-//   MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);  // the host's
+//   MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);  // the host's
 //   auto d = eoscale::mpi::MpiDistribution::Create(MPI_COMM_WORLD);
 //   auto ctx = eoscale::Context::Create({.workers = 2, .distribution = *d});
 //   ... build the same graph on every rank; Run() on every rank ...
 //
 // The library never initialises or finalises MPI: the host does (or uses
-// mpi::Session, mpi/session.h, which says so). The engine calls MPI only from
-// the thread that calls Run() or Reduction::Get(), so MPI_THREAD_FUNNELED
-// (or MPI_THREAD_SERIALIZED when the host's threads take turns) suffices.
+// mpi::Session, mpi/session.h, which asks for MPI_THREAD_MULTIPLE). With
+// MPI_THREAD_MULTIPLE, the ranks send the tiles of compressed GeoTIFF
+// outputs to rank 0 during the run, from the engine's worker threads
+// (OpenTileChannel). With MPI_THREAD_FUNNELED (or SERIALIZED when the host's
+// threads take turns) the engine calls MPI only from the thread that calls
+// Run() or Reduction::Get(), and rank 0 assembles those outputs from the
+// ranks' parts after the run instead.
 #ifndef EOSCALE_MPI_MPI_DISTRIBUTION_H_
 #define EOSCALE_MPI_MPI_DISTRIBUTION_H_
 
@@ -51,6 +55,9 @@ class MpiDistribution final : public Distribution {
   void EndFailures() override;
   // mpi_tiff.cc: GDAL reads the layout, MPI_File_write_at writes the blocks.
   bool CanWriteTiffInPlace() const override { return true; }
+  // mpi_tile_channel.cc: under MPI_THREAD_MULTIPLE on every rank.
+  bool CanGatherTiles() const override { return thread_multiple_; }
+  std::unique_ptr<TileChannel> OpenTileChannel() override;
   absl::Status WriteTiffInPlace(const absl::Status& prepared, const InPlaceTiff& t) override;
 
  private:
@@ -58,6 +65,8 @@ class MpiDistribution final : public Distribution {
   // Progress messages: {done, total, final} on a tag of their own.
   void ReceiveProgress(const MPI_Status& status);
   MPI_Comm comm_;
+  MPI_Comm tiles_comm_;  // OpenTileChannel's messages
+  bool thread_multiple_ = false;
   int rank_ = 0;
   int size_ = 1;
   int64_t sending_[3] = {0, 0, 0};  // the message in flight (ranks > 0)
@@ -69,6 +78,14 @@ class MpiDistribution final : public Distribution {
   std::vector<MPI_Request> notices_;               // NotifyFailure's sends in flight
   bool peer_failed_ = false;
 };
+
+namespace internal {
+// For tests only: rank `rank`'s MPI_File_open of an in-place GeoTIFF fails
+// (MPI_ERR_ACCESS, "(injected)" in the message); -1, the default, turns it
+// off. Only this process's calls.
+void FailFileOpenOnRankForTesting(int rank);
+int FailFileOpenRank();
+}  // namespace internal
 
 }  // namespace eoscale::mpi
 

@@ -6,13 +6,14 @@
 // extending it, SPARSE_OK being off). Here rank 0 reads each block's offset
 // and size from GDAL's BLOCK_OFFSET_x_y / BLOCK_SIZE_x_y metadata (domain
 // "TIFF", per band: the sink interleaves by band) and broadcasts them; every
-// rank opens the file with MPI_File_open and writes the blocks of its rows,
-// read from its part, with MPI_File_write_at; MPI_File_sync, then one
-// agreement. Little-endian hosts only (GDAL writes native order; the caller
+// rank opens the file with MPI_File_open (on its own; the ranks agree on the
+// opens) and writes the blocks of its rows, read from its part, with
+// MPI_File_write_at; MPI_File_sync, then one agreement. Little-endian hosts only (GDAL writes native order; the caller
 // checks).
 #include <gdal.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -20,24 +21,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "eoscale/io/gdal_util.h"  // ToGdal (eoscale_io, linked privately)
 #include "eoscale/mpi/mpi_distribution.h"
 
 namespace eoscale::mpi {
 namespace {
-
-GDALDataType GdalType(PixelType t) {
-  switch (t) {
-    case PixelType::kU8:
-    case PixelType::kI8: return GDT_Byte;  // the same bits
-    case PixelType::kU16: return GDT_UInt16;
-    case PixelType::kI16: return GDT_Int16;
-    case PixelType::kU32: return GDT_UInt32;
-    case PixelType::kI32: return GDT_Int32;
-    case PixelType::kF32: return GDT_Float32;
-    case PixelType::kF64: return GDT_Float64;
-  }
-  return GDT_Byte;
-}
 
 struct Grid {
   int nbx = 0, nby = 0, bw = 0, bh = 0, bands = 0;
@@ -120,7 +108,7 @@ absl::Status WriteBlocks(MPI_File fh, const InPlaceTiff& t, const Grid& g, const
         std::fill(buf.begin(), buf.end(), std::byte{0});
         GDALRasterBandH band = GDALGetRasterBand(h, b + 1);
         const CPLErr read = GDALRasterIO(band, GF_Read, x0, y0 - p.y, cols, rows, buf.data(), cols, rows,
-                                         GdalType(t.profile.type), static_cast<int>(px),
+                                         io::internal::ToGdal(t.profile.type), static_cast<int>(px),
                                          static_cast<GSpacing>(g.bw) * static_cast<GSpacing>(px));
         // The block came through GDAL's cache: drop it, or the whole part
         // stays cached (measured: 123 MiB per rank for the 10980^2 water
@@ -159,7 +147,14 @@ std::vector<int64_t> Int64s(const std::string& s) {
   return v;
 }
 
+std::atomic<int> g_fail_open_rank{-1};
+
 }  // namespace
+
+namespace internal {
+void FailFileOpenOnRankForTesting(int rank) { g_fail_open_rank.store(rank); }
+int FailFileOpenRank() { return g_fail_open_rank.load(std::memory_order_relaxed); }
+}  // namespace internal
 
 absl::Status MpiDistribution::WriteTiffInPlace(const absl::Status& prepared, const InPlaceTiff& t) {
   const Grid g = GridOf(t);
@@ -175,18 +170,31 @@ absl::Status MpiDistribution::WriteTiffInPlace(const absl::Status& prepared, con
   if (offsets.size() != static_cast<size_t>(g.bands) * g.nbx * g.nby || sizes.size() != offsets.size()) {
     local = absl::InternalError("the layout broadcast has the wrong size");
   }
-  MPI_File fh;
-  const int rc = MPI_File_open(comm_, path.c_str(), MPI_MODE_WRONLY, MPI_INFO_NULL, &fh);
+  // Each rank opens the file on its own (MPI_COMM_SELF): a collective open
+  // that fails on some ranks only leaves the others with a handle whose
+  // collective sync and close would wait for the failed ones forever. The
+  // ranks agree on the opens instead: if one failed, every rank closes what
+  // it opened and reports that rank's error, and rank 0 drops the file.
+  MPI_File fh = MPI_FILE_NULL;
+  const bool inject = rank_ == internal::FailFileOpenRank();
+  const int rc = inject ? MPI_ERR_ACCESS
+                        : MPI_File_open(MPI_COMM_SELF, path.c_str(), MPI_MODE_WRONLY, MPI_INFO_NULL, &fh);
   if (rc != MPI_SUCCESS) {
     char err[MPI_MAX_ERROR_STRING] = "";
     int len = 0;
     MPI_Error_string(rc, err, &len);
-    local = absl::InternalError(absl::StrCat("MPI_File_open('", path, "'): ", err));
-  } else {
-    if (local.ok() && !t.part_path.empty()) local = WriteBlocks(fh, t, g, offsets, sizes);
-    if (MPI_File_sync(fh) != MPI_SUCCESS && local.ok()) local = absl::DataLossError("MPI_File_sync failed");
-    MPI_File_close(&fh);
+    local = absl::InternalError(absl::StrCat("MPI_File_open: ", err, inject ? " (injected)" : ""));
   }
+  absl::Status opened = Agree(local.ok() ? absl::OkStatus()
+                                         : absl::Status(local.code(), absl::StrCat("writing '", path,
+                                                                                   "' in place: ", local.message())));
+  if (!opened.ok()) {
+    if (fh != MPI_FILE_NULL) MPI_File_close(&fh);
+    return opened;
+  }
+  if (!t.part_path.empty()) local = WriteBlocks(fh, t, g, offsets, sizes);
+  if (MPI_File_sync(fh) != MPI_SUCCESS && local.ok()) local = absl::DataLossError("MPI_File_sync failed");
+  MPI_File_close(&fh);
   if (!local.ok()) local = absl::Status(local.code(), absl::StrCat("writing '", path, "' in place: ", local.message()));
   return Agree(local);
 }

@@ -24,8 +24,12 @@ bool LaunchedByMpi();
 
 class Session {
  public:
-  // Initialises MPI (MPI_THREAD_FUNNELED) unless the host already did; a
-  // failure ends the program (MPI's own behaviour).
+  // Initialises MPI unless the host already did, asking for
+  // MPI_THREAD_MULTIPLE (the ranks then send the tiles of compressed .tif
+  // outputs to rank 0 during the run; an MPI that provides less makes rank
+  // 0 assemble them after the run instead; so does EOSCALE_MPI_THREAD=funneled
+  // in the environment, which asks for MPI_THREAD_FUNNELED); a failure ends
+  // the program (MPI's own behaviour).
   Session(int* argc, char*** argv);
   // Finalises MPI if this Session initialised it, after dropping world().
   ~Session();

@@ -6,6 +6,10 @@
 # peak RSS (GNU time's %M). docs/distributed.md has the figures.
 # Inputs: the benchmarks' cache (docs/benchmarks.md) for the 4 dates, and a
 # synthetic DSM generated into $OUT (default /tmp/eoscale-bench-mpi).
+# With DEFLATE=1 in the environment, every .tif output is DEFLATE-compressed
+# (--co COMPRESS=DEFLATE) and the 2-rank .tif runs twice: tiles sent to rank
+# 0 during the run (MPI_THREAD_MULTIPLE), and rank 0's assembly from the
+# parts after it (EOSCALE_MPI_THREAD=funneled, the way before).
 # Usage: scripts/bench_mpi.sh [SIZE] [REPS]    (after a build with MPI in ./build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +29,21 @@ tm=(/usr/bin/time -f "  rank peak RSS %M KiB, process wall %e s")
 wm=build/examples/water_mask/water_mask
 pl=build/examples/pipeline/pipeline
 echo "# $(date -u +%FT%TZ) $(git rev-parse --short HEAD) load: $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ "${DEFLATE:-0}" = 1 ]; then
+  co=(--co COMPRESS=DEFLATE)
+  fun=(-x EOSCALE_MPI_THREAD=funneled)
+  for r in $(seq "$reps"); do
+    echo "## water mask ${size}^2, DEFLATE, repetition $r"
+    echo "1 process x 2 workers:"; "${tm[@]}" $wm --workers 2 "${co[@]}" "$out/wmz1.tif" "$dates"/date_*.tif 2>&1 | grep -E "wall|RSS|water"
+    echo "2 ranks x 1 worker, .tif, tiles sent to rank 0:"; "${mpi[@]}" "${tm[@]}" $wm --workers 1 "${co[@]}" "$out/wmz2.tif" "$dates"/date_*.tif 2>&1 | grep -E "wall|RSS|water|halo"
+    echo "2 ranks x 1 worker, .tif, assembled by rank 0 (funneled):"; "${mpi[@]}" "${fun[@]}" "${tm[@]}" $wm --workers 1 "${co[@]}" "$out/wmz2f.tif" "$dates"/date_*.tif 2>&1 | grep -E "wall|RSS|water|halo"
+    echo "## pipeline ${size}^2, DEFLATE, repetition $r"
+    echo "1 process x 2 workers:"; "${tm[@]}" $pl --workers 2 "${co[@]}" "$out/dsm_$size.tif" "$out/pz1" 2>&1 | grep -E "wrote|RSS"
+    echo "2 ranks x 1 worker, .tif, tiles sent to rank 0:"; "${mpi[@]}" "${tm[@]}" $pl --workers 1 "${co[@]}" "$out/dsm_$size.tif" "$out/pz2" 2>&1 | grep -E "wrote|RSS|halo"
+    echo "2 ranks x 1 worker, .tif, assembled by rank 0 (funneled):"; "${mpi[@]}" "${fun[@]}" "${tm[@]}" $pl --workers 1 "${co[@]}" "$out/dsm_$size.tif" "$out/pz2f" 2>&1 | grep -E "wrote|RSS|halo"
+  done
+  exit 0
+fi
 for r in $(seq "$reps"); do
   echo "## water mask ${size}^2, repetition $r"
   echo "1 process x 2 workers:"; "${tm[@]}" $wm --workers 2 "$out/wm1.tif" "$dates"/date_*.tif 2>&1 | grep -E "wall|RSS|water"

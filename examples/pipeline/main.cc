@@ -7,7 +7,8 @@
 //                                   uniform 3x3 (margin 1) ────┴──┬── smooth_dsm.tif
 //                                                                 └── min / max
 //
-// Usage: pipeline [--workers N] [--tile-size PX] [--strips] [INPUT_DSM.tif] OUTDIR
+// Usage: pipeline [--workers N] [--tile-size PX] [--strips] [--vrt] [--co KEY=VALUE]...
+//                 [INPUT_DSM.tif] OUTDIR
 // With no input, a synthetic DSM with holes is generated first
 // (OUTDIR/synthetic_dsm.tif, 2000 x 1500).
 //
@@ -44,9 +45,11 @@ namespace {
 
 void Usage() {
   std::fprintf(stderr,
-               "usage: pipeline [--workers N] [--tile-size PX] [--strips] [--vrt] [INPUT_DSM.tif] OUTDIR\n"
+               "usage: pipeline [--workers N] [--tile-size PX] [--strips] [--vrt] [--co KEY=VALUE]...\n"
+               "                [INPUT_DSM.tif] OUTDIR\n"
                "Writes OUTDIR/{nodata_mask,filled_dsm,smooth_dsm}.tif and prints the smoothed DSM's\n"
-               "min and max. With no input, generates OUTDIR/synthetic_dsm.tif first.\n");
+               "min and max. With no input, generates OUTDIR/synthetic_dsm.tif first.\n"
+               "  --co KEY=VALUE  GeoTIFF creation option of the outputs (e.g. COMPRESS=DEFLATE)\n");
 }
 
 // 128 + N after stop signal N, with a message; 0 if none was received.
@@ -97,6 +100,12 @@ int main(int argc, char** argv) {
       options.tiling.tile_size = next_int("--tile-size");
     } else if (a == "--vrt") {
       options.extension = ".vrt";
+    } else if (a == "--co") {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "pipeline: --co needs KEY=VALUE\n");
+        return 2;
+      }
+      options.writer_options.push_back(argv[++i]);
     } else if (a == "--strips") {
       options.tiling.mode = eoscale::TileMode::kStrips;
     } else if (a == "-h" || a == "--help") {

@@ -39,6 +39,7 @@ struct PipelineOptions {
   ProgressCallback progress;  // optional; returning false cancels the run
   int64_t memory_budget_bytes = 0;  // ContextOptions::memory_budget_bytes (0: the default)
   std::string extension = ".tif";  // of the outputs; ".vrt" in a distributed run: parts joined by a VRT
+  std::vector<std::string> writer_options;  // the outputs' creation options ("KEY=VALUE")
   // Set: a run across the ranks of a job (ContextOptions::distribution).
   std::shared_ptr<Distribution> distribution;
 };
@@ -100,7 +101,10 @@ inline absl::StatusOr<PipelineResult> RunPipeline(const std::string& input_dsm, 
   // Step 1: nodata mask, flushed to disk.
   absl::StatusOr<std::vector<Image>> mask = c.Map({*dsm}, filters::NodataMask());
   if (!mask.ok()) return mask.status();
-  if (absl::Status s = c.Write((*mask)[0], outdir + "/nodata_mask" + options.extension); !s.ok()) return s;
+  if (absl::Status s = c.Write((*mask)[0], outdir + "/nodata_mask" + options.extension, options.writer_options);
+      !s.ok()) {
+    return s;
+  }
 
   // Step 2: fill nodata from the DSM and its mask (margin 100).
   filters::FillNodataOptions fill;
@@ -111,12 +115,18 @@ inline absl::StatusOr<PipelineResult> RunPipeline(const std::string& input_dsm, 
   // Neither the input nor the mask is needed by a later filter.
   if (absl::Status s = c.Release(*dsm); !s.ok()) return s;
   if (absl::Status s = c.Release((*mask)[0]); !s.ok()) return s;
-  if (absl::Status s = c.Write((*filled)[0], outdir + "/filled_dsm" + options.extension); !s.ok()) return s;
+  if (absl::Status s = c.Write((*filled)[0], outdir + "/filled_dsm" + options.extension, options.writer_options);
+      !s.ok()) {
+    return s;
+  }
 
   // Step 3: uniform filter of size 3 (margin 1).
   absl::StatusOr<std::vector<Image>> smooth = c.Map(*filled, filters::Uniform(3));
   if (!smooth.ok()) return smooth.status();
-  if (absl::Status s = c.Write((*smooth)[0], outdir + "/smooth_dsm" + options.extension); !s.ok()) return s;
+  if (absl::Status s = c.Write((*smooth)[0], outdir + "/smooth_dsm" + options.extension, options.writer_options);
+      !s.ok()) {
+    return s;
+  }
   if (absl::Status s = c.Release((*filled)[0]); !s.ok()) return s;
 
   // Step 4: min and max of the smoothed DSM.

@@ -6,8 +6,11 @@
 // a std::vector<double> (serialised by the reduction itself).
 //
 // Usage: mpi_child MODE RANK OUTPUT [--workers N] [--tile-size PX] [--input IMAGE]
-//                  [--budget-mib N] [--trace FILE] [--dot FILE] [--figures] [--compress]
+//                  [--budget-mib N] [--trace FILE] [--dot FILE] [--figures] [--compress] [--funneled]
 //   --compress: OUTPUT written with COMPRESS=DEFLATE
+//   --fail-open K: rank K's MPI_File_open of an in-place .tif fails
+//   --funneled: MPI initialised by this program with MPI_THREAD_FUNNELED
+//     (a compressed .tif is then assembled by rank 0 after the run)
 //   --slow-ms N: each tile of the mean sleeps N ms; with --figures every
 //     rank prints "filtered K N" (tiles its mean ran), even when it failed
 //   --trace FILE, --dot FILE: rank 0 writes the run's Chrome trace, DOT graph
@@ -17,11 +20,13 @@
 //     and the memory report; every rank prints
 //     "own K peak P budget B" (its own figures)
 //   MODE run:  prints "sum <hex>", "blocks <hex> ...", "halo F" and
-//              "in_place N" (outputs written in place with MPI-IO) on rank 0
+//              "in_place N" (outputs written in place with MPI-IO) and
+//              "gathered N" (written by rank 0 from the ranks' tiles) on rank 0
 //   MODE fail: the filter fails on every tile of rank RANK
 //   MODE kill: rank RANK kills itself (SIGKILL) in its first tile
 //   MODE noserial: the vector reduction has no serialisation
 // Exit status: 0, 1 (the run failed: its error on stderr, on every rank).
+#include <mpi.h>
 #include <signal.h>
 
 #include <atomic>
@@ -39,6 +44,7 @@
 #include "eoscale/filters/uniform.h"
 #include "eoscale/graph/context.h"
 #include "eoscale/graph/report.h"
+#include "eoscale/mpi/mpi_distribution.h"
 #include "eoscale/mpi/session.h"
 
 namespace {
@@ -73,8 +79,25 @@ std::string Hex(double v) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // --funneled: MPI initialised here with MPI_THREAD_FUNNELED (as a host
+  // may), before the Session, which then leaves it to this program.
+  bool funneled = false;
+  for (int i = 4; i < argc; ++i) funneled = funneled || std::strcmp(argv[i], "--funneled") == 0;
+  struct Finalize {
+    bool on = false;
+    ~Finalize() {
+      if (on) MPI_Finalize();
+    }
+  } finalize;
   std::optional<eoscale::mpi::Session> mpi;
-  if (eoscale::mpi::LaunchedByMpi()) mpi.emplace(&argc, &argv);
+  if (eoscale::mpi::LaunchedByMpi()) {
+    if (funneled) {
+      int provided = 0;
+      MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+      finalize.on = true;
+    }
+    mpi.emplace(&argc, &argv);
+  }
   if (argc < 4) {
     std::fprintf(stderr, "usage: mpi_child run|fail|kill RANK OUTPUT [--workers N] [--tile-size PX]\n");
     return 2;
@@ -93,6 +116,10 @@ int main(int argc, char** argv) {
   for (int i = 4; i < argc; i += 2) {
     if (std::strcmp(argv[i], "--compress") == 0) {
       write_options.push_back("COMPRESS=DEFLATE");
+      --i;
+      continue;
+    }
+    if (std::strcmp(argv[i], "--funneled") == 0) {
       --i;
       continue;
     }
@@ -120,6 +147,7 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--workers") == 0) co.workers = v;
     if (std::strcmp(argv[i], "--tile-size") == 0) co.tiling.tile_size = v;
     if (std::strcmp(argv[i], "--slow-ms") == 0) slow_ms = v;
+    if (std::strcmp(argv[i], "--fail-open") == 0) eoscale::mpi::internal::FailFileOpenOnRankForTesting(v);
     if (std::strcmp(argv[i], "--budget-mib") == 0) co.memory_budget_bytes = int64_t{v} << 20;
   }
   // The progress callback's last call and number of calls (calls are one at a time).
@@ -241,7 +269,8 @@ int main(int argc, char** argv) {
   if (rank == 0) {
     std::printf("sum %s\nblocks", Hex(*sv).c_str());
     for (double d : *bv) std::printf(" %s", Hex(d).c_str());
-    std::printf("\nhalo %.4f\nin_place %d\n", c.last_run_stats().halo_fraction, c.last_run_stats().outputs_in_place);
+    std::printf("\nhalo %.4f\nin_place %d\ngathered %d\n", c.last_run_stats().halo_fraction,
+                c.last_run_stats().outputs_in_place, c.last_run_stats().outputs_gathered);
   }
   return 0;
 }

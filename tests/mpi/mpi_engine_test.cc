@@ -65,19 +65,46 @@ TEST_F(MpiEngineTest, ReductionsAndOutputsAreBitwiseTheSingleProcessOnes) {
   }
 }
 
-TEST_F(MpiEngineTest, TifsThatCannotBeWrittenInPlaceAreAssembledWithTheSamePixels) {
+TEST_F(MpiEngineTest, CompressedTifsAreWrittenByRank0FromTheRanksTiles) {
+  // A DEFLATE .tif: every rank sends its tiles to rank 0 during the run,
+  // which writes them into the one file (no part file): the pixels are the
+  // single process's for 1 to 4 ranks and 1 or 2 workers.
+  const RunResult ref = RunProgram({EOSCALE_MPI_CHILD, "run", "0", dir_ + "/ref.tif", "--compress"});
+  ASSERT_EQ(ref.status, 0) << ref.err;
+  const Array want = ReadTiff(dir_ + "/ref.tif");
+  for (int ranks = 1; ranks <= 4; ++ranks) {
+    for (int workers = 1; workers <= 2; ++workers) {
+      SCOPED_TRACE(::testing::Message() << ranks << " ranks x " << workers << " workers");
+      const std::string sub = dir_ + "/" + std::to_string(ranks) + "x" + std::to_string(workers);
+      std::filesystem::create_directory(sub);
+      const RunResult r = RunMpi(ranks, EOSCALE_MPI_CHILD,
+                                 {"run", "0", sub + "/out.tif", "--workers", std::to_string(workers), "--compress"});
+      ASSERT_EQ(r.status, 0) << r.err;
+      EXPECT_EQ(LineStarting(r.out, "gathered "), "gathered 1") << r.out;
+      EXPECT_EQ(LineStarting(r.out, "in_place "), "in_place 0") << r.out;
+      EXPECT_EQ(LineStarting(r.out, "sum "), LineStarting(ref.out, "sum "));
+      EXPECT_TRUE(SameBytes(ReadTiff(sub + "/out.tif"), want));
+      EXPECT_EQ(FilesIn(sub), std::vector<std::string>{"out.tif"});
+    }
+  }
+}
+
+TEST_F(MpiEngineTest, TifsThatCannotBeWrittenInPlaceAreGatheredWithTheSamePixels) {
   // Compressed, or blocks that a GeoTIFF cannot tile (100 is no multiple of
-  // 16): rank 0 assembles the parts; uncompressed tiles or strips: written
-  // in place.
+  // 16): rank 0 writes the ranks' tiles (under MPI_THREAD_FUNNELED, which
+  // cannot send from worker threads: it assembles the parts after the
+  // run); uncompressed tiles or strips: written in place.
   struct Case {
     std::vector<std::string> args;
     const char* in_place;
+    const char* gathered;
   };
-  const Case cases[] = {{{"--compress"}, "in_place 0"},
-                        {{"--tile-size", "100"}, "in_place 0"},
-                        {{"--tile-size", "128", "--workers", "2"}, "in_place 1"},
+  const Case cases[] = {{{"--compress"}, "in_place 0", "gathered 1"},
+                        {{"--compress", "--funneled"}, "in_place 0", "gathered 0"},
+                        {{"--tile-size", "100"}, "in_place 0", "gathered 1"},
+                        {{"--tile-size", "128", "--workers", "2"}, "in_place 1", "gathered 0"},
                         // 320 >= the width (300): strips, the last one shorter.
-                        {{"--tile-size", "320"}, "in_place 1"}};
+                        {{"--tile-size", "320"}, "in_place 1", "gathered 0"}};
   int i = 0;
   for (const Case& c : cases) {
     const std::string sub = dir_ + "/" + std::to_string(i++);
@@ -95,6 +122,7 @@ TEST_F(MpiEngineTest, TifsThatCannotBeWrittenInPlaceAreAssembledWithTheSamePixel
       const RunResult r = RunMpi(ranks, EOSCALE_MPI_CHILD, args);
       ASSERT_EQ(r.status, 0) << r.err;
       EXPECT_EQ(LineStarting(r.out, "in_place "), c.in_place) << r.out;
+      EXPECT_EQ(LineStarting(r.out, "gathered "), c.gathered) << r.out;
       EXPECT_EQ(LineStarting(r.out, "sum "), LineStarting(ref.out, "sum "));
       EXPECT_TRUE(SameBytes(ReadTiff(args[2]), want));
     }
@@ -171,20 +199,55 @@ TEST_F(MpiEngineTest, Rank0GathersTheProgressFiguresAndTraceOfEveryRank) {
 }
 
 TEST_F(MpiEngineTest, AFailingRankFailsEveryRankWithItsMessageAndLeavesNothing) {
-  for (const char* ext : {".tif", ".vrt"}) {
-    SCOPED_TRACE(ext);
-    const std::string sub = dir_ + "/fail" + ext;
+  // In place, parts and VRT, and a compressed .tif gathered on rank 0 (the
+  // failing rank sending its tiles, or receiving the others').
+  struct Case {
+    const char* name;
+    const char* ext;
+    const char* failing;
+    bool compress;
+  };
+  for (const Case c : {Case{"tif", ".tif", "1", false}, Case{"vrt", ".vrt", "1", false},
+                       Case{"deflate", ".tif", "1", true}, Case{"deflate0", ".tif", "0", true}}) {
+    SCOPED_TRACE(c.name);
+    const std::string sub = dir_ + "/fail-" + c.name;
     std::filesystem::create_directory(sub);
-    const RunResult r = RunMpi(3, EOSCALE_MPI_CHILD, {"fail", "1", sub + "/out" + ext});
+    std::vector<std::string> args = {"fail", c.failing, sub + "/out" + c.ext};
+    if (c.compress) args.push_back("--compress");
+    const RunResult r = RunMpi(3, EOSCALE_MPI_CHILD, args);
     EXPECT_FALSE(r.timed_out);
     EXPECT_NE(r.status, 0);
     // Every rank prints the failing rank's error.
     size_t n = 0;
-    for (size_t p = 0; (p = r.err.find("rank 1 of 3: ", p)) != std::string::npos; ++p) ++n;
+    const std::string prefix = std::string("rank ") + c.failing + " of 3: ";
+    for (size_t p = 0; (p = r.err.find(prefix, p)) != std::string::npos; ++p) ++n;
     EXPECT_EQ(n, 3u) << r.err;
     EXPECT_NE(r.err.find("injected failure"), std::string::npos) << r.err;
     EXPECT_TRUE(FilesIn(sub).empty()) << ::testing::PrintToString(FilesIn(sub));
   }
+}
+
+TEST_F(MpiEngineTest, AnInPlaceOpenFailingOnOneRankFailsEveryRankAndLeavesNothing) {
+  // MPI_File_open of the laid-out file fails on rank 1 only (injected): the
+  // ranks agree on their opens, every rank reports rank 1's error, nothing
+  // hangs, and neither the output nor a part or temporary is left.
+  const std::string sub = dir_ + "/open";
+  std::filesystem::create_directory(sub);
+  const RunResult r = RunMpi(3, EOSCALE_MPI_CHILD, {"run", "0", sub + "/out.tif", "--fail-open", "1"}, 60);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_NE(r.status, 0);
+  size_t n = 0;
+  for (size_t p = 0; (p = r.err.find("rank 1 of 3: writing '", p)) != std::string::npos; ++p) ++n;
+  EXPECT_EQ(n, 3u) << r.err;
+  EXPECT_NE(r.err.find("MPI_File_open: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("(injected)"), std::string::npos) << r.err;
+  EXPECT_TRUE(FilesIn(sub).empty()) << ::testing::PrintToString(FilesIn(sub));
+  // The same on rank 0, which laid the file out.
+  const RunResult r0 = RunMpi(2, EOSCALE_MPI_CHILD, {"run", "0", sub + "/out.tif", "--fail-open", "0"}, 60);
+  EXPECT_FALSE(r0.timed_out);
+  EXPECT_NE(r0.status, 0);
+  EXPECT_NE(r0.err.find("rank 0 of 2: writing '"), std::string::npos) << r0.err;
+  EXPECT_TRUE(FilesIn(sub).empty()) << ::testing::PrintToString(FilesIn(sub));
 }
 
 TEST_F(MpiEngineTest, AFailingRankStopsTheOthersAtOnce) {
