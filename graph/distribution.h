@@ -80,6 +80,10 @@ class TileChannel {
   // this rank is done. Rank 0: waits until every rank is done; returns the
   // first error of `write` (naming the sending rank), else OK.
   virtual absl::Status End() = 0;
+  // The most copies of tiles the channel holds on this rank at once (a
+  // sender's messages not yet received; rank 0's receive buffer): the run
+  // keeps that many of its largest gathered tile out of the tile budget.
+  virtual int max_held_tiles() const = 0;
 };
 
 // Every method but rank() and size() is collective or point to point, and

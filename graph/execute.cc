@@ -53,11 +53,23 @@ int64_t MinimumTotalBudget(int64_t tiles) {
 // The budget the filters' per-worker scratch needs in a group: each Map's
 // MapFilter::scratch_bytes for its largest input window (the largest tile
 // grown by the margin, within the region), times the workers.
-int64_t ScratchReserve(const GroupPlan& plan, int workers) {
-  const TileGrid& tg = plan.grid->grid();
+// The largest tile of `tg`, its width and height.
+std::pair<int, int> LargestTile(const TileGrid& tg) {
   int tw = 0, th = 0;
   for (size_t i = 1; i < tg.xs().size(); ++i) tw = std::max(tw, tg.xs()[i] - tg.xs()[i - 1]);
   for (size_t i = 1; i < tg.ys().size(); ++i) th = std::max(th, tg.ys()[i] - tg.ys()[i - 1]);
+  return {tw, th};
+}
+
+// The bytes of the largest tile of `tg` in an image of profile `p`.
+int64_t MaxTileBytes(const TileGrid& tg, const Profile& p) {
+  const auto [tw, th] = LargestTile(tg);
+  return int64_t{tw} * th * p.bands * PixelSize(p.type);
+}
+
+int64_t ScratchReserve(const GroupPlan& plan, int workers) {
+  const TileGrid& tg = plan.grid->grid();
+  const auto [tw, th] = LargestTile(tg);
   int64_t per_worker = 0;
   for (const ExecDesc& e : plan.exec) {
     const MapNode* m = e.node != nullptr ? e.node->AsMap() : nullptr;
@@ -269,7 +281,11 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
   RunProgress progress;
   std::vector<std::unique_ptr<GroupRun>> runs;
   std::map<const SinkRequest*, GatherSink*> gathers_of;  // the requests of gathered outputs
+  // What a group keeps out of its tile budget besides the I/O share: its
+  // filters' scratch and the copies of tiles the channel holds; the largest.
+  int64_t max_reserve = 0;
   for (size_t gi = 0; gi < order.size(); ++gi) {
+    int64_t gathered_tile_bytes = 0;  // this group's largest tile of a gathered output
     const auto [w, h, kx, ky, kw, kh] = order[gi];
     const std::vector<int>& ids = group_nodes[gi];
     const Window region = GrowRegion(*this, ids, Window{kx, ky, kw, kh}, w, h);
@@ -322,6 +338,7 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
           gathered_by_output.resize(dist_outputs.size() + 1, nullptr);
           gathered_by_output.back() = sink.get();
           gathers_of[r] = sink.get();
+          gathered_tile_bytes = std::max(gathered_tile_bytes, MaxTileBytes(*grid, out.profile));
           writers.push_back(sink.get());
           owned.push_back(std::move(sink));
         }
@@ -356,13 +373,16 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
     // as the run's workers, whatever the tiles in flight).
     const int64_t scratch = ScratchReserve(plan, options.workers);
     last_stats.scratch_reserve_bytes = std::max(last_stats.scratch_reserve_bytes, scratch);
+    const int64_t held = channel != nullptr ? channel->max_held_tiles() * gathered_tile_bytes : 0;
+    const int64_t reserve = scratch + held;
+    max_reserve = std::max(max_reserve, reserve);
     // The default: 64 MiB in all, or, for a graph whose minimum is above
     // that, the minimum plus one tile's admission per worker (at its bare
     // minimum a run admits a tile only when earlier waves are done, and
     // the workers wait on each other: EOScale's pipeline at 10980^2 took
     // 3.5-4.8 s at its minimum against 2.9-3.3 s with such room).
     const int64_t store_budget =
-        total_budget > 0 ? total_budget - io_share - scratch
+        total_budget > 0 ? total_budget - io_share - reserve
                          : std::max(kDefaultBudget - io_share, parallel_min + options.workers * costs.max_cost());
     const bool sequential = store_budget < parallel_min;
     last_stats.min_parallel_budget_bytes = std::max(last_stats.min_parallel_budget_bytes, parallel_min);
@@ -416,10 +436,10 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
   // A user budget must hold the largest minimum of all the run's groups,
   // with their filters' scratch.
   const int64_t scratch = last_stats.scratch_reserve_bytes;
-  if (total_budget > 0 && total_budget - io_share - scratch < last_stats.min_budget_bytes) {
+  if (total_budget > 0 && total_budget - io_share - max_reserve < last_stats.min_budget_bytes) {
     abort_all();
     const int64_t need = last_stats.min_budget_bytes;
-    const int64_t least = MinimumTotalBudget(need + scratch);
+    const int64_t least = MinimumTotalBudget(need + max_reserve);
     return done(absl::ResourceExhaustedError(absl::StrCat(
         "memory budget of ", total_budget, " bytes is too small: one tile's working set needs ", need,
         " bytes of tiles", scratch > 0 ? absl::StrCat(", the filters' per-worker scratch ", scratch, " bytes,") : "",

@@ -78,6 +78,8 @@ class MpiTileChannel final : public TileChannel {
     return absl::OkStatus();
   }
 
+  int max_held_tiles() const override { return static_cast<int>(kWindow); }
+
   absl::Status End() override {
     if (ended_) return status_;
     ended_ = true;

@@ -1,7 +1,7 @@
 // The pipeline example's graph (margin 100) under a memory budget, for the
 // MPI tests: every rank prints its own peak of live tile bytes and budget.
 //
-// Usage: mpi_budget_child DSM OUTDIR BUDGET_MIB [--workers N] [--tile-size PX]
+// Usage: mpi_budget_child DSM OUTDIR BUDGET_MIB [--workers N] [--tile-size PX] [--co KEY=VALUE]...
 // Prints, on every rank, "own K peak P budget B"; on rank 0 also one
 // "per_rank K peak P budget B" line per rank (the figures gathered there).
 // Exit status: 0; 1 (the run failed: its error on stderr, on every rank).
@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
   std::optional<eoscale::mpi::Session> mpi;
   if (eoscale::mpi::LaunchedByMpi()) mpi.emplace(&argc, &argv);
   if (argc < 4) {
-    std::fprintf(stderr, "usage: mpi_budget_child DSM OUTDIR BUDGET_MIB [--workers N] [--tile-size PX]\n");
+    std::fprintf(stderr, "usage: mpi_budget_child DSM OUTDIR BUDGET_MIB [--workers N] [--tile-size PX] [--co KEY=VALUE]...\n");
     return 2;
   }
   eoscale::examples::PipelineOptions o;
@@ -26,6 +26,10 @@ int main(int argc, char** argv) {
   if (!absl::SimpleAtoi(argv[3], &mib)) return 2;
   o.memory_budget_bytes = int64_t{mib} << 20;
   for (int i = 4; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--co") == 0) {
+      o.writer_options.push_back(argv[i + 1]);
+      continue;
+    }
     int v = 0;
     if (!absl::SimpleAtoi(argv[i + 1], &v)) return 2;
     if (std::strcmp(argv[i], "--workers") == 0) o.workers = v;

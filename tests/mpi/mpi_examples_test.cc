@@ -120,26 +120,40 @@ TEST_F(MpiExamplesTest, EveryRankHoldsThePipelineWithinASmallBudgetAndATooSmallO
   // A budget a little above that least one: each rank's live tile bytes
   // stay within its budget, and rank 0 gathers the same figures.
   const int budget_mib = static_cast<int>((least + (1 << 20) - 1) >> 20) + 2;
-  const std::string out = dir_ + "/out";
-  std::filesystem::create_directory(out);
-  const RunResult r = RunMpi(2, EOSCALE_MPI_BUDGET_CHILD,
-                             {dsm, out, std::to_string(budget_mib), "--workers", "2", "--tile-size", "256"}, 120);
-  ASSERT_EQ(r.status, 0) << r.err;
-  for (int k = 0; k < 2; ++k) {
-    SCOPED_TRACE(::testing::Message() << "rank " << k << ", budget " << budget_mib << " MiB");
-    const std::vector<std::string> own = LinesStarting(r.out, "own " + std::to_string(k) + " ");
-    ASSERT_EQ(own.size(), 1u) << r.out;
-    std::istringstream line(own[0]);
-    std::string w;
-    int64_t id = -1, peak = -1, budget = -1;
-    line >> w >> id >> w >> peak >> w >> budget;
-    EXPECT_GT(peak, 0);
-    EXPECT_GT(budget, 0);
-    EXPECT_LE(budget, int64_t{budget_mib} << 20);
-    EXPECT_LE(peak, budget);
-    const std::vector<std::string> gathered = LinesStarting(r.out, "per_rank " + std::to_string(k) + " ");
-    ASSERT_EQ(gathered.size(), 1u) << r.out;
-    EXPECT_EQ(gathered[0].substr(gathered[0].find(" peak ")), own[0].substr(own[0].find(" peak ")));
+  // In place (uncompressed), then compressed: tiles sent to rank 0, whose
+  // copies in the channel (2 per sending rank, 1 received at a time) come
+  // out of each rank's tile budget.
+  int64_t budget_in_place[2] = {-1, -1};
+  for (const bool compressed : {false, true}) {
+    const std::string out = dir_ + (compressed ? "/out_deflate" : "/out");
+    std::filesystem::create_directory(out);
+    std::vector<std::string> args = {dsm, out, std::to_string(budget_mib), "--workers", "2", "--tile-size", "256"};
+    if (compressed) args.insert(args.end(), {"--co", "COMPRESS=DEFLATE"});
+    const RunResult r = RunMpi(2, EOSCALE_MPI_BUDGET_CHILD, args, 120);
+    ASSERT_EQ(r.status, 0) << r.err;
+    for (int k = 0; k < 2; ++k) {
+      SCOPED_TRACE(::testing::Message() << "rank " << k << ", budget " << budget_mib << " MiB"
+                                        << (compressed ? ", compressed" : ""));
+      const std::vector<std::string> own = LinesStarting(r.out, "own " + std::to_string(k) + " ");
+      ASSERT_EQ(own.size(), 1u) << r.out;
+      std::istringstream line(own[0]);
+      std::string w;
+      int64_t id = -1, peak = -1, budget = -1;
+      line >> w >> id >> w >> peak >> w >> budget;
+      EXPECT_GT(peak, 0);
+      EXPECT_GT(budget, 0);
+      EXPECT_LE(budget, int64_t{budget_mib} << 20);
+      EXPECT_LE(peak, budget);
+      if (!compressed) {
+        budget_in_place[k] = budget;
+      } else {
+        // The largest gathered tile: 256^2 float32 (the filled and smoothed DSMs).
+        EXPECT_LE(budget, budget_in_place[k] - 2 * 256 * 256 * 4);
+      }
+      const std::vector<std::string> gathered = LinesStarting(r.out, "per_rank " + std::to_string(k) + " ");
+      ASSERT_EQ(gathered.size(), 1u) << r.out;
+      EXPECT_EQ(gathered[0].substr(gathered[0].find(" peak ")), own[0].substr(own[0].find(" peak ")));
+    }
   }
 }
 
