@@ -1,4 +1,4 @@
-// See output_file.h. The life of a sink's files is told in gdal_sink.cc.
+// See output_file.h. The life of a sink's files is told in gdal_sink.h.
 #include "eoscale/io/output_file.h"
 
 #include <dirent.h>

@@ -1,6 +1,6 @@
 // The output files of sinks: temporary names beside the file a sink
 // replaces, the checks and moves that put a finished file in place
-// atomically (gdal_sink.cc tells the life of those files), and the error
+// atomically (gdal_sink.h tells the life of those files), and the error
 // codes of the system calls on them. Internal to io/.
 #ifndef EOSCALE_IO_OUTPUT_FILE_H_
 #define EOSCALE_IO_OUTPUT_FILE_H_
