@@ -2,6 +2,7 @@
 
 #include <pybind11/stl.h>
 
+#include <cstddef>
 #include <cstring>
 #include <memory>
 #include <utility>
@@ -103,21 +104,11 @@ Profile ProfileFromDict(const py::dict& d, const Profile* base) {
   return p;
 }
 
-py::array CopyToArray(const ConstView& v) {
-  const size_t px = PixelSize(v.type());
-  py::array a(DtypeOf(v.type()), std::vector<py::ssize_t>{v.bands(), v.rows(), v.cols()});
-  auto* out = static_cast<std::byte*>(a.mutable_data());
-  const size_t row_bytes = static_cast<size_t>(v.cols()) * px;
-  for (int b = 0; b < v.bands(); ++b) {
-    for (int y = 0; y < v.rows(); ++y) {
-      std::memcpy(out, v.RowPtr(b, y), row_bytes);
-      out += row_bytes;
-    }
-  }
-  return a;
+py::array ArrayLike(const ConstView& v) {
+  return py::array(DtypeOf(v.type()), std::vector<py::ssize_t>{v.bands(), v.rows(), v.cols()});
 }
 
-void CopyFromArray(const py::handle& obj, const View& dst) {
+py::array OutputSource(const py::handle& obj, const View& dst) {
   py::module_ np = py::module_::import("numpy");
   py::array a = np.attr("asarray")(obj);
   if (a.ndim() == 2 && dst.bands() == 1) a = a.attr("reshape")(1, a.shape(0), a.shape(1));
@@ -128,14 +119,25 @@ void CopyFromArray(const py::handle& obj, const View& dst) {
                           " does not fit the tile's (bands, rows, cols) = (" + std::to_string(dst.bands()) + ", " +
                           std::to_string(dst.rows()) + ", " + std::to_string(dst.cols()) + ")");
   }
-  py::array c = np.attr("ascontiguousarray")(a.attr("astype")(DtypeOf(dst.type()), py::arg("casting") = "same_kind",
-                                                                py::arg("copy") = false));
-  const size_t row_bytes = static_cast<size_t>(dst.cols()) * PixelSize(dst.type());
-  const auto* in = static_cast<const std::byte*>(c.data());
+  return a.attr("astype")(DtypeOf(dst.type()), py::arg("casting") = "same_kind", py::arg("copy") = false);
+}
+
+Strided StridedOf(const py::array& a) {
+  return Strided{static_cast<const std::byte*>(a.data()), {a.strides(0), a.strides(1), a.strides(2)}};
+}
+
+void CopyStrided(const Strided& src, const View& dst) {
+  const size_t px = PixelSize(dst.type());
+  const size_t row_bytes = static_cast<size_t>(dst.cols()) * px;
   for (int b = 0; b < dst.bands(); ++b) {
     for (int y = 0; y < dst.rows(); ++y) {
-      std::memcpy(dst.RowPtr(b, y), in, row_bytes);
-      in += row_bytes;
+      const std::byte* in = src.data + b * src.strides[0] + y * src.strides[1];
+      auto* out = static_cast<std::byte*>(dst.RowPtr(b, y));
+      if (src.strides[2] == static_cast<ptrdiff_t>(px)) {
+        std::memcpy(out, in, row_bytes);
+      } else {
+        for (int x = 0; x < dst.cols(); ++x) std::memcpy(out + x * px, in + x * src.strides[2], px);
+      }
     }
   }
 }

@@ -1,5 +1,6 @@
 #include "python_filter.h"
 
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -60,14 +61,51 @@ absl::Status WithGil(const std::string& what, F&& body) {
   }
 }
 
-py::list InputArrays(absl::Span<const ConstView> views) {
-  py::list l;
-  for (const ConstView& v : views) {
-    py::array a = CopyToArray(v);
-    a.attr("flags").attr("writeable") = false;  // inputs are read-only, as in the engine
-    l.append(a);
+// NumPy arrays for a tile: copies of the inputs (read-only) and zero-filled
+// outputs. They are allocated with the GIL and filled without it, so that the
+// copies of two workers overlap each other and other threads' Python code.
+struct TileArrays {
+  py::list inputs;
+  py::list outputs;
+};
+TileArrays MakeTileArrays(absl::Span<const ConstView> inputs, absl::Span<const View> outputs) {
+  std::vector<py::array> in, out;
+  std::vector<void*> in_data, out_data;
+  std::vector<size_t> out_bytes;
+  for (const ConstView& v : inputs) {
+    in.push_back(ArrayLike(v));
+    in_data.push_back(in.back().mutable_data());
   }
-  return l;
+  for (const View& v : outputs) {
+    out.push_back(ArrayLike(v));
+    out_data.push_back(out.back().mutable_data());
+    out_bytes.push_back(static_cast<size_t>(out.back().nbytes()));
+  }
+  {
+    py::gil_scoped_release nogil;
+    for (size_t i = 0; i < inputs.size(); ++i) CopyIn(inputs[i], in_data[i]);
+    for (size_t j = 0; j < outputs.size(); ++j) std::memset(out_data[j], 0, out_bytes[j]);
+  }
+  TileArrays t;
+  for (py::array& a : in) {
+    a.attr("flags").attr("writeable") = false;  // inputs are read-only, as in the engine
+    t.inputs.append(a);
+  }
+  for (py::array& a : out) t.outputs.append(a);
+  return t;
+}
+
+// Copies `sources` (one per output, any array-like: see OutputSource) into
+// the tile's outputs, the copies without the GIL.
+void WriteOutputs(const py::list& sources, absl::Span<const View> outputs) {
+  std::vector<py::array> src;
+  std::vector<Strided> where;
+  for (size_t j = 0; j < outputs.size(); ++j) {
+    src.push_back(OutputSource(sources[j], outputs[j]));
+    where.push_back(StridedOf(src.back()));
+  }
+  py::gil_scoped_release nogil;
+  for (size_t j = 0; j < outputs.size(); ++j) CopyStrided(where[j], outputs[j]);
 }
 
 }  // namespace
@@ -104,12 +142,9 @@ MapFilter MakePythonMap(py::object fn, int margin, py::object profiles, std::str
     return WithGil("filter '" + name + "': ", [&]() -> absl::Status {
       auto tile = std::make_unique<PyTile>();
       tile->tile = t.tile;
-      tile->inputs = InputArrays(t.inputs.span());
-      for (const View& v : t.outputs) {
-        py::array a(DtypeOf(v.type()), std::vector<py::ssize_t>{v.bands(), v.rows(), v.cols()});
-        std::memset(a.mutable_data(), 0, static_cast<size_t>(a.nbytes()));
-        tile->outputs.append(a);
-      }
+      TileArrays arrays = MakeTileArrays(t.inputs.span(), t.outputs.span());
+      tile->inputs = std::move(arrays.inputs);
+      tile->outputs = std::move(arrays.outputs);
       py::list outputs = tile->outputs;
       py::object handle = py::cast(std::move(tile), py::return_value_policy::take_ownership);
       struct Invalidate {  // also when fn raises
@@ -134,9 +169,9 @@ MapFilter MakePythonMap(py::object fn, int margin, py::object profiles, std::str
           return absl::InvalidArgumentError("returned " + std::to_string(rets.size()) + " arrays for " +
                                             std::to_string(t.outputs.size()) + " outputs");
         }
-        for (size_t j = 0; j < t.outputs.size(); ++j) CopyFromArray(rets[j], t.outputs[j]);
+        WriteOutputs(rets, t.outputs.span());
       } else {
-        for (size_t j = 0; j < t.outputs.size(); ++j) CopyFromArray(outputs[j], t.outputs[j]);
+        WriteOutputs(outputs, t.outputs.span());
       }
       return absl::OkStatus();
     });
@@ -154,7 +189,7 @@ ReduceFilter<PyValue> MakePythonReduce(py::object map_fn, py::object combine_fn,
     absl::Status s = WithGil("reduce '" + name + "': ", [&]() -> absl::Status {
       auto tile = std::make_unique<PyTile>();
       tile->tile = t.tile;
-      tile->inputs = InputArrays(t.inputs.span());
+      tile->inputs = MakeTileArrays(t.inputs.span(), {}).inputs;
       py::object handle = py::cast(std::move(tile), py::return_value_policy::take_ownership);
       struct Invalidate {
         py::object& h;

@@ -99,6 +99,28 @@ def test_python_map_returning_outputs_and_profile_callable(ctx, s2_like):
     assert "ratio" in ctx.to_dot()
 
 
+def test_returned_outputs_of_any_layout(ctx, s2_like):
+    """Returned arrays are copied by their strides: broadcast bands (stride 0), reversed rows and columns
+    (negative strides), a transposed band axis, and a slice of a larger array."""
+    img = ctx.from_array(s2_like)
+
+    def fn(t):
+        a = t.inputs[0]
+        wide = np.concatenate([a, a], axis=2)  # a slice of it is not contiguous
+        return (a[1], a[:, ::-1, ::-1], np.ascontiguousarray(a.transpose(1, 2, 0)).transpose(2, 0, 1),
+                wide[:, :, a.shape[2]:])
+
+    outs = ctx.map(img, fn, profiles=[{"count": 3}, {}, {}, {}])
+    broadcast, flipped, transposed, sliced = (ctx.read(o) for o in outs)
+    np.testing.assert_array_equal(broadcast, np.broadcast_to(s2_like[1], (3,) + s2_like.shape[1:]))
+    # Flipped within each 64-pixel tile (the tiles of the ctx fixture), not over the image.
+    for y in range(0, 200, 64):
+        for x in range(0, 300, 64):
+            np.testing.assert_array_equal(flipped[:, y:y + 64, x:x + 64], s2_like[:, y:y + 64, x:x + 64][:, ::-1, ::-1])
+    np.testing.assert_array_equal(transposed, s2_like)
+    np.testing.assert_array_equal(sliced, s2_like)
+
+
 def test_chain_and_stats(ctx, s2_like, tmp_path):
     img = ctx.from_array(s2_like)
     ndwi = ctx.map(img, filters.ndwi(green=2, nir=4))[0]
