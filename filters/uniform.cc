@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -25,6 +26,31 @@ struct UniformScratch {
   }
 };
 
+// The widest range [lo, hi) of output columns whose table entries are
+// ox + k, ox + k + 1, ..., ox + k + size - 1 for one k (the columns whose
+// window does not cross the image border); lo == hi when there is none.
+std::pair<int, int> InteriorColumns(const std::vector<int>& cols, int size, int out_cols) {
+  auto regular = [&](int ox) {
+    const int* ct = cols.data() + static_cast<size_t>(ox) * size;
+    for (int a = 1; a < size; ++a) {
+      if (ct[a] != ct[0] + a) return false;
+    }
+    return true;
+  };
+  int best_lo = 0, best_hi = 0;
+  for (int ox = 0; ox < out_cols;) {
+    if (!regular(ox)) {
+      ++ox;
+      continue;
+    }
+    const int lo = ox;
+    const int k = cols[static_cast<size_t>(ox) * size] - ox;
+    while (ox < out_cols && regular(ox) && cols[static_cast<size_t>(ox) * size] - ox == k) ++ox;
+    if (ox - lo > best_hi - best_lo) best_lo = lo, best_hi = ox;
+  }
+  return {best_lo, best_hi};
+}
+
 // One band. `rows`: for each stable row, the `size` tile rows of its window;
 // `cols`: for each stable column, the `size` intermediate columns of its
 // window, as indices into [first_col, first_col + num_cols) of the tile.
@@ -38,11 +64,12 @@ void UniformBand(const ConstTileView<T>& src, const TypedView<T>& dst, int band,
   // reserve, then resize: exactly this tile's size, never a doubling.
   mid.reserve(static_cast<size_t>(dst.rows()) * num_cols);
   mid.resize(static_cast<size_t>(dst.rows()) * num_cols);
-  acc.reserve(num_cols);
-  acc.resize(num_cols);
+  const size_t acc_size = std::max(static_cast<size_t>(num_cols), static_cast<size_t>(dst.cols()));
+  acc.reserve(acc_size);
+  acc.resize(acc_size);
   for (int oy = 0; oy < dst.rows(); ++oy) {
     const int* rt = rows.data() + static_cast<size_t>(oy) * size;
-    std::fill(acc.begin(), acc.end(), 0.0);
+    std::fill(acc.begin(), acc.begin() + num_cols, 0.0);
     for (int a = 0; a < size; ++a) {
       const T* r = src.Row(band, rt[a]) + first_col;
       for (int c = 0; c < num_cols; ++c) acc[c] += static_cast<double>(r[c]);
@@ -50,16 +77,33 @@ void UniformBand(const ConstTileView<T>& src, const TypedView<T>& dst, int band,
     T* m = mid.data() + static_cast<size_t>(oy) * num_cols;
     for (int c = 0; c < num_cols; ++c) m[c] = ConvertSample<T>(acc[c] / n);
   }
-  // Axis 1.
+  // Axis 1. Inside the image, column ox reads intermediate columns ox + k,
+  // ..., ox + k + size - 1 (k the same for all): those columns are summed a
+  // row at a time (a loop that vectorises), each pixel's terms in the same
+  // order as the table's loop, so the sums are the same to the bit.
+  const auto [in_lo, in_hi] = InteriorColumns(cols, size, dst.cols());
   for (int oy = 0; oy < dst.rows(); ++oy) {
     const T* m = mid.data() + static_cast<size_t>(oy) * num_cols;
     T* d = dst.Row(band, oy);
-    for (int ox = 0; ox < dst.cols(); ++ox) {
+    auto by_table = [&](int ox) {
       const int* ct = cols.data() + static_cast<size_t>(ox) * size;
       double s = 0.0;
       for (int a = 0; a < size; ++a) s += static_cast<double>(m[ct[a]]);
       d[ox] = ConvertSample<T>(s / n);
+    };
+    for (int ox = 0; ox < in_lo; ++ox) by_table(ox);
+    if (in_lo < in_hi) {
+      const int len = in_hi - in_lo;
+      const T* first = m + cols[static_cast<size_t>(in_lo) * size];  // first[i + a]: term a of column in_lo + i
+      double* sum = acc.data();
+      std::fill(sum, sum + len, 0.0);
+      for (int a = 0; a < size; ++a) {
+        const T* col = first + a;
+        for (int i = 0; i < len; ++i) sum[i] += static_cast<double>(col[i]);
+      }
+      for (int i = 0; i < len; ++i) d[in_lo + i] = ConvertSample<T>(sum[i] / n);
     }
+    for (int ox = in_hi; ox < dst.cols(); ++ox) by_table(ox);
   }
 }
 
