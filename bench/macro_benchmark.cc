@@ -46,6 +46,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -84,7 +85,7 @@ constexpr char kUsage[] =
     "                       [--scaling_workers=1,2] [--scaling_tiles=128,256,512,1024,2048]\n"
     "                       [--workloads=water_mask,pipeline] [--layouts=pixel,deflate,jp2]\n"
     "                       [--inputs_size=3500] [--jp2_size=N] [--inputs_workers=1,2]\n"
-    "                       [--mosaic_above=16384] [--no_verify] [--smoke]\n"
+    "                       [--mosaic_above=16384] [--gdal_num_threads=N] [--no_verify] [--smoke]\n"
     "\n"
     "Benchmarks (filter with --benchmark_filter):\n"
     "  <workload>/<size>px/workers:<W>/{plain,engine,keep_all}      sizes --sizes, W --workers\n"
@@ -97,6 +98,8 @@ constexpr char kUsage[] =
     "Mosaics: a size above --mosaic_above (default 16384, e.g. 21960) is a VRT 2 x 2\n"
     "  mosaic of the data at size / 2 (generated first as usual; the size must be even):\n"
     "  the water mask's date_k.vrt, the pipeline's dsm.vrt.\n"
+    "--gdal_num_threads=N: GDAL_NUM_THREADS for every run (default: GDAL's; its JPEG 2000\n"
+    "  driver then decodes on every core, whatever the workers: pass 1 to measure workers)\n"
     "Each run is a fresh child process (peak RSS per run); all runs of a workload at a\n"
     "size, whatever the variant, workers or layout, must give identical output pixels.\n"
     "Suggested: --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true\n"
@@ -453,6 +456,11 @@ absl::Status ParseFlags(int argc, char** argv) {
       one(&g_flags.jp2_size);
     } else if (name == "--mosaic_above") {
       one(&g_flags.mosaic_above);
+    } else if (name == "--gdal_num_threads") {
+      int n = 0;
+      one(&n);
+      // The children inherit it: GDAL reads its configuration from the environment.
+      if (st.ok()) setenv("GDAL_NUM_THREADS", value.c_str(), 1);
     } else if (name == "--no_verify") {
       g_flags.verify = false;
     } else {
