@@ -14,6 +14,7 @@
 //                           stage ReadAll()s its output whole into an Array and
 //                           the next stage reads it back with FromArray(); every
 //                           intermediate stays in memory until the end
+//                           (macro_keep_all.h)
 //
 // Each run is a fresh process (this binary re-executed with --child, see
 // bench_util.h): its peak RSS is that of a fresh process, read by the child
@@ -21,20 +22,23 @@
 // (from the Context's creation or the plain loop's call to the closed
 // output file) and reports it; that time is the benchmark's manual time. Every variant writes its output; the child then hashes the
 // output's pixels (outside the timing) and the parent checks that every
-// variant and configuration of a workload and size gives the same pixels
-// and the same result (water pixels; min/max).
+// variant, configuration and input layout of a workload and size gives the
+// same pixels and the same result (water pixels; min/max).
 //
 // Benchmarks are named <group>/<variant>; run with
 // --benchmark_repetitions=N --benchmark_enable_random_interleaving=true so
 // that the variants alternate, and read the summary table at the end
 // (medians, and wall time as a ratio to the plain loop of the same group).
 //
-// A third group reads the water mask's inputs in other layouts (pixel-
-// interleaved, DEFLATE-compressed, per-band lossless JPEG 2000 stacked by a
-// VRT; see input_layouts.h), at 1 and 2 workers: the speed-up from 1 to 2
-// workers and engine/plain per layout. Sizes above --mosaic_above are 2 x 2
-// VRT mosaics of the half-size data (Sentinel-2 tiles are 10980 px: 21960
-// is four of them).
+// The groups: <workload>/<size>px/workers:<W> (the three variants; the
+// size sweep is this group at several sizes), scaling/... (workers x tile
+// sizes) and inputs/water_mask/<layout>/..., which reads the water mask's
+// inputs in other layouts (pixel-interleaved, DEFLATE-compressed, per-band
+// lossless JPEG 2000 stacked by a VRT; see input_layouts.h) at 1 and 2
+// workers: the speed-up from 1 to 2 workers and engine/plain per layout
+// (--gdal_num_threads=1 keeps GDAL's JPEG 2000 decoder on the worker's
+// thread). Sizes above --mosaic_above are 2 x 2 VRT mosaics of the
+// half-size data (Sentinel-2 tiles are 10980 px: 21960 is four of them).
 //
 // Data comes from the examples' synthetic generators (MakeS2Like,
 // MakeSyntheticDsm) and is derived from them (macro_data.h), created on

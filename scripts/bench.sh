@@ -7,7 +7,8 @@
 # summary table (medians, ratios to the baseline of the same run); the sweep
 # and inputs logs end with a second one computed from the JSON (python3).
 #
-#   scripts/bench.sh                 # the full suite (about 1 h 30 on a quiet 2-core machine)
+#   scripts/bench.sh                 # the full suite (about 30 min on a quiet 2-core machine, plus
+#                                    # about 5 min to derive the inputs the first time)
 #   scripts/bench.sh --quick         # sizes 1024 and 3500 only, 3 repetitions
 #   scripts/bench.sh --smoke         # every benchmark once, tiny sizes (seconds)
 #   scripts/bench.sh --only macro    # one part: micro, macro, scaling, sweep, inputs, roofline
@@ -46,7 +47,7 @@ while [[ $# -gt 0 ]]; do
     --inputs-size) inputs_size="$2"; shift ;;
     --jp2-size) jp2_size="$2"; shift ;;
     --no-build) build=0 ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
   shift
