@@ -14,6 +14,7 @@
 //                           stage ReadAll()s its output whole into an Array and
 //                           the next stage reads it back with FromArray(); every
 //                           intermediate stays in memory until the end
+//                           (macro_keep_all.h)
 //
 // Each run is a fresh process (this binary re-executed with --child, see
 // bench_util.h): its peak RSS is that of a fresh process, read by the child
@@ -21,24 +22,35 @@
 // (from the Context's creation or the plain loop's call to the closed
 // output file) and reports it; that time is the benchmark's manual time. Every variant writes its output; the child then hashes the
 // output's pixels (outside the timing) and the parent checks that every
-// variant and configuration of a workload and size gives the same pixels
-// and the same result (water pixels; min/max).
+// variant, configuration and input layout of a workload and size gives the
+// same pixels and the same result (water pixels; min/max).
 //
 // Benchmarks are named <group>/<variant>; run with
 // --benchmark_repetitions=N --benchmark_enable_random_interleaving=true so
 // that the variants alternate, and read the summary table at the end
 // (medians, and wall time as a ratio to the plain loop of the same group).
 //
+// The groups: <workload>/<size>px/workers:<W> (the three variants; the
+// size sweep is this group at several sizes), scaling/... (workers x tile
+// sizes) and inputs/water_mask/<layout>/..., which reads the water mask's
+// inputs in other layouts (pixel-interleaved, DEFLATE-compressed, per-band
+// lossless JPEG 2000 stacked by a VRT; see input_layouts.h) at 1 and 2
+// workers: the speed-up from 1 to 2 workers and engine/plain per layout
+// (--gdal_num_threads=1 keeps GDAL's JPEG 2000 decoder on the worker's
+// thread). Sizes above --mosaic_above are 2 x 2 VRT mosaics of the
+// half-size data (Sentinel-2 tiles are 10980 px: 21960 is four of them).
+//
 // Data comes from the examples' synthetic generators (MakeS2Like,
-// MakeSyntheticDsm),
-// created on first use under the cache root (bench_util.h: CacheRoot) and
-// read once before the first timed run so that no run pays for the disk.
-// The parent never starts oneTBB: generation runs in a child too.
+// MakeSyntheticDsm) and is derived from them (macro_data.h), created on
+// first use under the cache root (bench_util.h: CacheRoot) and read once
+// before the first timed run so that no run pays for the disk. The parent
+// never starts oneTBB: generation runs in a child too.
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -59,42 +71,44 @@
 #include "absl/strings/str_split.h"
 #include "bench_util.h"
 #include "benchmark/benchmark.h"
-#include "eoscale/core/array.h"
-#include "eoscale/filters/fill_nodata.h"
-#include "eoscale/filters/logical.h"
-#include "eoscale/filters/min_max.h"
-#include "eoscale/filters/nodata_mask.h"
-#include "eoscale/filters/normalized_difference.h"
-#include "eoscale/filters/threshold.h"
-#include "eoscale/filters/uniform.h"
-#include "eoscale/graph/context.h"
+#include "macro_data.h"
+#include "macro_keep_all.h"
 #include "plain_pipeline.h"
 #include "pipeline.h"
 #include "plain_water_mask.h"
-#include "s2_like.h"
 #include "water_mask.h"
 
 namespace eoscale::bench {
 namespace {
 
-constexpr uint32_t kSeed = 42;
 constexpr double kMiB = 1024.0 * 1024.0;
 
 constexpr char kUsage[] =
     "usage: macro_benchmark [benchmark flags] [--sizes=1024,3500,10980] [--workers=2]\n"
     "                       [--dates=4] [--data_dir=DIR] [--scaling_size=3500]\n"
     "                       [--scaling_workers=1,2] [--scaling_tiles=128,256,512,1024,2048]\n"
-    "                       [--workloads=water_mask,pipeline] [--no_verify] [--smoke]\n"
+    "                       [--workloads=water_mask,pipeline] [--layouts=pixel,deflate,jp2]\n"
+    "                       [--inputs_size=3500] [--jp2_size=N] [--inputs_workers=1,2]\n"
+    "                       [--mosaic_above=16384] [--gdal_num_threads=N] [--no_verify] [--smoke]\n"
     "\n"
     "Benchmarks (filter with --benchmark_filter):\n"
-    "  <workload>/<size>px/workers:<W>/{plain,engine,keep_all}\n"
+    "  <workload>/<size>px/workers:<W>/{plain,engine,keep_all}      sizes --sizes, W --workers\n"
     "  scaling/<workload>/<size>px/workers:<W>/{plain,engine@<tile>}\n"
-    "Each run is a fresh child process (peak RSS per run). Suggested:\n"
-    "  --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true\n"
-    "--smoke: tiny sizes, 2 dates, data in a temporary folder (for CI).\n";
-
-enum class Workload { kWaterMask, kPipeline };
-const char* WorkloadName(Workload w) { return w == Workload::kWaterMask ? "water_mask" : "pipeline"; }
+    "  inputs/water_mask/<layout>/<size>px/workers:<W>/{plain,engine}\n"
+    "      layout in --layouts (band: the generated GeoTIFF; pixel: pixel-interleaved;\n"
+    "      deflate: DEFLATE + PREDICTOR=2, band-interleaved; jp2: one lossless JPEG 2000\n"
+    "      file per band stacked by a VRT), size --inputs_size (--jp2_size for jp2:\n"
+    "      JPEG 2000 decodes at a few Mpx/s per thread), W in --inputs_workers\n"
+    "Mosaics: a size above --mosaic_above (default 16384, e.g. 21960) is a VRT 2 x 2\n"
+    "  mosaic of the data at size / 2 (generated first as usual; the size must be even):\n"
+    "  the water mask's date_k.vrt, the pipeline's dsm.vrt.\n"
+    "--gdal_num_threads=N: GDAL_NUM_THREADS for every run (default: GDAL's; its JPEG 2000\n"
+    "  driver then decodes on every core, whatever the workers: pass 1 to measure workers)\n"
+    "Each run is a fresh child process (peak RSS per run); all runs of a workload at a\n"
+    "size, whatever the variant, workers or layout, must give identical output pixels.\n"
+    "Suggested: --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true\n"
+    "--smoke: tiny sizes (300, and 600 as a mosaic of 300), 2 dates, every layout at 300,\n"
+    "  data in a temporary folder (for CI).\n";
 
 struct Flags {
   std::vector<int> sizes = {1024, 3500, 10980};
@@ -105,6 +119,11 @@ struct Flags {
   std::vector<int> scaling_workers = {1, 2};
   std::vector<int> scaling_tiles = {128, 256, 512, 1024, 2048};
   std::vector<Workload> workloads = {Workload::kWaterMask, Workload::kPipeline};
+  std::vector<Layout> layouts = {Layout::kPixel, Layout::kDeflate, Layout::kJp2};
+  std::vector<int> inputs_workers = {1, 2};
+  int inputs_size = 3500;
+  int jp2_size = 0;  // 0: inputs_size
+  int mosaic_above = 16384;
   bool verify = true;
   bool smoke = false;
 };
@@ -128,138 +147,6 @@ double Since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
-std::vector<std::string> DatePaths(const std::string& dir, int dates) {
-  std::vector<std::string> p;
-  for (int d = 1; d <= dates; ++d) p.push_back((std::filesystem::path(dir) / absl::StrCat("date_", d, ".tif")).string());
-  return p;
-}
-
-// Keeps the intermediates of the keep_all strategy and counts them.
-class KeepAll {
- public:
-  explicit KeepAll(Context* ctx) : ctx_(ctx) {}
-  // ReadAll(image) whole, kept, and given back as an in-memory image.
-  absl::StatusOr<Image> Stage(const Image& image) {
-    absl::StatusOr<Array> a = ctx_->ReadAll(image);
-    if (!a.ok()) return a.status();
-    held_ += static_cast<int64_t>(a->bytes());
-    peak_ = std::max(peak_, held_ + ctx_->last_run_stats().peak_live_bytes);
-    return ctx_->FromArray(*std::move(a));
-  }
-  void AfterRun() { peak_ = std::max(peak_, held_ + ctx_->last_run_stats().peak_live_bytes); }
-  int64_t peak() const { return peak_; }
-
- private:
-  Context* ctx_;
-  int64_t held_ = 0;
-  int64_t peak_ = 0;
-};
-
-absl::StatusOr<std::vector<Image>> MapOne(Context& c, std::vector<Image> in, MapFilter f) {
-  return c.Map(in, std::move(f));
-}
-
-ReduceFilter<int64_t> CountOnes() {
-  ReduceFilter<int64_t> count;
-  count.name = "count water";
-  count.map = [](const ReduceTile& t) -> absl::StatusOr<int64_t> {
-    const auto m = t.inputs[0].As<uint8_t>();
-    int64_t n = 0;
-    for (int y = 0; y < m.rows(); ++y) {
-      const uint8_t* r = m.Row(0, y);
-      for (int x = 0; x < m.cols(); ++x) n += r[x];
-    }
-    return n;
-  };
-  count.combine = [](int64_t a, int64_t b) { return a + b; };
-  return count;
-}
-
-absl::Status KeepAllWaterMask(const ChildArgs& a, ChildReport* r) {
-  ContextOptions o;
-  o.workers = a.workers;
-  o.tiling.tile_size = a.tile;
-  absl::StatusOr<std::unique_ptr<Context>> ctx = Context::Create(o);
-  if (!ctx.ok()) return ctx.status();
-  Context& c = **ctx;
-  KeepAll keep(&c);
-  std::vector<Image> masks;
-  for (const std::string& path : DatePaths(a.data, a.dates)) {
-    absl::StatusOr<Image> date = c.Open(path, {2, 4});
-    if (!date.ok()) return date.status();
-    absl::StatusOr<Image> d = keep.Stage(*date);
-    if (!d.ok()) return d.status();
-    absl::StatusOr<std::vector<Image>> ndwi = MapOne(c, {*d}, filters::NormalizedDifference(1, 2, 0.001f));
-    if (!ndwi.ok()) return ndwi.status();
-    absl::StatusOr<Image> n = keep.Stage((*ndwi)[0]);
-    if (!n.ok()) return n.status();
-    absl::StatusOr<std::vector<Image>> mask = MapOne(c, {*n}, filters::Threshold(0.0));
-    if (!mask.ok()) return mask.status();
-    absl::StatusOr<Image> m = keep.Stage((*mask)[0]);
-    if (!m.ok()) return m.status();
-    masks.push_back(*m);
-  }
-  absl::StatusOr<std::vector<Image>> water = MapOne(c, masks, filters::LogicalAnd());
-  if (!water.ok()) return water.status();
-  absl::StatusOr<Image> w = keep.Stage((*water)[0]);
-  if (!w.ok()) return w.status();
-  absl::StatusOr<Reduction<int64_t>> count = c.Reduce<int64_t>({*w}, CountOnes());
-  if (!count.ok()) return count.status();
-  if (absl::Status s = c.Write(*w, a.out); !s.ok()) return s;
-  if (absl::Status s = c.Run(); !s.ok()) return s;
-  keep.AfterRun();
-  absl::StatusOr<int64_t> n = count->Get();
-  if (!n.ok()) return n.status();
-  r->check[0] = static_cast<double>(*n);
-  r->pixels = static_cast<int64_t>(a.size) * a.size;
-  r->peak_live_bytes = keep.peak();
-  return absl::OkStatus();
-}
-
-// examples::RunPipeline's graph with EOScale's memory strategy: every stage
-// read whole into memory and kept until the end (no Release), then the
-// three writes and the min/max.
-absl::Status KeepAllPipeline(const ChildArgs& a, ChildReport* r) {
-  ContextOptions o;
-  o.workers = a.workers;
-  o.tiling.tile_size = a.tile;
-  absl::StatusOr<std::unique_ptr<Context>> ctx = Context::Create(o);
-  if (!ctx.ok()) return ctx.status();
-  Context& c = **ctx;
-  KeepAll keep(&c);
-  auto stage = [&](absl::StatusOr<std::vector<Image>> v) -> absl::StatusOr<Image> {
-    if (!v.ok()) return v.status();
-    return keep.Stage((*v)[0]);
-  };
-  absl::StatusOr<Image> opened = c.Open(a.data);
-  if (!opened.ok()) return opened.status();
-  absl::StatusOr<Image> dsm = keep.Stage(*opened);
-  if (!dsm.ok()) return dsm.status();
-  absl::StatusOr<Image> mask = stage(c.Map({*dsm}, filters::NodataMask()));
-  if (!mask.ok()) return mask.status();
-  filters::FillNodataOptions fill;
-  fill.max_search_distance = 100.0;
-  absl::StatusOr<Image> filled = stage(c.Map({*dsm, *mask}, filters::FillNodata(fill)));
-  if (!filled.ok()) return filled.status();
-  absl::StatusOr<Image> smooth = stage(c.Map({*filled}, filters::Uniform(3)));
-  if (!smooth.ok()) return smooth.status();
-  absl::StatusOr<Reduction<filters::MinMaxResult>> mm = c.Reduce<filters::MinMaxResult>({*smooth}, filters::MinMax());
-  if (!mm.ok()) return mm.status();
-  const std::filesystem::path out(a.out);
-  if (absl::Status s = c.Write(*mask, (out / "nodata_mask.tif").string()); !s.ok()) return s;
-  if (absl::Status s = c.Write(*filled, (out / "filled_dsm.tif").string()); !s.ok()) return s;
-  if (absl::Status s = c.Write(*smooth, (out / "smooth_dsm.tif").string()); !s.ok()) return s;
-  if (absl::Status s = c.Run(); !s.ok()) return s;
-  keep.AfterRun();
-  absl::StatusOr<filters::MinMaxResult> v = mm->Get();
-  if (!v.ok()) return v.status();
-  r->check[0] = v->min;
-  r->check[1] = v->max;
-  r->pixels = static_cast<int64_t>(a.size) * a.size;
-  r->peak_live_bytes = keep.peak();
-  return absl::OkStatus();
-}
-
 std::vector<std::string> PipelineOutputs(const std::string& dir) {
   std::vector<std::string> p;
   for (const char* n : {"nodata_mask.tif", "filled_dsm.tif", "smooth_dsm.tif"}) {
@@ -273,18 +160,17 @@ int ChildMain(const ChildArgs& a) {
   ChildReport r;
   absl::Status st;
   const auto start = std::chrono::steady_clock::now();
-  if (a.workload == "gen_s2") {
-    absl::StatusOr<std::vector<std::string>> p = examples::MakeS2Like(a.data, a.size, a.dates, kSeed);
-    st = p.status();
-  } else if (a.workload == "gen_dsm") {
-    // The file appears under its name only when complete (the engine writes
-    // to a temporary name and renames): an existing file is reused.
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(a.data, ec)) {
-      std::filesystem::create_directories(std::filesystem::path(a.data).parent_path(), ec);
-      st = examples::MakeSyntheticDsm(a.data, a.size, a.size);
+  if (absl::StartsWith(a.workload, "gen_")) {
+    st = RunGenJob({a.workload, a.variant, a.size, a.dates, a.data, a.out});
+    r.wall_seconds = Since(start);
+    if (st.ok()) {
+      r.ok = 1;
+    } else {
+      SetError(&r, st);
     }
-  } else if (a.workload == "water_mask" && a.variant == "engine") {
+    return SendReport(r) ? 0 : 3;
+  }
+  if (a.workload == "water_mask" && a.variant == "engine") {
     examples::WaterMaskOptions o;
     o.workers = a.workers;
     o.tiling.tile_size = a.tile;
@@ -307,7 +193,7 @@ int ChildMain(const ChildArgs& a) {
       r.peak_live_bytes = a.workers * (2 * 256 * w * 2 + blocks_x * 256 * 256);
     }
   } else if (a.workload == "water_mask" && a.variant == "keep_all") {
-    st = KeepAllWaterMask(a, &r);
+    st = KeepAllWaterMask({a.data, a.out, a.size, a.dates, a.workers, a.tile}, &r);
   } else if (a.workload == "pipeline" && a.variant == "engine") {
     examples::PipelineOptions o;
     o.workers = a.workers;
@@ -330,7 +216,7 @@ int ChildMain(const ChildArgs& a) {
       r.peak_live_bytes = res->buffer_bytes;
     }
   } else if (a.workload == "pipeline" && a.variant == "keep_all") {
-    st = KeepAllPipeline(a, &r);
+    st = KeepAllPipeline({a.data, a.out, a.size, a.dates, a.workers, a.tile}, &r);
   } else {
     st = absl::InvalidArgumentError(absl::StrCat("unknown child job ", a.workload, "/", a.variant));
   }
@@ -380,50 +266,10 @@ Flags g_flags;
 std::filesystem::path g_data_root;
 std::unique_ptr<TempDir> g_work;  // outputs (and data with --smoke)
 
-struct Dataset {
-  std::string data;  // what the child's --data gets
-  std::string error;
-};
+DataOptions DataOpts() { return {g_data_root, g_flags.dates, g_flags.mosaic_above}; }
 
-// Inputs of (workload, size): generated in a child on first use, read once.
-const Dataset& DatasetFor(Workload w, int size) {
-  static std::map<std::pair<Workload, int>, Dataset> cache;
-  auto [it, inserted] = cache.try_emplace({w, size});
-  Dataset& d = it->second;
-  if (!inserted) return d;
-  std::vector<std::string> paths;
-  ChildArgs gen;
-  gen.size = size;
-  gen.dates = g_flags.dates;
-  if (w == Workload::kWaterMask) {
-    d.data = (g_data_root / absl::StrFormat("s2_like_%dpx_%ddates", size, g_flags.dates)).string();
-    gen.workload = "gen_s2";
-    paths = DatePaths(d.data, g_flags.dates);
-  } else {
-    d.data = (g_data_root / absl::StrFormat("synthetic_dsm_%dpx", size) / "dsm.tif").string();
-    gen.workload = "gen_dsm";
-    paths = {d.data};
-  }
-  gen.data = d.data;
-  const auto start = std::chrono::steady_clock::now();
-  absl::StatusOr<ChildOutcome> o = RunSelf({"--child", absl::StrCat("--workload=", gen.workload),
-                                            absl::StrCat("--size=", size), absl::StrCat("--dates=", gen.dates),
-                                            absl::StrCat("--data=", gen.data)});
-  if (!o.ok() || !o->report.ok) {
-    d.error = absl::StrCat("generating ", gen.data, ": ", o.ok() ? o->report.error : o.status().ToString());
-    return d;
-  }
-  absl::StatusOr<int64_t> warm = WarmUp(paths);
-  if (!warm.ok()) {
-    d.error = warm.status().ToString();
-    return d;
-  }
-  std::fprintf(stderr, "data: %s ready in %.1f s (%.0f MiB read once)\n", d.data.c_str(), Since(start),
-               static_cast<double>(*warm) / kMiB);
-  return d;
-}
-
-// What every run of a (workload, size) must agree on.
+// What every run of a (workload, size) must agree on, whatever the layout
+// of its inputs (every layout is lossless).
 struct Expected {
   double check[2];
   uint64_t hash;
@@ -436,11 +282,12 @@ struct RunSpec {
   int size;
   int workers;
   int tile;  // 0 = the engine's default
+  Layout layout = Layout::kBand;
 };
 
 void RunMacro(benchmark::State& state, RunSpec spec) {
   static std::map<std::pair<Workload, int>, Expected> expected;
-  const Dataset& data = DatasetFor(spec.workload, spec.size);
+  const Dataset& data = DatasetFor(DataOpts(), spec.workload, spec.layout, spec.size);
   if (!data.error.empty()) {
     state.SkipWithError(data.error.c_str());
     for (auto _ : state) {
@@ -478,7 +325,8 @@ void RunMacro(benchmark::State& state, RunSpec spec) {
   }
   if (state.error_occurred()) return;
   const ChildReport& r = last.report;
-  const std::string who = absl::StrCat(spec.variant, " (workers ", spec.workers, ", tile ", spec.tile, ")");
+  const std::string who = absl::StrCat(spec.variant, " (", LayoutName(spec.layout), " inputs, workers ", spec.workers,
+                                       ", tile ", spec.tile, ")");
   auto [it, first] = expected.try_emplace({spec.workload, spec.size},
                                           Expected{{r.check[0], r.check[1]}, r.output_hash, who});
   if (!first && (it->second.check[0] != r.check[0] || it->second.check[1] != r.check[1] ||
@@ -527,6 +375,16 @@ void RegisterAll() {
       }
     }
   }
+  for (Layout layout : g_flags.layouts) {
+    const int size = layout == Layout::kJp2 && g_flags.jp2_size > 0 ? g_flags.jp2_size : g_flags.inputs_size;
+    for (int workers : g_flags.inputs_workers) {
+      const std::string group =
+          absl::StrCat("inputs/water_mask/", LayoutName(layout), "/", size, "px/workers:", workers);
+      for (const char* v : {"plain", "engine"}) {
+        Register({Workload::kWaterMask, v, size, workers, 0, layout}, absl::StrCat(group, "/", v));
+      }
+    }
+  }
 }
 
 absl::Status ParseFlags(int argc, char** argv) {
@@ -534,7 +392,9 @@ absl::Status ParseFlags(int argc, char** argv) {
   for (const std::string& arg : args) {
     if (arg == "--smoke") {
       g_flags.smoke = true;
-      g_flags.sizes = {300};
+      g_flags.sizes = {300, 600};
+      g_flags.mosaic_above = 300;
+      g_flags.inputs_size = 300;
       g_flags.dates = 2;
       g_flags.scaling_size = 300;
       g_flags.scaling_tiles = {128, 256};
@@ -582,6 +442,29 @@ absl::Status ParseFlags(int argc, char** argv) {
           st = absl::InvalidArgumentError(absl::StrCat("unknown workload '", w, "'"));
         }
       }
+    } else if (name == "--layouts") {
+      g_flags.layouts.clear();
+      for (absl::string_view l : absl::StrSplit(value, ',', absl::SkipEmpty())) {
+        absl::StatusOr<Layout> layout = ParseLayout(l);
+        if (layout.ok()) {
+          g_flags.layouts.push_back(*layout);
+        } else {
+          st = layout.status();
+        }
+      }
+    } else if (name == "--inputs_workers") {
+      list(&g_flags.inputs_workers);
+    } else if (name == "--inputs_size") {
+      one(&g_flags.inputs_size);
+    } else if (name == "--jp2_size") {
+      one(&g_flags.jp2_size);
+    } else if (name == "--mosaic_above") {
+      one(&g_flags.mosaic_above);
+    } else if (name == "--gdal_num_threads") {
+      int n = 0;
+      one(&n);
+      // The children inherit it: GDAL reads its configuration from the environment.
+      if (st.ok()) setenv("GDAL_NUM_THREADS", value.c_str(), 1);
     } else if (name == "--no_verify") {
       g_flags.verify = false;
     } else {

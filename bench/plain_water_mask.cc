@@ -70,7 +70,7 @@ class ScopedGdalCacheMax {
 };
 
 std::unique_ptr<GDALDataset> OpenInput(const std::string& path) {
-  const char* const drivers[] = {"GTiff", nullptr};
+  const char* const drivers[] = {"GTiff", "VRT", nullptr};  // VRT: jp2 stacks and mosaics (macro_benchmark)
   return std::unique_ptr<GDALDataset>(GDALDataset::Open(
       path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY, drivers, nullptr, nullptr));
 }

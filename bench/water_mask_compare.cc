@@ -44,8 +44,8 @@
 #include "absl/strings/str_format.h"
 #include "cpl_error.h"
 #include "gdal_priv.h"
-#include "gdal_utils.h"
 #include "bench_util.h"
+#include "input_layouts.h"
 #include "plain_water_mask.h"
 #include "s2_like.h"
 #include "water_mask.h"
@@ -146,31 +146,6 @@ absl::StatusOr<Options> ParseArgs(int argc, char** argv, bool* help) {
       return absl::InvalidArgumentError(absl::StrCat("bad value for ", name, ": '", value, "'"));
   }
   return o;
-}
-
-// Pixel-interleaved copies of `dates` in `dir` (tiled 256 x 256,
-// uncompressed, as the originals), each written under a temporary name and
-// renamed, made only where missing.
-absl::Status PixelInterleavedCopies(const std::vector<std::string>& dates, const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return absl::UnavailableError(absl::StrCat("cannot create ", dir, ": ", ec.message()));
-  for (const std::string& in : dates) {
-    const std::string out = (std::filesystem::path(dir) / std::filesystem::path(in).filename()).string();
-    if (std::filesystem::exists(out)) continue;
-    const std::string tmp = out + ".part";
-    const char* argv[] = {"-q", "-of", "GTiff", "-co", "TILED=YES", "-co", "INTERLEAVE=PIXEL", nullptr};
-    GDALTranslateOptions* opts = GDALTranslateOptionsNew(const_cast<char**>(argv), nullptr);
-    GDALDatasetH src = GDALOpen(in.c_str(), GA_ReadOnly);
-    GDALDatasetH dst = src != nullptr ? GDALTranslate(tmp.c_str(), src, opts, nullptr) : nullptr;
-    GDALTranslateOptionsFree(opts);
-    if (src != nullptr) GDALClose(src);
-    if (dst == nullptr) return absl::InternalError(absl::StrCat("cannot copy ", in, " to ", tmp));
-    GDALClose(dst);
-    std::filesystem::rename(tmp, out, ec);
-    if (ec) return absl::UnavailableError(absl::StrCat("cannot rename ", tmp, ": ", ec.message()));
-  }
-  return absl::OkStatus();
 }
 
 absl::StatusOr<std::filesystem::path> DefaultCacheRoot() {
