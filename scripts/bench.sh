@@ -161,7 +161,7 @@ if kind == "sweep":
     print()
     print("\n".join(verdicts))
 else:
-    print("\nInputs (item 6: speed-up from 1 to 2 workers >= 1.8, engine/plain at 2 workers <= 1.0)\n")
+    print("\nInputs (item 5: speed-up from 1 to 2 workers >= 1.8, engine/plain at 2 workers <= 1.0)\n")
     print("| layout | size | variant | wall 1 worker | wall 2 workers | speed-up | engine/plain at 2 |")
     print("|---|---:|---|---:|---:|---:|---:|")
     walls = {}
@@ -189,7 +189,7 @@ if [[ -z $only || $only == sweep ]]; then
   summarize sweep sweep
 fi
 
-# Item 6: compressed and JPEG 2000 inputs, 1 and 2 workers, GDAL's own
+# Item 5: compressed and JPEG 2000 inputs, 1 and 2 workers, GDAL's own
 # threads off so that the workers are the only parallelism.
 if [[ -z $only || $only == inputs ]]; then
   inputs_args=(--smoke)
