@@ -5,6 +5,7 @@
 //   eoscale stats    -i in.tif --histogram-bins 16
 //
 // Exit status: 0 success, 1 failure, 2 usage error, 128 + N after signal N.
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -13,6 +14,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "cpl_conv.h"
 #include "gdal.h"
 #include "session.h"
 #include "stop_signals.h"
@@ -32,6 +34,16 @@ const char kHelp[] =
     "'eoscale COMMAND --help' describes a command and its options.\n"
     "Exit status: 0 success, 1 failure, 2 usage error, 128+N after signal N.\n";
 
+// GDAL's block cache holds what GDAL decodes for reads the engine does not
+// make block by block (aligned reads through a warped VRT, their JPEG 2000
+// sources). GDAL's own default is 5 % of the RAM, which such a run fills
+// whatever the image: 892 MiB of RSS for a 2-date MNDWI at 10980 px on a
+// 24 GiB machine. This bound holds a few rows of 1024 x 1024 JPEG 2000 tiles
+// per input across a Sentinel-2 tile (36.7 s for that run with 160 MiB,
+// against 58 s with 64 MiB, which makes GDAL decode tiles again).
+// GDAL_CACHEMAX (environment) keeps its meaning.
+constexpr int64_t kDefaultGdalCacheBytes = int64_t{256} << 20;
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -40,6 +52,8 @@ int main(int argc, char** argv) {
     return eoscale::cli::kExitFailure;
   }
   GDALAllRegister();
+  // The program owns its process: it may size GDAL's cache (the library never does).
+  if (CPLGetConfigOption("GDAL_CACHEMAX", nullptr) == nullptr) GDALSetCacheMax64(kDefaultGdalCacheBytes);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
     std::fputs(kHelp, stderr);

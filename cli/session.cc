@@ -11,7 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "bbox_crs.h"
 #include "cog.h"
+#include "cpl_conv.h"
 #include "eoscale/graph/report.h"
+#include "gdal.h"
 #include "stop_signals.h"
 
 namespace eoscale::cli {
@@ -68,7 +70,9 @@ std::string CommonOptionsHelp(bool writes) {
       "  --workers N        worker threads (default: the machine's hardware threads)\n"
       "  --memory SIZE      memory ceiling of the run, e.g. 512MiB, 2GiB, 1.5GB (default: 64 MiB,\n"
       "                     or the graph's minimum working set plus a tile per worker when\n"
-      "                     larger)\n"
+      "                     larger); GDAL's block cache, which holds what GDAL decodes for\n"
+      "                     aligned (-r) and JPEG 2000 reads, is bounded apart: 256 MiB, or\n"
+      "                     GDAL_CACHEMAX when set in the environment\n"
       "  --tile-size PX     side of the square tiles (default: a few hundred pixels, aligned to\n"
       "                     the inputs' blocks)\n"
       "  --window C,R,W,H   process only this pixel window (column, row, width, height)\n"
@@ -231,7 +235,12 @@ int Session::Run() {
     Error(s.ToString());
     return kExitFailure;
   }
-  if (options_.report) std::fprintf(stderr, "%s", FormatMemoryReport((*c)->last_run_stats()).c_str());
+  if (options_.report) {
+    std::fprintf(stderr, "%s", FormatMemoryReport((*c)->last_run_stats()).c_str());
+    std::fprintf(stderr, "GDAL block cache (outside the budget): at most %lld MiB%s\n",
+                 static_cast<long long>(GDALGetCacheMax64() >> 20),
+                 CPLGetConfigOption("GDAL_CACHEMAX", nullptr) != nullptr ? " (GDAL_CACHEMAX)" : "");
+  }
   const int code = FinishCogs();
   if (code != kExitOk) return code;
   // A signal after the last COG was moved into place: the outputs are complete.

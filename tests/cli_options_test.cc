@@ -3,6 +3,7 @@
 // --bbox equal to the same window of a whole run, inputs never written,
 // --dot/--trace/--report.
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -228,6 +229,22 @@ TEST_F(CliOptionsTest, DotTraceAndReportAreWritten) {
   EXPECT_THAT(Slurp(dir_.File("t.json")), HasSubstr("traceEvents"));
   EXPECT_THAT(r.err, HasSubstr("peak"));
   EXPECT_EQ(r.out, "");
+}
+
+// The program bounds GDAL's block cache (GDAL's own default, 5 % of the RAM,
+// is what aligned JPEG 2000 reads fill), unless GDAL_CACHEMAX says otherwise.
+TEST_F(CliOptionsTest, GdalCacheIsBoundedUnlessGdalCacheMaxIsSet) {
+  const std::vector<std::string> args = {"calc", "-i", dir_.File("in.tif"), "--calc", "im1b2", "-o",
+                                         dir_.File("out.tif"), "--overwrite", "--report"};
+  ASSERT_EQ(::unsetenv("GDAL_CACHEMAX"), 0);
+  auto r = RunCli(args);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("GDAL block cache (outside the budget): at most 256 MiB\n"));
+  ASSERT_EQ(::setenv("GDAL_CACHEMAX", "100", 1), 0);
+  r = RunCli(args);
+  ::unsetenv("GDAL_CACHEMAX");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("at most 100 MiB (GDAL_CACHEMAX)"));
 }
 
 }  // namespace
