@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "cpl_error.h"
+#include "eoscale/io/gdal_util.h"
 #include "gdal_priv.h"
 #include "gdal_utils.h"
 #include "ogr_spatialref.h"
@@ -22,26 +23,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// GDAL's errors during one call on this thread (its handler stack is per
-// thread), so that a failure names GDAL's reason.
-class GdalErrors {
- public:
-  GdalErrors() { CPLPushErrorHandlerEx(&Handler, this); }
-  ~GdalErrors() { CPLPopErrorHandler(); }
-  GdalErrors(const GdalErrors&) = delete;
-  GdalErrors& operator=(const GdalErrors&) = delete;
-  std::string message() const { return message_.empty() ? "unknown GDAL error" : message_; }
-
- private:
-  static void CPL_STDCALL Handler(CPLErr level, CPLErrorNum, const char* msg) {
-    auto* self = static_cast<GdalErrors*>(CPLGetErrorHandlerUserData());
-    if (level >= CE_Failure) {
-      if (!self->message_.empty()) self->message_ += "; ";
-      self->message_ += msg;
-    }
-  }
-  std::string message_;
-};
+using GdalErrors = io::internal::ScopedGdalErrors;  // GDAL's errors during one call on this thread
 
 absl::Status CreateDir(const std::string& dir) {
   std::error_code ec;

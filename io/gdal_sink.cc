@@ -34,13 +34,13 @@ using internal::IsNoSpace;
 using internal::KindOf;
 using internal::RemoveStaleTemporaries;
 using internal::SaysNoSpace;
-using internal::SinkErrors;
+using internal::ScopedGdalErrors;
 using internal::StillNamed;
 using internal::ToGdal;
 using internal::WithoutTemporary;
 
 // The code and message of a failed GDALCreate.
-absl::Status CreateError(const SinkErrors& errors, const std::string& path, const std::string& tmp_path) {
+absl::Status CreateError(const ScopedGdalErrors& errors, const std::string& path, const std::string& tmp_path) {
   const int e = errors.first_errno();
   const std::string message = WithoutTemporary(errors.message(), tmp_path);
   absl::StatusCode code = absl::StatusCode::kInvalidArgument;  // GDAL refused the parameters
@@ -63,7 +63,7 @@ absl::Status CheckCreationOptions(const std::vector<std::string>& options) {
       return absl::InvalidArgumentError(absl::StrCat("creation option '", o, "' is not KEY=VALUE"));
     }
     const char* one[] = {o.c_str(), nullptr};
-    SinkErrors errors;
+    ScopedGdalErrors errors;
     if (!GDALValidateCreationOptions(driver, one)) {
       const std::string why = !errors.warnings().empty() ? errors.warnings() : errors.message();
       return absl::InvalidArgumentError(
@@ -191,7 +191,7 @@ absl::StatusOr<std::unique_ptr<RasterSink>> CreateGeoTiff(const std::string& pat
     ::fchmod(fd, (old.st_mode & 0777) | S_IRUSR | S_IWUSR);
   }
   const std::string tmp_path = absl::StrCat(loc->folder == "/" ? "" : loc->folder, "/", tmp_name);
-  SinkErrors errors;
+  ScopedGdalErrors errors;
   errno = 0;
   GDALDatasetH h = GDALCreate(driver, tmp_path.c_str(), profile.width, profile.height, profile.bands,
                               ToGdal(profile.type), opts);

@@ -45,6 +45,7 @@
 #include "cpl_error.h"
 #include "gdal.h"
 #include "eoscale/core/raster_io.h"
+#include "eoscale/io/gdal_util.h"
 #include "eoscale/io/output_file.h"
 
 namespace eoscale::io::internal {
@@ -57,43 +58,6 @@ namespace eoscale::io::internal {
 // (std::mutex: Debian's Abseil is not built with TSan, which would not see an
 // absl::Mutex.)
 std::mutex& SinkMutex();
-
-// GDAL's errors and warnings during one call on this thread, with the errno
-// seen when the first error was reported (GDAL leaves the cause of a failed
-// write there, e.g. ENOSPC or EFBIG, and later calls may overwrite it).
-// Set errno to 0 before the call.
-class SinkErrors {
- public:
-  SinkErrors() { CPLPushErrorHandlerEx(&Handler, this); }
-  ~SinkErrors() { CPLPopErrorHandler(); }
-  SinkErrors(const SinkErrors&) = delete;
-  SinkErrors& operator=(const SinkErrors&) = delete;
-
-  bool failed() const { return failed_; }
-  int first_errno() const { return errno_; }
-  std::string message() const { return message_.empty() ? "unknown GDAL error" : message_; }
-  const std::string& warnings() const { return warnings_; }
-
- private:
-  static void CPL_STDCALL Handler(CPLErr level, CPLErrorNum, const char* msg) {
-    const int e = errno;
-    auto* self = static_cast<SinkErrors*>(CPLGetErrorHandlerUserData());
-    std::string& to = level >= CE_Failure ? self->message_ : self->warnings_;
-    if (level >= CE_Failure) {
-      if (!self->failed_) self->errno_ = e;
-      self->failed_ = true;
-    } else if (level != CE_Warning) {
-      return;  // debug messages
-    }
-    if (!to.empty()) to += "; ";
-    to += msg;
-    errno = e;
-  }
-  bool failed_ = false;
-  int errno_ = 0;
-  std::string message_;
-  std::string warnings_;
-};
 
 class GeoTiffSink final : public RasterSink {
  public:
@@ -138,7 +102,7 @@ class GeoTiffSink final : public RasterSink {
 
   std::string TempPath() const { return absl::StrCat(loc_.folder == "/" ? "" : loc_.folder, "/", tmp_name_); }
 
-  absl::Status WriteError(const SinkErrors& errors, const std::string& what) const;
+  absl::Status WriteError(const ScopedGdalErrors& errors, const std::string& what) const;
   absl::Status Committed(Placed placed);
   absl::StatusOr<bool> PlaceNew();
   absl::Status ReplaceWithBackup();

@@ -100,7 +100,7 @@ void GeoTiffSink::Abort() {
   }
   if (h_ != nullptr) {
     std::lock_guard<std::mutex> lock(SinkMutex());
-    SinkErrors errors;  // swallowed: we are dropping the file anyway
+    ScopedGdalErrors errors;  // swallowed: we are dropping the file anyway
     GDALClose(h_);
     h_ = nullptr;
   }

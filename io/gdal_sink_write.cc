@@ -52,7 +52,7 @@ absl::Status GeoTiffSink::WriteLocked(const ConstView& src) {
   if (h_ == nullptr) return absl::FailedPreconditionError(absl::StrCat("'", path_, "' is closed"));
   std::lock_guard<std::mutex> lock(SinkMutex());
   errno = 0;
-  SinkErrors errors;
+  ScopedGdalErrors errors;
   const Window& w = src.window();
   const int psize = static_cast<int>(PixelSize(profile_.type));
   if (direct_blocks_ && w.x % block_w_ == 0 && w.y % block_h_ == 0 &&
@@ -95,7 +95,7 @@ absl::Status GeoTiffSink::Finish() {
   {
     std::lock_guard<std::mutex> lock(SinkMutex());
     errno = 0;
-    SinkErrors errors;
+    ScopedGdalErrors errors;
     GDALFlushCache(h_);
     GDALClose(h_);
     h_ = nullptr;
@@ -119,7 +119,7 @@ absl::Status GeoTiffSink::Finish() {
   return absl::OkStatus();
 }
 
-absl::Status GeoTiffSink::WriteError(const SinkErrors& errors, const std::string& what) const {
+absl::Status GeoTiffSink::WriteError(const ScopedGdalErrors& errors, const std::string& what) const {
   const std::string message = WithoutTemporary(errors.message(), TempPath());
   return absl::Status(WriteErrorCode(errors.first_errno(), message), absl::StrCat(what, ": ", message));
 }
