@@ -1,6 +1,7 @@
 // Python functions as engine filters. The engine calls them on its worker
 // threads with the GIL released; each call takes the GIL only around the
-// Python code (and the copies into and out of NumPy).
+// Python code and to allocate the tile's NumPy arrays (the copies into and
+// out of them run without it).
 #ifndef EOSCALE_PYTHON_PYTHON_FILTER_H_
 #define EOSCALE_PYTHON_PYTHON_FILTER_H_
 
