@@ -33,6 +33,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 #include <vector>
@@ -53,29 +54,35 @@ struct Region {
 // Per-worker scratch: the working buffers of one tile, sized on each tile.
 template <typename W>
 struct FillScratch {
+  std::vector<uint8_t> valid;  // w x h: 1 for a source pixel
+  std::vector<int> up, down;   // the column passes at the holes (ColumnPasses)
+  // Smoothing only: the values, the filled pixels and the Jacobi buffers.
   std::vector<W> val, next;
-  std::vector<uint8_t> valid, filled, tmask;
-  // Column passes (BandFiller).
-  std::vector<int> td_y, last_y, this_y;
-  std::vector<W> td_v, last_v, this_v, out_row;
+  std::vector<uint8_t> filled, tmask;
 
   // What it holds (MapFilter::scratch_bytes bounds it).
   int64_t bytes() const {
     int64_t n = 0;
     auto add = [&n](const auto& v) { n += static_cast<int64_t>(v.capacity() * sizeof(v[0])); };
-    add(val), add(next), add(valid), add(filled), add(tmask);
-    add(td_y), add(last_y), add(this_y), add(td_v), add(last_v), add(this_v), add(out_row);
+    add(valid), add(up), add(down), add(val), add(next), add(filled), add(tmask);
     return n;
   }
 };
 
-// The bound of FillScratch<W> for a w x h input window: per pixel two value
-// planes, three byte masks and the column pass's row and value planes; per
-// column five rows. Every buffer is reserved to its exact size (never grown
-// by a doubling), so that a tile never holds more than this.
-int64_t FillScratchBound(int64_t value_bytes, int64_t w, int64_t h) {
-  return w * h * (3 * value_bytes + 3 + static_cast<int64_t>(sizeof(int))) +
-         w * (2 * static_cast<int64_t>(sizeof(int)) + 3 * value_bytes);
+// The bound of FillScratch<W> for a w x h input window: a byte mask and two
+// int planes of the column passes per pixel (they cover at most h rows);
+// with smoothing, two value planes and two more byte masks. Every buffer is
+// reserved to its exact size (never grown by a doubling), so that a tile
+// never holds more than this.
+int64_t FillScratchBound(int64_t value_bytes, bool smoothing, int64_t w, int64_t h) {
+  const int64_t per_pixel = 1 + 2 * static_cast<int64_t>(sizeof(int)) + (smoothing ? 2 * value_bytes + 2 : 0);
+  return w * h * per_pixel;
+}
+
+template <typename V>
+void SizeExactly(std::vector<V>& v, size_t n) {
+  v.reserve(n);
+  v.resize(n);
 }
 
 // The conversion GDAL applies when it writes float32 values to an integer
@@ -95,152 +102,137 @@ T StoreLikeGdal(W v) {
   }
 }
 
-// One band of one tile. W is the working type (float, as GDAL; double for
-// float64 images). Inputs: `val` and `valid` over the w x h tile; outputs:
-// `val` updated inside `r` and `filled` (GDAL's filter mask) inside `r`.
-// Its column buffers are those of `scratch`.
-template <typename W>
+// Calls f(x) for every x in [x0, x1) where the 0/1 mask `valid` is 0,
+// skipping eight valid pixels at a time.
+template <typename F>
+void ForEachHole(const uint8_t* valid, int x0, int x1, F&& f) {
+  constexpr uint64_t kAllValid = 0x0101010101010101ull;
+  int x = x0;
+  for (; x + 8 <= x1; x += 8) {
+    uint64_t word;
+    std::memcpy(&word, valid + x, sizeof(word));
+    if (word == kAllValid) continue;
+    for (int k = 0; k < 8; ++k) {
+      if (!valid[x + k]) f(x + k);
+    }
+  }
+  for (; x < x1; ++x) {
+    if (!valid[x]) f(x);
+  }
+}
+
+// Steps 1 and 2 on one band of one tile, in the coordinates of the w x h
+// working window (the input tile, margins included). `base` addresses the
+// window's pixel (0, 0) with rows `stride` elements apart; `valid` is its
+// source mask.
+//
+// GDAL stores its column passes for every pixel. At a valid pixel they only
+// say "this pixel", so here they are kept for the holes alone, and only in
+// the rows the interpolation reads ([r.y0, r.y1] ∩ [0, h)): `up` holds, at a
+// hole, the row of the nearest valid pixel above it in its column at most n
+// rows away (else -1); `down` the same below. The first row of the band
+// (last, for `down`) scans its column; the others chain from their
+// neighbour, as GDAL's passes do. A candidate more than n rows away is
+// dropped where GDAL drops it: distances only grow along the chain. So the
+// work follows the holes, not the margin-grown window, which is 3.2 times a
+// 256² tile at the pipeline's margin of 100.
+template <typename T, typename W>
 class BandFiller {
  public:
-  BandFiller(int w, int h, double d, FillScratch<W>& scratch)
-      : w_(w), h_(h), d_(d), n_(static_cast<int>(std::floor(d))), td_y_(scratch.td_y), td_v_(scratch.td_v),
-        last_y_(scratch.last_y), this_y_(scratch.this_y), last_v_(scratch.last_v), this_v_(scratch.this_v),
-        out_row_(scratch.out_row) {}
+  BandFiller(int w, int h, double d, const Region& r, const T* base, int64_t stride, const uint8_t* valid, int* up,
+             int* down)
+      : w_(w), h_(h), d_(d), n_(static_cast<int>(std::floor(d))), r_(r), row0_(r.y0),
+        row1_(std::min(h, r.y1 + 1)), base_(base), stride_(stride), valid_(valid), up_(up), down_(down) {}
 
-  // Steps 1 and 2 over region `r`.
-  //
-  // The loops here and in Smooth go through raw pointers held in locals: the
-  // buffers live in the worker's scratch, and through the vectors every
-  // uint8_t store could, as far as the compiler knows, move another vector's
-  // storage, so it would reload every pointer at each store (11 % more
-  // instructions in Fill, and a mask loop that no longer vectorises).
-  void Fill(const Region& r, std::vector<W>& val_buffer, const std::vector<uint8_t>& valid_buffer,
-            std::vector<uint8_t>& filled_buffer) {
-    W* const val = val_buffer.data();
-    const uint8_t* const valid = valid_buffer.data();
-    uint8_t* const filled = filled_buffer.data();
-    // 1. Top-down: rows [0, r.y1).
-    td_y_.assign(static_cast<size_t>(w_) * r.y1, -1);
-    td_v_.assign(static_cast<size_t>(w_) * r.y1, W{0});
-    int* const td_y = td_y_.data();
-    W* const td_v = td_v_.data();
-    for (int y = 0; y < r.y1; ++y) {
-      const size_t row = static_cast<size_t>(y) * w_;
-      for (int x = 0; x < w_; ++x) {
-        const size_t i = row + x;
-        if (valid[i]) {
-          td_y[i] = y;
-          td_v[i] = val[i];
-        } else if (y > 0 && td_y[i - w_] >= 0 && y - td_y[i - w_] <= d_) {
-          td_y[i] = td_y[i - w_];
-          td_v[i] = td_v[i - w_];
-        }
-      }
-    }
-    // 2. Bottom-up, interpolating rows [r.y0, r.y1) on the way.
-    last_y_.assign(w_, -1);
-    this_y_.assign(w_, -1);
-    last_v_.assign(w_, W{0});
-    this_v_.assign(w_, W{0});
-    out_row_.assign(w_, W{0});
-    int* last_y = last_y_.data();
-    int* this_y = this_y_.data();
-    W* last_v = last_v_.data();
-    W* this_v = this_v_.data();
-    W* const out_row = out_row_.data();
-    for (int y = h_ - 1; y >= r.y0; --y) {
-      const size_t row = static_cast<size_t>(y) * w_;
-      for (int x = 0; x < w_; ++x) {
-        if (valid[row + x]) {
-          this_y[x] = y;
-          this_v[x] = val[row + x];
-        } else if (last_y[x] >= 0 && last_y[x] - y <= d_) {
-          this_y[x] = last_y[x];
-          this_v[x] = last_v[x];
-        } else {
-          this_y[x] = -1;
-        }
-      }
-      if (y < r.y1) {
-        const int* top_y = td_y + row;
-        const W* top_v = td_v + row;
-        for (int x = r.x0; x < r.x1; ++x) {
-          if (valid[row + x]) continue;
-          W v;
-          if (Interpolate(x, y, top_y, top_v, last_y, last_v, &v)) {
-            out_row[x] = v;
-            filled[row + x] = 1;
+  // The number of rows of `up` and `down` (each w wide) for region `r`.
+  static int PlaneRows(int h, const Region& r) { return std::max(0, std::min(h, r.y1 + 1) - r.y0); }
+
+  void ColumnPasses() {
+    for (int y = row0_; y < row1_; ++y) {
+      const uint8_t* const v = valid_ + static_cast<size_t>(y) * w_;
+      int* const u = Plane(up_, y);
+      ForEachHole(v, 0, w_, [&](int x) {
+        int src;
+        if (y == row0_) {
+          src = -1;
+          for (int yy = y - 1; yy >= std::max(0, y - n_); --yy) {
+            if (valid_[static_cast<size_t>(yy) * w_ + x]) {
+              src = yy;
+              break;
+            }
           }
+        } else {
+          src = v[x - w_] ? y - 1 : u[x - w_];
+          if (src >= 0 && y - src > n_) src = -1;
         }
-        // Written after the row: filled pixels never become sources.
-        for (int x = r.x0; x < r.x1; ++x) {
-          if (filled[row + x]) val[row + x] = out_row[x];
+        u[x] = src;
+      });
+    }
+    for (int y = row1_ - 1; y >= row0_; --y) {
+      const uint8_t* const v = valid_ + static_cast<size_t>(y) * w_;
+      int* const dn = Plane(down_, y);
+      ForEachHole(v, 0, w_, [&](int x) {
+        int src;
+        if (y == row1_ - 1) {
+          src = -1;
+          for (int yy = y + 1; yy <= std::min(h_ - 1, y + n_); ++yy) {
+            if (valid_[static_cast<size_t>(yy) * w_ + x]) {
+              src = yy;
+              break;
+            }
+          }
+        } else {
+          src = v[x + w_] ? y + 1 : dn[x + w_];
+          if (src >= 0 && src - y > n_) src = -1;
         }
-      }
-      std::swap(last_y, this_y);
-      std::swap(last_v, this_v);
+        dn[x] = src;
+      });
     }
   }
 
-  // Step 3 over region `r`: `iterations` Jacobi passes over the filled
-  // pixels, reading pixels that are valid or filled. `top_row` and
-  // `bottom_row` are the tile rows of the image's first and last rows (or
-  // out of [0, h) when the tile does not reach them). `tmask` and `next` are
-  // working buffers; `val` may come back swapped with `next`.
-  void Smooth(const Region& r, int iterations, int top_row, int bottom_row, std::vector<W>& val_buffer,
-              const std::vector<uint8_t>& valid_buffer, const std::vector<uint8_t>& filled_buffer,
-              std::vector<uint8_t>& tmask_buffer, std::vector<W>& next_buffer) {
-    const size_t n = valid_buffer.size();
-    tmask_buffer.reserve(n);
-    tmask_buffer.resize(n);
-    const uint8_t* const valid = valid_buffer.data();
-    const uint8_t* const filled = filled_buffer.data();
-    uint8_t* const tmask = tmask_buffer.data();
-    for (size_t i = 0; i < n; ++i) tmask[i] = valid[i] | filled[i];
-    for (int it = 0; it < iterations; ++it) {
-      next_buffer = val_buffer;
-      const W* const val = val_buffer.data();
-      W* const next = next_buffer.data();
-      for (int y = r.y0; y < r.y1; ++y) {
-        if (y == top_row || y == bottom_row) continue;
-        const size_t row = static_cast<size_t>(y) * w_;
-        for (int x = r.x0; x < r.x1; ++x) {
-          if (!filled[row + x]) continue;
-          double sum = 0.0, weight = 0.0;
-          // GDAL's order: previous, this, next line; left, centre, right.
-          for (int dy = -1; dy <= 1; ++dy) {
-            const int yy = y + dy;
-            if (yy < 0 || yy >= h_) continue;
-            const size_t nrow = static_cast<size_t>(yy) * w_;
-            for (int dx = -1; dx <= 1; ++dx) {
-              const int xx = x + dx;
-              if (xx < 0 || xx >= w_ || !tmask[nrow + xx]) continue;
-              sum += static_cast<double>(val[nrow + xx]);
-              weight += 1.0;
-            }
-          }
-          next[row + x] = static_cast<W>(sum / weight);
-        }
-      }
-      std::swap(val_buffer, next_buffer);
+  // Calls emit(x, y, value) for every hole of `r` that gets a value.
+  template <typename Emit>
+  void Interpolate(Emit&& emit) const {
+    for (int y = r_.y0; y < r_.y1; ++y) {
+      ForEachHole(valid_ + static_cast<size_t>(y) * w_, r_.x0, r_.x1, [&](int x) {
+        W v;
+        if (InterpolateOne(x, y, &v)) emit(x, y, v);
+      });
     }
   }
 
  private:
-  // GDAL's QUAD_CHECK.
-  static void QuadCheck(double& quad_dist, W& quad_value, int tx, int ty, int x, int y, W value) {
+  int* Plane(int* plane, int y) const { return plane + static_cast<size_t>(y - row0_) * w_; }
+
+  W Value(int x, int y) const { return static_cast<W>(base_[y * stride_ + x]); }
+
+  // GDAL's QUAD_CHECK for the candidate (tx, ty) of the hole (x, y); ty < 0:
+  // none.
+  void QuadCheck(double& quad_dist, W& quad_value, int tx, int ty, int x, int y) const {
     if (ty < 0) return;
     const double dx = static_cast<double>(tx) - static_cast<double>(x);
     const double dy = static_cast<double>(ty) - static_cast<double>(y);
     const double dist_sq = dx * dx + dy * dy;
     if (dist_sq < quad_dist * quad_dist) {
       quad_dist = std::sqrt(dist_sq);
-      quad_value = value;
+      quad_value = Value(tx, ty);
     }
   }
 
-  bool Interpolate(int x, int y, const int* top_y, const W* top_v, const int* bottom_y, const W* bottom_v,
-                   W* out) const {
+  // GDAL's search from one hole: step left and right one column at a time
+  // (the bound shrinking every four steps to the farthest quadrant found),
+  // keeping per quadrant the nearest of the column candidates (above: the
+  // nearest valid pixel at or above the hole's row; below: at or below the
+  // next row). Quadrants at distance <= d are averaged with weights
+  // 1 / distance, in double.
+  bool InterpolateOne(int x, int y, W* out) const {
+    const uint8_t* const here = valid_ + static_cast<size_t>(y) * w_;
+    const int* const up = Plane(up_, y);
+    const bool has_below = y + 1 < h_;
+    const uint8_t* const below = here + w_;
+    const int* const down = has_below ? Plane(down_, y + 1) : nullptr;
+    auto top = [&](int cx) { return here[cx] ? y : up[cx]; };
+    auto bottom = [&](int cx) { return !has_below ? -1 : below[cx] ? y + 1 : down[cx]; };
     double dist[4];
     W value[4];
     for (int q = 0; q < 4; ++q) {
@@ -251,11 +243,11 @@ class BandFiller {
     for (int step = 0; step <= bound; ++step) {
       const int lx = std::max(0, x - step);
       const int rx = std::min(w_ - 1, x + step);
-      QuadCheck(dist[0], value[0], lx, top_y[lx], x, y, top_v[lx]);        // top left
-      QuadCheck(dist[1], value[1], lx, bottom_y[lx], x, y, bottom_v[lx]);  // bottom left
+      QuadCheck(dist[0], value[0], lx, top(lx), x, y);     // top left
+      QuadCheck(dist[1], value[1], lx, bottom(lx), x, y);  // bottom left
       if (step == 0) continue;
-      QuadCheck(dist[2], value[2], rx, top_y[rx], x, y, top_v[rx]);        // top right
-      QuadCheck(dist[3], value[3], rx, bottom_y[rx], x, y, bottom_v[rx]);  // bottom right
+      QuadCheck(dist[2], value[2], rx, top(rx), x, y);     // top right
+      QuadCheck(dist[3], value[3], rx, bottom(rx), x, y);  // bottom right
       if ((step & 0x3) == 0) {
         bound = static_cast<int>(std::floor(std::max(std::max(dist[0], dist[1]), std::max(dist[2], dist[3]))));
       }
@@ -278,53 +270,93 @@ class BandFiller {
   const int w_, h_;
   const double d_;
   const int n_;
-  std::vector<int>& td_y_;
-  std::vector<W>& td_v_;
-  std::vector<int>& last_y_;
-  std::vector<int>& this_y_;
-  std::vector<W>& last_v_;
-  std::vector<W>& this_v_;
-  std::vector<W>& out_row_;
+  const Region r_;
+  const int row0_, row1_;  // the rows of `up` and `down`: [row0_, row1_)
+  const T* const base_;
+  const int64_t stride_;
+  const uint8_t* const valid_;
+  int* const up_;
+  int* const down_;
 };
+
+// Step 3 over region `r` of the w x h window: `iterations` Jacobi passes over
+// the filled pixels, reading pixels that are valid or filled. `top_row` and
+// `bottom_row` are the window rows of the image's first and last rows (or out
+// of [0, h) when the tile does not reach them). `tmask` and `next` are
+// working buffers; `val` may come back swapped with `next`.
+//
+// The loops go through raw pointers held in locals: through the vectors,
+// every uint8_t store could, as far as the compiler knows, move another
+// vector's storage, so it would reload every pointer at each store.
+template <typename W>
+void Smooth(int w, int h, const Region& r, int iterations, int top_row, int bottom_row, std::vector<W>& val_buffer,
+            const std::vector<uint8_t>& valid_buffer, const std::vector<uint8_t>& filled_buffer,
+            std::vector<uint8_t>& tmask_buffer, std::vector<W>& next_buffer) {
+  const size_t n = valid_buffer.size();
+  SizeExactly(tmask_buffer, n);
+  const uint8_t* const valid = valid_buffer.data();
+  const uint8_t* const filled = filled_buffer.data();
+  uint8_t* const tmask = tmask_buffer.data();
+  for (size_t i = 0; i < n; ++i) tmask[i] = valid[i] | filled[i];
+  for (int it = 0; it < iterations; ++it) {
+    next_buffer = val_buffer;
+    const W* const val = val_buffer.data();
+    W* const next = next_buffer.data();
+    for (int y = r.y0; y < r.y1; ++y) {
+      if (y == top_row || y == bottom_row) continue;
+      const size_t row = static_cast<size_t>(y) * w;
+      for (int x = r.x0; x < r.x1; ++x) {
+        if (!filled[row + x]) continue;
+        double sum = 0.0, weight = 0.0;
+        // GDAL's order: previous, this, next line; left, centre, right.
+        for (int dy = -1; dy <= 1; ++dy) {
+          const int yy = y + dy;
+          if (yy < 0 || yy >= h) continue;
+          const size_t nrow = static_cast<size_t>(yy) * w;
+          for (int dx = -1; dx <= 1; ++dx) {
+            const int xx = x + dx;
+            if (xx < 0 || xx >= w || !tmask[nrow + xx]) continue;
+            sum += static_cast<double>(val[nrow + xx]);
+            weight += 1.0;
+          }
+        }
+        next[row + x] = static_cast<W>(sum / weight);
+      }
+    }
+    std::swap(val_buffer, next_buffer);
+  }
+}
 
 template <typename T>
 void FillTile(const MapTile& t, const FillNodataOptions& o) {
   using W = std::conditional_t<std::is_same_v<T, double>, double, float>;
   const auto src = t.In<T>(0);
   const auto dst = t.Out<T>(0);
-  // The working buffers hold the whole input tile: buffer (y, x) is tile
+  // The working window is the whole input tile: window (y, x) is tile
   // (y - top, x - left).
   const int top = src.top(), left = src.left();
   const int w = left + src.cols() + src.right(), h = top + src.rows() + src.bottom();
   const int s = o.smoothing_iterations;
   const Region r{std::max(0, left - s), std::max(0, top - s), std::min(w, left + dst.cols() + s),
                  std::min(h, top + dst.rows() + s)};
-  const int top_row = top - t.tile.window.y;  // the buffer rows of the image's first and last rows
+  const int top_row = top - t.tile.window.y;  // the window rows of the image's first and last rows
   const int bottom_row = t.input_profiles[0].height - 1 - (t.tile.window.y - top);
   const size_t pixels = static_cast<size_t>(w) * h;
   FillScratch<W>& scratch = t.GetScratch<FillScratch<W>>();
-  std::vector<W>& val = scratch.val;
-  std::vector<uint8_t>& valid = scratch.valid;
-  std::vector<uint8_t>& filled = scratch.filled;
-  // reserve, then resize: exactly the tile's size, never a doubling.
-  val.reserve(pixels), valid.reserve(pixels), filled.reserve(pixels);
-  val.resize(pixels);
-  valid.resize(pixels);
-  filled.resize(pixels);
+  SizeExactly(scratch.valid, pixels);
+  const size_t plane = static_cast<size_t>(BandFiller<T, W>::PlaneRows(h, r)) * w;
+  SizeExactly(scratch.up, plane);
+  SizeExactly(scratch.down, plane);
+  if (s > 0) {
+    SizeExactly(scratch.val, pixels);
+    SizeExactly(scratch.filled, pixels);
+  }
+  uint8_t* const valid = scratch.valid.data();
   const NodataTest<T> is_nodata(t.input_profiles[0].nodata);
-  BandFiller<W> filler(w, h, o.max_search_distance, scratch);
+  const int64_t stride = src.row_stride();
 
   for (int b = 0; b < src.bands(); ++b) {
-    // Values and validity of the whole tile.
-    for (int y = 0; y < h; ++y) {
-      const T* row = src.Row(b, y - top) - left;
-      W* v = val.data() + static_cast<size_t>(y) * w;
-      uint8_t* ok = valid.data() + static_cast<size_t>(y) * w;
-      for (int x = 0; x < w; ++x) {
-        v[x] = static_cast<W>(row[x]);
-        ok[x] = is_nodata(row[x]) ? 0 : 1;
-      }
-    }
+    const T* const base = src.Row(b, -top) - left;  // window (0, 0)
     if (t.inputs.size() > 1) {
       const ConstView& mask = t.inputs[1];
       const int mb = mask.bands() == 1 ? 0 : b;
@@ -332,28 +364,46 @@ void FillTile(const MapTile& t, const FillNodataOptions& o) {
         const auto m = t.In<M>(1);  // same window as the image
         for (int y = 0; y < h; ++y) {
           const M* row = m.Row(mb, y - top) - left;
-          uint8_t* ok = valid.data() + static_cast<size_t>(y) * w;
+          uint8_t* ok = valid + static_cast<size_t>(y) * w;
           for (int x = 0; x < w; ++x) ok[x] = row[x] == M{0} ? 1 : 0;
         }
       });
-    }
-    std::fill(filled.begin(), filled.end(), 0);
-    filler.Fill(r, val, valid, filled);
-    if (s > 0) {
-      if constexpr (!std::is_floating_point_v<T>) {
-        // GDAL writes the fills to the band, then smooths what it reads back.
-        W* const v = val.data();
-        const uint8_t* const f = filled.data();
-        for (size_t i = 0; i < pixels; ++i) {
-          if (f[i]) v[i] = static_cast<W>(StoreLikeGdal<T>(v[i]));
-        }
+    } else {
+      for (int y = 0; y < h; ++y) {
+        const T* row = base + y * stride;
+        uint8_t* ok = valid + static_cast<size_t>(y) * w;
+        for (int x = 0; x < w; ++x) ok[x] = is_nodata(row[x]) ? 0 : 1;
       }
-      filler.Smooth(r, s, top_row, bottom_row, val, valid, filled, scratch.tmask, scratch.next);
     }
+    BandFiller<T, W> filler(w, h, o.max_search_distance, r, base, stride, valid, scratch.up.data(),
+                            scratch.down.data());
+    filler.ColumnPasses();
+    if (s == 0) {
+      // The region is the stable window: copy it, then write the fills.
+      for (int y = 0; y < dst.rows(); ++y) std::copy_n(src.Row(b, y), dst.cols(), dst.Row(b, y));
+      filler.Interpolate([&](int x, int y, W v) { dst.Row(b, y - top)[x - left] = StoreLikeGdal<T>(v); });
+      continue;
+    }
+    W* const val = scratch.val.data();
+    uint8_t* const filled = scratch.filled.data();
+    for (int y = 0; y < h; ++y) {
+      const T* row = base + y * stride;
+      W* v = val + static_cast<size_t>(y) * w;
+      for (int x = 0; x < w; ++x) v[x] = static_cast<W>(row[x]);
+    }
+    std::fill_n(filled, pixels, uint8_t{0});
+    filler.Interpolate([&](int x, int y, W v) {
+      const size_t i = static_cast<size_t>(y) * w + x;
+      // GDAL writes the fills to an integer band, then smooths what it
+      // reads back.
+      val[i] = std::is_floating_point_v<T> ? v : static_cast<W>(StoreLikeGdal<T>(v));
+      filled[i] = 1;
+    });
+    Smooth(w, h, r, s, top_row, bottom_row, scratch.val, scratch.valid, scratch.filled, scratch.tmask, scratch.next);
     for (int y = 0; y < dst.rows(); ++y) {
       const size_t row = static_cast<size_t>(y + top) * w + left;
-      const uint8_t* const f = filled.data() + row;
-      const W* const v = val.data() + row;
+      const uint8_t* const f = scratch.filled.data() + row;
+      const W* const v = scratch.val.data() + row;
       const T* orig = src.Row(b, y);
       T* d = dst.Row(b, y);
       for (int x = 0; x < dst.cols(); ++x) d[x] = f[x] ? StoreLikeGdal<T>(v[x]) : orig[x];
@@ -388,8 +438,8 @@ MapFilter FillNodata(FillNodataOptions options) {
     }
     return std::vector<Profile>{in[0]};
   };
-  f.scratch_bytes = [](absl::Span<const Profile> in, int w, int h) {
-    return FillScratchBound(in[0].type == PixelType::kF64 ? 8 : 4, w, h);
+  f.scratch_bytes = [smoothing = options.smoothing_iterations > 0](absl::Span<const Profile> in, int w, int h) {
+    return FillScratchBound(in[0].type == PixelType::kF64 ? 8 : 4, smoothing, w, h);
   };
   f.fn = [options](const MapTile& t) -> absl::Status {
     DispatchPixelType(t.inputs[0].type(), [&]<typename T>() { FillTile<T>(t, options); });
