@@ -22,12 +22,21 @@
 // nor displace a nearer one, nor change the step bound's floor). The tile's
 // passes start at its own edge, which only loses candidates more than n away
 // from the stable window; clamping the column steps at the tile edge instead
-// of the image edge only re-checks the same candidate (a strict "nearer"
-// test, so no change). A smoothing pass moves information by one pixel, so
+// of the image edge only re-checks the edge column instead of columns more
+// than n away (the window reaches n columns past the stable window, or is
+// the image's edge). A smoothing pass moves information by one pixel, so
 // the stable window needs fills `iterations` pixels around it, which need n
 // more. Ties between equidistant candidates resolve by step order, the same
 // in both. Hence the fill is computed only on the stable window grown by the
 // iterations, and the margin's outer ring only feeds it.
+//
+// How it is computed here (fill_nodata_band.h): the same candidates in the
+// same order of preference, with less work. The column passes are kept at
+// the holes only (at a valid pixel they say "this pixel"), and the search
+// takes each quadrant on its own, stopping when no candidate can be nearer;
+// along a long run of holes in a row it follows the lower envelope of the
+// candidates instead (fill_nodata_envelope.h), in time linear in the run.
+// The tests compare every path with GDALFillNodata, ties included.
 #include "eoscale/filters/fill_nodata.h"
 
 #include <algorithm>
@@ -40,49 +49,41 @@
 
 #include "absl/strings/str_cat.h"
 #include "eoscale/filters/sample.h"
+#include "fill_nodata_band.h"
 
 namespace eoscale::filters {
 namespace {
 
-// Where to compute fills, in the coordinates of the w x h working buffers
-// (those of the whole input tile, margins included: tile coordinates plus
-// the top and left margins): [x0, x1) x [y0, y1).
-struct Region {
-  int x0, y0, x1, y1;
-};
+using internal::BandFiller;
+using internal::Region;
+using internal::SizeExactly;
 
 // Per-worker scratch: the working buffers of one tile, sized on each tile.
 template <typename W>
 struct FillScratch {
   std::vector<uint8_t> valid;  // w x h: 1 for a source pixel
-  std::vector<int> up, down;   // the column passes at the holes (ColumnPasses)
+  internal::BandScratch<W> band;
   // Smoothing only: the values, the filled pixels and the Jacobi buffers.
   std::vector<W> val, next;
   std::vector<uint8_t> filled, tmask;
 
   // What it holds (MapFilter::scratch_bytes bounds it).
   int64_t bytes() const {
-    int64_t n = 0;
+    int64_t n = band.bytes();
     auto add = [&n](const auto& v) { n += static_cast<int64_t>(v.capacity() * sizeof(v[0])); };
-    add(valid), add(up), add(down), add(val), add(next), add(filled), add(tmask);
+    add(valid), add(val), add(next), add(filled), add(tmask);
     return n;
   }
 };
 
-// The bound of FillScratch<W> for a w x h input window: a byte mask and two
-// int planes of the column passes per pixel (they cover at most h rows);
-// with smoothing, two value planes and two more byte masks. Every buffer is
-// reserved to its exact size (never grown by a doubling), so that a tile
-// never holds more than this.
-int64_t FillScratchBound(int64_t value_bytes, bool smoothing, int64_t w, int64_t h) {
-  const int64_t per_pixel = 1 + 2 * static_cast<int64_t>(sizeof(int)) + (smoothing ? 2 * value_bytes + 2 : 0);
-  return w * h * per_pixel;
-}
-
-template <typename V>
-void SizeExactly(std::vector<V>& v, size_t n) {
-  v.reserve(n);
-  v.resize(n);
+// The bound of FillScratch<W> for a w x h input window: a byte mask per
+// pixel, the band's buffers, and with smoothing two value planes and two
+// more byte masks. Every buffer is reserved to its exact size (never grown
+// by a doubling), so that a tile never holds more than this.
+template <typename W>
+int64_t FillScratchBound(bool smoothing, int64_t w, int64_t h) {
+  const int64_t per_pixel = 1 + (smoothing ? 2 * static_cast<int64_t>(sizeof(W)) + 2 : 0);
+  return w * h * per_pixel + internal::BandScratch<W>::Bound(w, h);
 }
 
 // The conversion GDAL applies when it writes float32 values to an integer
@@ -102,182 +103,6 @@ T StoreLikeGdal(W v) {
   }
 }
 
-// Calls f(x) for every x in [x0, x1) where the 0/1 mask `valid` is 0,
-// skipping eight valid pixels at a time.
-template <typename F>
-void ForEachHole(const uint8_t* valid, int x0, int x1, F&& f) {
-  constexpr uint64_t kAllValid = 0x0101010101010101ull;
-  int x = x0;
-  for (; x + 8 <= x1; x += 8) {
-    uint64_t word;
-    std::memcpy(&word, valid + x, sizeof(word));
-    if (word == kAllValid) continue;
-    for (int k = 0; k < 8; ++k) {
-      if (!valid[x + k]) f(x + k);
-    }
-  }
-  for (; x < x1; ++x) {
-    if (!valid[x]) f(x);
-  }
-}
-
-// Steps 1 and 2 on one band of one tile, in the coordinates of the w x h
-// working window (the input tile, margins included). `base` addresses the
-// window's pixel (0, 0) with rows `stride` elements apart; `valid` is its
-// source mask.
-//
-// GDAL stores its column passes for every pixel. At a valid pixel they only
-// say "this pixel", so here they are kept for the holes alone, and only in
-// the rows the interpolation reads ([r.y0, r.y1] ∩ [0, h)): `up` holds, at a
-// hole, the row of the nearest valid pixel above it in its column at most n
-// rows away (else -1); `down` the same below. The first row of the band
-// (last, for `down`) scans its column; the others chain from their
-// neighbour, as GDAL's passes do. A candidate more than n rows away is
-// dropped where GDAL drops it: distances only grow along the chain. So the
-// work follows the holes, not the margin-grown window, which is 3.2 times a
-// 256² tile at the pipeline's margin of 100.
-template <typename T, typename W>
-class BandFiller {
- public:
-  BandFiller(int w, int h, double d, const Region& r, const T* base, int64_t stride, const uint8_t* valid, int* up,
-             int* down)
-      : w_(w), h_(h), d_(d), n_(static_cast<int>(std::floor(d))), r_(r), row0_(r.y0),
-        row1_(std::min(h, r.y1 + 1)), base_(base), stride_(stride), valid_(valid), up_(up), down_(down) {}
-
-  // The number of rows of `up` and `down` (each w wide) for region `r`.
-  static int PlaneRows(int h, const Region& r) { return std::max(0, std::min(h, r.y1 + 1) - r.y0); }
-
-  void ColumnPasses() {
-    for (int y = row0_; y < row1_; ++y) {
-      const uint8_t* const v = valid_ + static_cast<size_t>(y) * w_;
-      int* const u = Plane(up_, y);
-      ForEachHole(v, 0, w_, [&](int x) {
-        int src;
-        if (y == row0_) {
-          src = -1;
-          for (int yy = y - 1; yy >= std::max(0, y - n_); --yy) {
-            if (valid_[static_cast<size_t>(yy) * w_ + x]) {
-              src = yy;
-              break;
-            }
-          }
-        } else {
-          src = v[x - w_] ? y - 1 : u[x - w_];
-          if (src >= 0 && y - src > n_) src = -1;
-        }
-        u[x] = src;
-      });
-    }
-    for (int y = row1_ - 1; y >= row0_; --y) {
-      const uint8_t* const v = valid_ + static_cast<size_t>(y) * w_;
-      int* const dn = Plane(down_, y);
-      ForEachHole(v, 0, w_, [&](int x) {
-        int src;
-        if (y == row1_ - 1) {
-          src = -1;
-          for (int yy = y + 1; yy <= std::min(h_ - 1, y + n_); ++yy) {
-            if (valid_[static_cast<size_t>(yy) * w_ + x]) {
-              src = yy;
-              break;
-            }
-          }
-        } else {
-          src = v[x + w_] ? y + 1 : dn[x + w_];
-          if (src >= 0 && src - y > n_) src = -1;
-        }
-        dn[x] = src;
-      });
-    }
-  }
-
-  // Calls emit(x, y, value) for every hole of `r` that gets a value.
-  template <typename Emit>
-  void Interpolate(Emit&& emit) const {
-    for (int y = r_.y0; y < r_.y1; ++y) {
-      ForEachHole(valid_ + static_cast<size_t>(y) * w_, r_.x0, r_.x1, [&](int x) {
-        W v;
-        if (InterpolateOne(x, y, &v)) emit(x, y, v);
-      });
-    }
-  }
-
- private:
-  int* Plane(int* plane, int y) const { return plane + static_cast<size_t>(y - row0_) * w_; }
-
-  W Value(int x, int y) const { return static_cast<W>(base_[y * stride_ + x]); }
-
-  // GDAL's QUAD_CHECK for the candidate (tx, ty) of the hole (x, y); ty < 0:
-  // none.
-  void QuadCheck(double& quad_dist, W& quad_value, int tx, int ty, int x, int y) const {
-    if (ty < 0) return;
-    const double dx = static_cast<double>(tx) - static_cast<double>(x);
-    const double dy = static_cast<double>(ty) - static_cast<double>(y);
-    const double dist_sq = dx * dx + dy * dy;
-    if (dist_sq < quad_dist * quad_dist) {
-      quad_dist = std::sqrt(dist_sq);
-      quad_value = Value(tx, ty);
-    }
-  }
-
-  // GDAL's search from one hole: step left and right one column at a time
-  // (the bound shrinking every four steps to the farthest quadrant found),
-  // keeping per quadrant the nearest of the column candidates (above: the
-  // nearest valid pixel at or above the hole's row; below: at or below the
-  // next row). Quadrants at distance <= d are averaged with weights
-  // 1 / distance, in double.
-  bool InterpolateOne(int x, int y, W* out) const {
-    const uint8_t* const here = valid_ + static_cast<size_t>(y) * w_;
-    const int* const up = Plane(up_, y);
-    const bool has_below = y + 1 < h_;
-    const uint8_t* const below = here + w_;
-    const int* const down = has_below ? Plane(down_, y + 1) : nullptr;
-    auto top = [&](int cx) { return here[cx] ? y : up[cx]; };
-    auto bottom = [&](int cx) { return !has_below ? -1 : below[cx] ? y + 1 : down[cx]; };
-    double dist[4];
-    W value[4];
-    for (int q = 0; q < 4; ++q) {
-      dist[q] = d_ + 1.0;
-      value[q] = W{0};
-    }
-    int bound = n_;
-    for (int step = 0; step <= bound; ++step) {
-      const int lx = std::max(0, x - step);
-      const int rx = std::min(w_ - 1, x + step);
-      QuadCheck(dist[0], value[0], lx, top(lx), x, y);     // top left
-      QuadCheck(dist[1], value[1], lx, bottom(lx), x, y);  // bottom left
-      if (step == 0) continue;
-      QuadCheck(dist[2], value[2], rx, top(rx), x, y);     // top right
-      QuadCheck(dist[3], value[3], rx, bottom(rx), x, y);  // bottom right
-      if ((step & 0x3) == 0) {
-        bound = static_cast<int>(std::floor(std::max(std::max(dist[0], dist[1]), std::max(dist[2], dist[3]))));
-      }
-    }
-    double weight_sum = 0.0, value_sum = 0.0;
-    bool any = false;
-    for (int q = 0; q < 4; ++q) {
-      if (dist[q] <= d_) {
-        any = true;
-        const double weight = 1.0 / dist[q];
-        weight_sum += weight;
-        value_sum += static_cast<double>(value[q]) * weight;
-      }
-    }
-    if (!any) return false;
-    *out = static_cast<W>(value_sum / weight_sum);
-    return true;
-  }
-
-  const int w_, h_;
-  const double d_;
-  const int n_;
-  const Region r_;
-  const int row0_, row1_;  // the rows of `up` and `down`: [row0_, row1_)
-  const T* const base_;
-  const int64_t stride_;
-  const uint8_t* const valid_;
-  int* const up_;
-  int* const down_;
-};
 
 // Step 3 over region `r` of the w x h window: `iterations` Jacobi passes over
 // the filled pixels, reading pixels that are valid or filled. `top_row` and
@@ -344,9 +169,6 @@ void FillTile(const MapTile& t, const FillNodataOptions& o) {
   const size_t pixels = static_cast<size_t>(w) * h;
   FillScratch<W>& scratch = t.GetScratch<FillScratch<W>>();
   SizeExactly(scratch.valid, pixels);
-  const size_t plane = static_cast<size_t>(BandFiller<T, W>::PlaneRows(h, r)) * w;
-  SizeExactly(scratch.up, plane);
-  SizeExactly(scratch.down, plane);
   if (s > 0) {
     SizeExactly(scratch.val, pixels);
     SizeExactly(scratch.filled, pixels);
@@ -375,8 +197,7 @@ void FillTile(const MapTile& t, const FillNodataOptions& o) {
         for (int x = 0; x < w; ++x) ok[x] = is_nodata(row[x]) ? 0 : 1;
       }
     }
-    BandFiller<T, W> filler(w, h, o.max_search_distance, r, base, stride, valid, scratch.up.data(),
-                            scratch.down.data());
+    BandFiller<T, W> filler(w, h, o.max_search_distance, r, base, stride, valid, scratch.band);
     filler.ColumnPasses();
     if (s == 0) {
       // The region is the stable window: copy it, then write the fills.
@@ -439,7 +260,8 @@ MapFilter FillNodata(FillNodataOptions options) {
     return std::vector<Profile>{in[0]};
   };
   f.scratch_bytes = [smoothing = options.smoothing_iterations > 0](absl::Span<const Profile> in, int w, int h) {
-    return FillScratchBound(in[0].type == PixelType::kF64 ? 8 : 4, smoothing, w, h);
+    return in[0].type == PixelType::kF64 ? FillScratchBound<double>(smoothing, w, h)
+                                         : FillScratchBound<float>(smoothing, w, h);
   };
   f.fn = [options](const MapTile& t) -> absl::Status {
     DispatchPixelType(t.inputs[0].type(), [&]<typename T>() { FillTile<T>(t, options); });

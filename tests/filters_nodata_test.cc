@@ -9,6 +9,8 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+
 #include "eoscale/filters/fill_nodata.h"
 #include "eoscale/filters/nodata_mask.h"
 #include "filters_test_util.h"
@@ -207,6 +209,44 @@ TEST(FillNodataTest, Float64IsTheSameForEveryTiling) {
   auto a = want->Samples<double>();
   auto b = gdal.Samples<double>();
   for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-4 * std::fabs(b[i])) << i;
+}
+
+// Many equidistant candidates (integer values on a small grid, holes of
+// every density) and holes in the first and last rows and columns: the
+// cases where GDAL's order of checks decides which candidate a quadrant
+// keeps, searched hole by hole and along the envelope. Against GDALFillNodata for several seeds, densities and distances.
+TEST(FillNodataTest, EqualsGdalWhereCandidatesTie) {
+  int64_t filled_total = 0;
+  for (uint64_t seed = 1; seed <= 18; ++seed) {
+    std::mt19937_64 rng(seed);
+    const int w = 9 + static_cast<int>(rng() % 60), h = 7 + static_cast<int>(rng() % 30);
+    // The last seeds: holes almost everywhere, so that long runs of holes in
+    // a row (searched along the envelope) reach the first and last columns.
+    const double density = seed > 12 ? 0.95 + 0.04 * static_cast<double>(rng() % 100) / 100.0
+                                     : 0.1 + 0.8 * static_cast<double>(rng() % 100) / 100.0;
+    const double distance = 1.0 + static_cast<double>(rng() % 120) / 10.0;
+    const int iterations = static_cast<int>(rng() % 3);
+    Array image(MakeProfile(w, h, 1, PixelType::kI16, -1.0));
+    std::vector<uint8_t> holes(static_cast<size_t>(w) * h);
+    auto px = image.MutableSamples<int16_t>();
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    for (size_t i = 0; i < px.size(); ++i) {
+      holes[i] = u(rng) < density;
+      px[i] = holes[i] ? int16_t{-1} : static_cast<int16_t>(rng() % 7);
+    }
+    SCOPED_TRACE(absl::StrCat("seed ", seed, ": ", w, "x", h, ", density ", density, ", distance ", distance,
+                              ", iterations ", iterations));
+    const Array want = GdalFillNodata(image, MaskArray(holes, w, h, 1), distance, iterations);
+    auto ws = want.Samples<int16_t>();
+    for (size_t i = 0; i < px.size(); ++i) filled_total += px[i] != ws[i];
+    for (const RunConfig& c : SomeConfigs()) {
+      SCOPED_TRACE(c.Name());
+      auto got = RunMap1(c, {&image}, filters::FillNodata({distance, iterations}));
+      ASSERT_TRUE(got.ok()) << got.status();
+      EXPECT_TRUE(SameArray(*got, want));
+    }
+  }
+  EXPECT_GT(filled_total, 0);
 }
 
 TEST(FillNodataTest, PixelsOutOfReachKeepTheirValue) {
