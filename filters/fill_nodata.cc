@@ -238,16 +238,17 @@ MapFilter FillNodata(FillNodataOptions options) {
   MapFilter f;
   f.name = "fill nodata";
   f.num_outputs = 1;
+  static constexpr int kMaxDistance = std::numeric_limits<int>::max() / 4;  // margins in int, with room
   const bool valid_options = std::isfinite(options.max_search_distance) && options.max_search_distance > 0 &&
-                             options.smoothing_iterations >= 0 &&
-                             options.max_search_distance < std::numeric_limits<int>::max() / 4;
+                             options.smoothing_iterations >= 0 && options.max_search_distance < kMaxDistance &&
+                             options.smoothing_iterations < kMaxDistance;
   f.margin = valid_options ? static_cast<int>(std::floor(options.max_search_distance)) + options.smoothing_iterations
                            : 0;
   f.profiles = [valid_options, options](absl::Span<const Profile> in) -> absl::StatusOr<std::vector<Profile>> {
     if (!valid_options) {
-      return absl::InvalidArgumentError(absl::StrCat("fill nodata: max_search_distance ", options.max_search_distance,
-                                                     " must be finite and > 0, smoothing_iterations ",
-                                                     options.smoothing_iterations, " >= 0"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "fill nodata: max_search_distance ", options.max_search_distance, " must be > 0 and < ", kMaxDistance,
+          ", smoothing_iterations ", options.smoothing_iterations, " >= 0 and < ", kMaxDistance));
     }
     if (in.size() > 2) {
       return absl::InvalidArgumentError(absl::StrCat("fill nodata: ", in.size(), " inputs, expected an image and "

@@ -37,9 +37,10 @@ struct FillNodataOptions {
 // (GDAL goes through float32, rounding every pixel of the image) and pixels
 // that are not filled are always left untouched.
 // Margin: floor(max_search_distance) + smoothing_iterations.
-// Errors (at Map time): max_search_distance <= 0 or not finite, negative
-// smoothing_iterations, more than two inputs, a mask whose band count is
-// neither 1 nor the image's.
+// Errors (at Map time): max_search_distance <= 0, not finite or not below
+// 2^29 - 1 (margins are ints), smoothing_iterations negative or not below
+// that, more than two inputs, a mask whose band count is neither 1 nor the
+// image's.
 MapFilter FillNodata(FillNodataOptions options = {});
 
 }  // namespace eoscale::filters

@@ -277,6 +277,11 @@ TEST(FillNodataTest, RejectsBadOptionsBeforeRunning) {
   EXPECT_FALSE((*ctx)->Map({*img}, filters::FillNodata({0.0, 0})).ok());
   EXPECT_FALSE((*ctx)->Map({*img}, filters::FillNodata({-3.0, 0})).ok());
   EXPECT_FALSE((*ctx)->Map({*img}, filters::FillNodata({10.0, -1})).ok());
+  // Margins are ints: absurd distances or iterations are refused, saying why.
+  auto huge = (*ctx)->Map({*img}, filters::FillNodata({1e300, 0}));
+  ASSERT_FALSE(huge.ok());
+  EXPECT_NE(huge.status().message().find("must be > 0 and < "), std::string::npos) << huge.status();
+  EXPECT_FALSE((*ctx)->Map({*img}, filters::FillNodata({10.0, std::numeric_limits<int>::max()})).ok());
   auto mask3 = (*ctx)->CreateConstant(MakeProfile(8, 8, 3, PixelType::kU8, std::nullopt));
   ASSERT_TRUE(mask3.ok());
   EXPECT_FALSE((*ctx)->Map({*img, *mask3}, filters::FillNodata()).ok());
