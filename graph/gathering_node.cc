@@ -1,8 +1,18 @@
 #include "eoscale/graph/gathering_node.h"
 
+#include <atomic>
 #include <utility>
 
 namespace eoscale::internal {
+namespace {
+
+std::atomic<PieceHandedHook> g_piece_handed_hook{nullptr};
+
+}  // namespace
+
+void SetPieceHandedHookForTesting(PieceHandedHook hook) {
+  g_piece_handed_hook.store(hook, std::memory_order_release);
+}
 
 GatheringNode::GatheringNode(GroupRun& run, int exec)
     : run_(run), exec_(exec), ready_(run.flow(), tbb::flow::unlimited, ReadyBody{this}) {
@@ -55,20 +65,38 @@ void GatheringNode::OnPiece(int input, int64_t tile, int64_t wave, TileBuffer bu
     TileList readers;
     plan.InputTiles(e.inputs[input], e.margin, tile, &readers);  // symmetric: who reads `tile`
     absl::InlinedVector<ReadyTile, 2> ready;
-    for (int64_t v : readers) {
+    for (size_t k = 0; k < readers.size(); ++k) {
+      const int64_t v = readers[k];
+      // The last consumer tile takes this body's own reference, so that the
+      // body holds none once its piece is in the gatherer: from then on
+      // another thread may bring a tile's last piece, run it, and in
+      // sequential mode go on with the replay's next tasks (GroupRun::
+      // Ordered), which count this piece freed once its last reader ran. A
+      // copy kept here up to a reset a few instructions later kept the piece
+      // live past that point whenever this thread was preempted in between:
+      // one source tile over a budget at the stated minimum, now and then
+      // under load (random_graph_test, case 131 of shard 1: 87120 bytes live
+      // for 62472; test: MemoryTest.SequentialRunHoldsNoPieceAfterItsHandOff).
+      Piece piece{input, tile, wave, nullptr};
+      if (k + 1 < readers.size()) {
+        piece.buffer = buffer;
+      } else {
+        piece.buffer = std::move(buffer);
+      }
       ReadyTile r;
-      if (gatherer_.Add(
-              v, [&] { return run_.ExpectedPieces(exec_, v); }, Piece{input, tile, wave, buffer}, &r)) {
+      if (gatherer_.Add(v, [&] { return run_.ExpectedPieces(exec_, v); }, std::move(piece), &r)) {
         ready.push_back(std::move(r));
       }
     }
-    // The ready tiles and the gatherer hold their own references: drop this
-    // body's now, before any task runs. In sequential mode this thread may go
-    // on to run the next tasks in the replay's order (GroupRun::Ordered), and
-    // a reference held here kept a tile the replay had freed (a chain of
-    // margin Maps on one 4 MiB tile held 3 tiles under a 2-tile budget, now
-    // and then, under ASan's timing: fault_budget_test's LargeTilesChain).
-    buffer.reset();
+    buffer.reset();  // no-op: a tile is always among its own readers
+    if (PieceHandedHook hook = g_piece_handed_hook.load(std::memory_order_acquire); hook != nullptr) {
+      hook(exec_, tile, !ready.empty());
+    }
+    // The ready tiles and the gatherer hold their own references. In
+    // sequential mode this thread may now run the next tasks in the replay's
+    // order itself (a reference this body still held then kept a tile the
+    // replay had freed: a chain of margin Maps on one 4 MiB tile held 3 tiles
+    // under a 2-tile budget, fault_budget_test's LargeTilesChain).
     if (run_.sequential()) {
       for (ReadyTile& r : ready) Fire(r);
       ready.clear();

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "eoscale/graph/group_run.h"
+#include "eoscale/graph/test_hooks.h"
 
 namespace eoscale::internal {
 
