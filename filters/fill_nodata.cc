@@ -103,7 +103,6 @@ T StoreLikeGdal(W v) {
   }
 }
 
-
 // Step 3 over region `r` of the w x h window: `iterations` Jacobi passes over
 // the filled pixels, reading pixels that are valid or filled. `top_row` and
 // `bottom_row` are the window rows of the image's first and last rows (or out

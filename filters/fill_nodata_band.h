@@ -28,7 +28,6 @@ void SizeExactly(std::vector<V>& v, size_t n) {
   v.resize(n);
 }
 
-
 // A BandFiller's buffers, kept by the worker from one tile to the next.
 template <typename W>
 struct BandScratch {
@@ -71,7 +70,6 @@ void ForEachHole(const uint8_t* valid, int x0, int x1, F&& f) {
     if (!valid[x]) f(x);
   }
 }
-
 
 // Steps 1 and 2 on one band of one tile, in the coordinates of the w x h
 // working window (the input tile, margins included). `base` addresses the
