@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -105,46 +106,8 @@ class BandFiller {
   }
 
   void ColumnPasses() {
-    for (int y = row0_; y < row1_; ++y) {
-      const uint8_t* const v = valid_ + static_cast<size_t>(y) * w_;
-      int* const u = Plane(up_, y);
-      ForEachHole(v, 0, w_, [&](int x) {
-        int src;
-        if (y == row0_) {
-          src = -1;
-          for (int yy = y - 1; yy >= std::max(0, y - n_); --yy) {
-            if (valid_[static_cast<size_t>(yy) * w_ + x]) {
-              src = yy;
-              break;
-            }
-          }
-        } else {
-          src = v[x - w_] ? y - 1 : u[x - w_];
-          if (src >= 0 && y - src > n_) src = -1;
-        }
-        u[x] = src;
-      });
-    }
-    for (int y = row1_ - 1; y >= row0_; --y) {
-      const uint8_t* const v = valid_ + static_cast<size_t>(y) * w_;
-      int* const dn = Plane(down_, y);
-      ForEachHole(v, 0, w_, [&](int x) {
-        int src;
-        if (y == row1_ - 1) {
-          src = -1;
-          for (int yy = y + 1; yy <= std::min(h_ - 1, y + n_); ++yy) {
-            if (valid_[static_cast<size_t>(yy) * w_ + x]) {
-              src = yy;
-              break;
-            }
-          }
-        } else {
-          src = v[x + w_] ? y + 1 : dn[x + w_];
-          if (src >= 0 && src - y > n_) src = -1;
-        }
-        dn[x] = src;
-      });
-    }
+    ColumnPass(up_, 1);
+    ColumnPass(down_, -1);
   }
 
   // Calls emit(x, y, value) for every hole of `r` that gets a value, run
@@ -167,6 +130,37 @@ class BandFiller {
   }
 
  private:
+  // One column pass over the holes of rows [row0_, row1_) into `plane`:
+  // dir = 1 goes down the rows and finds the nearest valid pixel above
+  // (`up`), dir = -1 goes up and finds it below (`down`). The first row
+  // scans its column, at most n rows; the others chain from the row before.
+  void ColumnPass(int* plane, int dir) {
+    const int first = dir > 0 ? row0_ : row1_ - 1;
+    const int end = dir > 0 ? row1_ : row0_ - 1;
+    const int stop_offset = -dir * n_;  // the farthest row a scan reads, from its own
+    for (int y = first; y != end; y += dir) {
+      const uint8_t* const v = valid_ + static_cast<size_t>(y) * w_;
+      int* const p = Plane(plane, y);
+      const int64_t previous = -static_cast<int64_t>(dir) * w_;  // the row before, in the pass's order
+      ForEachHole(v, 0, w_, [&](int x) {
+        int src = -1;
+        if (y == first) {
+          const int stop = std::clamp(y + stop_offset, 0, h_ - 1);
+          for (int yy = y - dir; dir > 0 ? yy >= stop : yy <= stop; yy -= dir) {
+            if (valid_[static_cast<size_t>(yy) * w_ + x]) {
+              src = yy;
+              break;
+            }
+          }
+        } else {
+          src = v[x + previous] ? y - dir : p[x + previous];
+          if (src >= 0 && std::abs(y - src) > n_) src = -1;
+        }
+        p[x] = src;
+      });
+    }
+  }
+
   int* Plane(int* plane, int y) const { return plane + static_cast<size_t>(y - row0_) * w_; }
 
   W Value(int x, int y) const { return static_cast<W>(base_[y * stride_ + x]); }
