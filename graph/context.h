@@ -71,6 +71,14 @@ struct ContextOptions {
   // never changed.
   int64_t memory_budget_bytes = 0;
   ProgressCallback progress = nullptr;
+  // A Map whose readers read it with a margin computes each tile grown by
+  // that margin when this costs little (at most 1.25 x the tile's pixels for
+  // a filter with a margin, 2.25 x for a per-pixel one), so that its readers
+  // take one tile instead of gathering the neighbours, which kept rows of
+  // tiles across the image alive: memory then does not grow with the
+  // image's width. False: always gather (no pixel computed twice; for a
+  // costly per-pixel filter, or to compare). The pixels are the same.
+  bool grow_tiles = true;
   // Records every tile task and samples live bytes and RSS (see
   // RunStats::tasks_trace; Context::WriteTrace). Off: no cost.
   bool trace = false;

@@ -48,10 +48,10 @@ void CostModel::Replay(const GroupPlan& plan, CostModel* m) {
       int64_t alloc = 0, released = 0;
       for (int slot : e.outputs) alloc += plan.SlotTileBytes(slot, u);
       for (int slot : e.inputs) {
-        const int64_t gather = plan.GatherBytes(slot, e.margin, u);
+        const int64_t gather = plan.GatherBytes(slot, e.reach(), u);
         alloc += gather;
         released += gather;
-        plan.InputTiles(slot, e.margin, u, &nb);
+        plan.InputTiles(slot, e.reach(), u, &nb);
         for (int64_t v : nb) {
           if (--readers[slot][v] == 0) released += plan.SlotTileBytes(slot, v);
         }
@@ -84,7 +84,7 @@ CostModel CostModel::Build(const GroupPlan& plan, bool reduce) {
   const TileGrid& grid = plan.grid->grid();
   m.tiles_x_ = grid.tiles_x();
   m.tiles_y_ = grid.tiles_y();
-  // Rows of dependency reach: a Map reading with margin m reaches
+  // Rows of dependency reach: a Map reading with reach m (ExecDesc::reach) reaches
   // ceil(m / tile height) rows of its producer; a chain adds up. Generous
   // on purpose (the replay is exact either way; only its length changes).
   const std::vector<int>& ys = grid.ys();
@@ -98,7 +98,7 @@ CostModel CostModel::Build(const GroupPlan& plan, bool reduce) {
     const ExecDesc& e = plan.exec[ei];
     int64_t before = 0;
     for (int slot : e.inputs) before = std::max(before, to[plan.slots[slot].producer]);
-    to[ei] = before + (e.margin + th - 1) / th + 1;
+    to[ei] = before + (e.reach() + th - 1) / th + 1;
     reach = std::max(reach, to[ei] + 1);
   }
   const int64_t head = 3 * reach + 2;

@@ -74,8 +74,8 @@ int64_t ScratchReserve(const GroupPlan& plan, int workers) {
   for (const ExecDesc& e : plan.exec) {
     const MapNode* m = e.node != nullptr ? e.node->AsMap() : nullptr;
     if (m == nullptr || !m->scratch_bytes) continue;
-    const int64_t w = std::min<int64_t>(int64_t{tw} + 2 * int64_t{e.margin}, tg.width());
-    const int64_t h = std::min<int64_t>(int64_t{th} + 2 * int64_t{e.margin}, tg.height());
+    const int64_t w = std::min<int64_t>(int64_t{tw} + 2 * int64_t{e.reach()}, tg.width());
+    const int64_t h = std::min<int64_t>(int64_t{th} + 2 * int64_t{e.reach()}, tg.height());
     per_worker += std::max<int64_t>(0, m->scratch_bytes(e.input_profiles, static_cast<int>(w), static_cast<int>(h)));
   }
   return per_worker * std::max(1, workers);
@@ -363,7 +363,7 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
       last_stats.tile_width = tg.xs()[1];
       last_stats.tile_height = tg.ys()[1];
     }
-    BuildGroupPlan(*this, ids, by_key[order[gi]], &plan);
+    BuildGroupPlan(*this, ids, by_key[order[gi]], options.grow_tiles, &plan);
     CostModel costs = CostModel::Build(plan);
     // The stated minimum is the replay's peak, one task at a time; a budget
     // below what overlapping waves need runs that way (cost_model.h).

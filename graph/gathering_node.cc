@@ -17,7 +17,7 @@ void SetPieceHandedHookForTesting(PieceHandedHook hook) {
 GatheringNode::GatheringNode(GroupRun& run, int exec)
     : run_(run), exec_(exec), ready_(run.flow(), tbb::flow::unlimited, ReadyBody{this}) {
   const ExecDesc& e = run.plan().exec[exec];
-  single_piece_ = e.inputs.size() == 1 && (e.margin == 0 || run.plan().slots[e.inputs[0]].from_source);
+  single_piece_ = e.inputs.size() == 1 && (e.reach() == 0 || run.plan().slots[e.inputs[0]].WholeTiles());
   for (size_t i = 0; i < e.inputs.size(); ++i) {
     ports_.push_back(std::make_unique<tbb::flow::function_node<TileMsg>>(
         run.flow(), tbb::flow::unlimited, PortBody{this, static_cast<int>(i)}));
@@ -63,7 +63,7 @@ void GatheringNode::OnPiece(int input, int64_t tile, int64_t wave, TileBuffer bu
     const GroupPlan& plan = run_.plan();
     const ExecDesc& e = plan.exec[exec_];
     TileList readers;
-    plan.InputTiles(e.inputs[input], e.margin, tile, &readers);  // symmetric: who reads `tile`
+    plan.InputTiles(e.inputs[input], e.reach(), tile, &readers);  // symmetric: who reads `tile`
     absl::InlinedVector<ReadyTile, 2> ready;
     for (size_t k = 0; k < readers.size(); ++k) {
       const int64_t v = readers[k];

@@ -200,7 +200,7 @@ int GroupRun::ExpectedPieces(int exec, int64_t t) const {
   TileList nb;
   int n = 0;
   for (int slot : e.inputs) {
-    plan_.InputTiles(slot, e.margin, t, &nb);
+    plan_.InputTiles(slot, e.reach(), t, &nb);
     n += static_cast<int>(nb.size());
   }
   return n;
@@ -209,7 +209,7 @@ int GroupRun::ExpectedPieces(int exec, int64_t t) const {
 void GroupRun::InputViews(int exec, const ReadyTile& r, absl::InlinedVector<ConstView, 8>* views,
                           absl::InlinedVector<std::shared_ptr<PooledBuffer>, 8>* gathers) {
   const ExecDesc& e = plan_.exec[exec];
-  const Window want = plan_.grid->TileWithMargin(r.tile, e.margin).Expanded();
+  const Window want = plan_.grid->TileWithMargin(r.tile, e.reach()).Expanded();
   for (size_t i = 0; i < e.inputs.size(); ++i) {
     const int slot = e.inputs[i];
     const Piece* single = nullptr;

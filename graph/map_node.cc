@@ -1,5 +1,5 @@
-// Map nodes: a MapFunction over each tile, its inputs grown by the margin,
-// its outputs the stable window. Output buffers end with a guard, checked
+// Map nodes: a MapFunction over each tile (grown by the node's grow), its
+// inputs grown by the margin, its outputs the stable window. Output buffers end with a guard, checked
 // when the function returns: a filter that writes past its output fails the
 // run with a message instead of corrupting the heap silently.
 #include <algorithm>
@@ -24,7 +24,7 @@ class MapFlowNode final : public GatheringNode {
     const GroupPlan& plan = run_.plan();
     const ExecDesc& e = plan.exec[exec_];
     const MapNode& n = *e.node->AsMap();
-    const Tile tile = plan.grid->TileWithMargin(r.tile, e.margin);
+    const Tile tile = plan.grid->GrownTile(r.tile, e.grow, e.margin);
     absl::InlinedVector<ConstView, 8> ins;
     absl::InlinedVector<std::shared_ptr<PooledBuffer>, 8> gathers;
     run_.InputViews(exec_, r, &ins, &gathers);

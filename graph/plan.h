@@ -36,6 +36,10 @@ class GroupGrid {
   int64_t IndexOf(int row, int col) const { return static_cast<int64_t>(row) * grid_.tiles_x() + col; }
   Window TileWindow(int64_t t) const;
   Tile TileWithMargin(int64_t t, int margin) const;
+  // Tile t grown by `grow` (clamped at the region) as the window, with
+  // `margin` available around it (clamped likewise): what a Map with that
+  // grow and margin computes.
+  Tile GrownTile(int64_t t, int grow, int margin) const;
   // Tiles meeting `w` (clipped to the region), raster order.
   void TilesIntersecting(const Window& w, TileList* out) const;
 
@@ -55,13 +59,19 @@ class GroupGrid {
 struct EdgeDesc {
   int consumer;  // exec node
   int input;     // input index of the consumer
-  int margin;    // margin the consumer reads it with
+  // How far around a tile the consumer reads it: its margin plus its own
+  // grow (ExecDesc::grow).
+  int margin;
 };
 struct SlotDesc {
   int producer = -1;
   Profile profile;
   bool from_source = false;
-  int read_margin = 0;  // sources: each tile is read grown by this margin
+  // Sources: each tile is read grown by this margin. Map outputs: the
+  // producer's grow, each tile computed over that much around it. Either
+  // way, a tile then covers every consumer's reach and nothing is gathered.
+  int read_margin = 0;
+  bool WholeTiles() const { return from_source || read_margin > 0; }
   std::vector<EdgeDesc> edges;
 };
 
@@ -73,6 +83,12 @@ struct ExecDesc {
   SinkRequest* sink = nullptr;    // sinks
   std::string name;               // for figures: "ndwi#3", "write out.tif"
   int margin = 0;                 // maps: the filter's margin
+  // Maps: each output tile is computed over the tile grown by this much
+  // (clamped at the region), so that every consumer reads one tile of it
+  // instead of gathering its neighbours: a few pixels computed twice, where
+  // gathering kept rows of tiles across the image alive (ChooseGrows).
+  int grow = 0;
+  int reach() const { return margin + grow; }  // how far around a tile its inputs are read
   std::vector<int> inputs;        // slot per input
   std::vector<int> outputs;       // slot per output
   std::vector<Profile> input_profiles;
@@ -92,14 +108,15 @@ struct GroupPlan {
   std::vector<ExecDesc> exec;
   std::vector<SlotDesc> slots;
 
-  // Tiles of `slot` that consumer tile t reads with `margin` (a source:
-  // only t, read margin-grown from the source).
+  // Tiles of `slot` that consumer tile t reads with `margin` (a source or a
+  // grown Map output: only t, which covers it).
   void InputTiles(int slot, int margin, int64_t t, TileList* out) const;
   // Bytes allocated for a tile of `slot` (sources: grown by the read
   // margin; Map outputs: with their guard).
   int64_t SlotTileBytes(int slot, int64_t t) const;
   // A consumer reading a Map output with a margin gathers the neighbour
-  // tiles into one buffer, unless one tile already covers the grown window.
+  // tiles into one buffer, unless one tile already covers the grown window
+  // (the output is grown, or the margin stays inside the tile).
   bool NeedsGather(int slot, int margin, int64_t t) const;
   int64_t GatherBytes(int slot, int margin, int64_t t) const;
 };
@@ -133,8 +150,9 @@ Window GrowRegion(const GraphState& g, const std::vector<int>& node_ids, const W
                   int width, int height);
 
 // Builds the exec description of a group. REQUIRES: node_ids sorted.
+// REQUIRES: plan->grid set. `grow_tiles`: ContextOptions::grow_tiles.
 void BuildGroupPlan(const GraphState& g, const std::vector<int>& node_ids,
-                    const std::vector<SinkRequest*>& sinks, GroupPlan* plan);
+                    const std::vector<SinkRequest*>& sinks, bool grow_tiles, GroupPlan* plan);
 
 }  // namespace eoscale::internal
 

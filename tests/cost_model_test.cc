@@ -44,29 +44,33 @@ TEST_P(CostModelTest, ReducedReplayEqualsTheWholeGridReplay) {
   SinkRequest sink;
   sink.kind = SinkRequest::Kind::kMemory;
   sink.port = {prev, 0};
-  GroupPlan plan;
-  plan.grid = std::make_unique<GroupGrid>(TileGrid::Uniform(c.width, c.height, c.tile, c.tile),
-                                          Window{0, 0, c.width, c.height});
-  BuildGroupPlan(g, ids, {&sink}, &plan);
-  const CostModel full = CostModel::Build(plan, /*reduce=*/false);
-  const CostModel reduced = CostModel::Build(plan, /*reduce=*/true);
-  ASSERT_LT(reduced.replayed_rows(), full.replayed_rows()) << "the case must exercise the reduction";
-  EXPECT_EQ(reduced.min_working_set(), full.min_working_set());
-  EXPECT_EQ(reduced.sequential_min(), full.sequential_min());
-  EXPECT_LE(full.sequential_min(), full.min_working_set());
-  for (int64_t t = 0; t < plan.grid->num_tiles(); ++t) {
-    ASSERT_EQ(reduced.Cost(t), full.Cost(t)) << "tile " << t;
-    ASSERT_EQ(reduced.Tasks(t), full.Tasks(t)) << "tile " << t;
-  }
-  // Every task has its place in its wave's order, the same in both.
-  for (size_t e = 0; e < plan.exec.size(); ++e) {
+  // Gathering neighbours, and Maps computing grown tiles (ContextOptions::grow_tiles).
+  for (const bool grow : {false, true}) {
+    SCOPED_TRACE(grow ? "grown tiles" : "gathered tiles");
+    GroupPlan plan;
+    plan.grid = std::make_unique<GroupGrid>(TileGrid::Uniform(c.width, c.height, c.tile, c.tile),
+                                            Window{0, 0, c.width, c.height});
+    BuildGroupPlan(g, ids, {&sink}, grow, &plan);
+    const CostModel full = CostModel::Build(plan, /*reduce=*/false);
+    const CostModel reduced = CostModel::Build(plan, /*reduce=*/true);
+    ASSERT_LT(reduced.replayed_rows(), full.replayed_rows()) << "the case must exercise the reduction";
+    EXPECT_EQ(reduced.min_working_set(), full.min_working_set());
+    EXPECT_EQ(reduced.sequential_min(), full.sequential_min());
+    EXPECT_LE(full.sequential_min(), full.min_working_set());
     for (int64_t t = 0; t < plan.grid->num_tiles(); ++t) {
-      const int64_t wave = full.WaveOf(static_cast<int>(e), t);
-      ASSERT_GE(wave, 0) << "exec " << e << " tile " << t;
-      const int order = full.Order(static_cast<int>(e), t, wave);
-      ASSERT_GE(order, 0);
-      ASSERT_LT(order, full.Tasks(wave));
-      ASSERT_EQ(reduced.Order(static_cast<int>(e), t, wave), order) << "exec " << e << " tile " << t;
+      ASSERT_EQ(reduced.Cost(t), full.Cost(t)) << "tile " << t;
+      ASSERT_EQ(reduced.Tasks(t), full.Tasks(t)) << "tile " << t;
+    }
+    // Every task has its place in its wave's order, the same in both.
+    for (size_t e = 0; e < plan.exec.size(); ++e) {
+      for (int64_t t = 0; t < plan.grid->num_tiles(); ++t) {
+        const int64_t wave = full.WaveOf(static_cast<int>(e), t);
+        ASSERT_GE(wave, 0) << "exec " << e << " tile " << t;
+        const int order = full.Order(static_cast<int>(e), t, wave);
+        ASSERT_GE(order, 0);
+        ASSERT_LT(order, full.Tasks(wave));
+        ASSERT_EQ(reduced.Order(static_cast<int>(e), t, wave), order) << "exec " << e << " tile " << t;
+      }
     }
   }
 }

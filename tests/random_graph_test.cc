@@ -185,6 +185,7 @@ struct Case {
   int width = 0, height = 0;
   int workers = 1;
   TilingOptions tiling;
+  bool grow_tiles = true;  // ContextOptions::grow_tiles
   std::vector<SourceSpec> sources;
   std::vector<MapSpec> maps;
   std::vector<Profile> images;  // every image: sources first, then Map outputs
@@ -206,7 +207,8 @@ const char* ModeName(const TilingOptions& t) {
 std::string Case::Describe() const {
   std::ostringstream o;
   o << "case " << index << " (seed " << seed << "): " << width << "x" << height << ", " << workers << " workers, "
-    << ModeName(tiling) << " size " << tiling.tile_size << " max " << tiling.tile_max_size << "\n";
+    << ModeName(tiling) << " size " << tiling.tile_size << " max " << tiling.tile_max_size
+    << (grow_tiles ? ", grown tiles" : ", gathered tiles") << "\n";
   static constexpr const char* kKinds[] = {"array", "wrap", "constant", "file"};
   for (size_t i = 0; i < sources.size(); ++i) {
     o << "  image " << i << " = " << kKinds[static_cast<int>(sources[i].kind)] << " "
@@ -277,6 +279,9 @@ Case MakeCase(int index, uint64_t base_seed) {
   c.height = RandomSide(r);
   if (r.Chance(0.03)) c.width = c.height = 1;
   c.workers = r.Int(1, 8);
+  // A quarter of the cases gather every margin (from the seed: the other
+  // draws stay as they were).
+  c.grow_tiles = c.seed % 4 != 0;
   // The tiling, keeping the number of tiles modest (at most ~400).
   c.tiling.mode = r.Chance(0.3) ? TileMode::kStrips : TileMode::kTiles;
   const int64_t pixels = static_cast<int64_t>(c.width) * c.height;
@@ -556,6 +561,7 @@ void RunAndCheck(const Case& c, const std::vector<Array>& ref, const std::string
   ContextOptions o;
   o.workers = c.workers;
   o.tiling = c.tiling;
+  o.grow_tiles = c.grow_tiles;
   o.memory_budget_bytes = total_budget;
   absl::StatusOr<std::unique_ptr<Context>> made = Context::Create(o);
   ASSERT_TRUE(made.ok()) << made.status();
@@ -739,7 +745,7 @@ TEST(ConcurrentWritesTest, FilesWrittenTogetherThroughASmallGdalCacheAreComplete
 // The generator itself: the drawn cases cover what the issue asks for.
 TEST(RandomGraphGeneratorTest, CasesCoverSizesTypesMarginsTilingsAndWorkers) {
   bool one_by_one = false, prime = false, strips = false, tiles = false, per_worker = false, fan_in = false,
-       two_outputs = false, file = false, wrap = false, constant = false;
+       two_outputs = false, file = false, wrap = false, constant = false, grown = false, gathered = false;
   std::vector<bool> types(8, false), margins(5, false), workers(9, false);
   int max_maps = 0;
   for (int i = 0; i < 300; ++i) {
@@ -749,6 +755,8 @@ TEST(RandomGraphGeneratorTest, CasesCoverSizesTypesMarginsTilingsAndWorkers) {
     strips |= c.tiling.mode == TileMode::kStrips;
     tiles |= c.tiling.mode == TileMode::kTiles;
     per_worker |= c.tiling.one_tile_per_worker;
+    grown |= c.grow_tiles;
+    gathered |= !c.grow_tiles;
     workers[c.workers] = true;
     max_maps = std::max(max_maps, static_cast<int>(c.maps.size()));
     for (const Profile& p : c.images) types[static_cast<int>(p.type)] = true;
@@ -766,6 +774,7 @@ TEST(RandomGraphGeneratorTest, CasesCoverSizesTypesMarginsTilingsAndWorkers) {
   EXPECT_TRUE(one_by_one);
   EXPECT_TRUE(prime);
   EXPECT_TRUE(strips && tiles && per_worker);
+  EXPECT_TRUE(grown && gathered);
   EXPECT_TRUE(fan_in && two_outputs);
   EXPECT_TRUE(file && wrap && constant);
   EXPECT_EQ(max_maps, 12);
