@@ -53,14 +53,6 @@ int64_t MinimumTotalBudget(int64_t tiles) {
 // The budget the filters' per-worker scratch needs in a group: each Map's
 // MapFilter::scratch_bytes for its largest input window (the largest tile
 // grown by the margin, within the region), times the workers.
-// The largest tile of `tg`, its width and height.
-std::pair<int, int> LargestTile(const TileGrid& tg) {
-  int tw = 0, th = 0;
-  for (size_t i = 1; i < tg.xs().size(); ++i) tw = std::max(tw, tg.xs()[i] - tg.xs()[i - 1]);
-  for (size_t i = 1; i < tg.ys().size(); ++i) th = std::max(th, tg.ys()[i] - tg.ys()[i - 1]);
-  return {tw, th};
-}
-
 // The bytes of the largest tile of `tg` in an image of profile `p`.
 int64_t MaxTileBytes(const TileGrid& tg, const Profile& p) {
   const auto [tw, th] = LargestTile(tg);

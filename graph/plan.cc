@@ -102,6 +102,13 @@ int64_t GroupPlan::GatherBytes(int slot, int margin, int64_t t) const {
   return kTileOverheadBytes + w.Pixels() * s.profile.bands * static_cast<int64_t>(PixelSize(s.profile.type));
 }
 
+std::pair<int, int> LargestTile(const TileGrid& tg) {
+  int tw = 0, th = 0;
+  for (size_t i = 1; i < tg.xs().size(); ++i) tw = std::max(tw, tg.xs()[i] - tg.xs()[i - 1]);
+  for (size_t i = 1; i < tg.ys().size(); ++i) th = std::max(th, tg.ys()[i] - tg.ys()[i - 1]);
+  return {tw, th};
+}
+
 namespace {
 
 // Whether a Map computing its tiles grown by `grow` costs little enough:
@@ -109,9 +116,7 @@ namespace {
 // margin, 2.25 x for one without (a per-pixel function, about as cheap per
 // pixel as the gather copy it saves), on the group's largest tile.
 bool GrowAffordable(int grow, int margin, const TileGrid& grid) {
-  int tw = 0, th = 0;
-  for (size_t i = 1; i < grid.xs().size(); ++i) tw = std::max(tw, grid.xs()[i] - grid.xs()[i - 1]);
-  for (size_t i = 1; i < grid.ys().size(); ++i) th = std::max(th, grid.ys()[i] - grid.ys()[i - 1]);
+  const auto [tw, th] = LargestTile(grid);
   const double w = std::min<double>(static_cast<double>(tw) + 2.0 * grow, grid.width());
   const double h = std::min<double>(static_cast<double>(th) + 2.0 * grow, grid.height());
   return w * h <= (margin == 0 ? 2.25 : 1.25) * static_cast<double>(tw) * th;

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/inlined_vector.h"
@@ -135,6 +136,9 @@ inline size_t OutputGuardBytes(const Profile& p, const Window& w) {
   const size_t row = static_cast<size_t>(w.width) * PixelSize(p.type);
   return std::min<size_t>(std::max<size_t>(4 * row, 64), 64 << 10);
 }
+
+// The largest tile of `tg`: its width and height.
+std::pair<int, int> LargestTile(const TileGrid& tg);
 
 // The streaming default tile of a group computing a width x height region:
 // ChooseDefaultTile (core/tiling.h) over the blocks of the group's sources
