@@ -28,6 +28,11 @@ class Context(_eoscale._Context):
     tile_size: side of square tiles (rows of strips with strips=True); 0 picks
         the streaming default.
     trace: record every tile task (write_trace()).
+    grow_tiles: a filter read with a margin computes its tiles grown by it
+        when that adds few pixels (at most 1.25 x, 2.25 x for a filter without
+        a margin), so that memory does not grow with the image's width;
+        False always gathers the neighbour tiles instead (no pixel computed
+        twice: for a costly per-pixel Python function). Same pixels.
     progress: called as progress(node, tiles_done, tiles_total) on the
         engine's threads (with the GIL); returning False cancels the run.
         True (or "tqdm"): a tqdm bar per run when tqdm is installed (else
@@ -40,13 +45,14 @@ class Context(_eoscale._Context):
     the arrays it holds are dropped; handles made from it then raise).
     """
 
-    def __init__(self, workers=2, memory_budget=0, tile_size=0, *, strips=False, trace=False, progress=None):
+    def __init__(self, workers=2, memory_budget=0, tile_size=0, *, strips=False, trace=False, progress=None,
+                 grow_tiles=True):
         if progress is True or progress == "tqdm":
             progress = _progress.TqdmProgress() if _progress.available() else None
         elif progress is False:
             progress = None
         super().__init__(workers=workers, memory_budget_bytes=parse_bytes(memory_budget), tile_size=tile_size,
-                         strips=strips, trace=trace, progress=progress)
+                         strips=strips, trace=trace, progress=progress, grow_tiles=grow_tiles)
         self._bar = progress if isinstance(progress, _progress.TqdmProgress) else None
 
     def __enter__(self):

@@ -180,7 +180,7 @@ py::dict StatsToDict(const RunStats& s) {
 class PyContext {
  public:
   PyContext(int workers, int64_t memory_budget_bytes, int tile_size, bool strips, bool trace,
-            py::object progress)
+            py::object progress, bool grow_tiles)
       : state_(std::make_shared<State>()) {
     ContextOptions o;
     o.workers = workers;
@@ -188,6 +188,7 @@ class PyContext {
     o.tiling.tile_size = tile_size;
     o.tiling.mode = strips ? TileMode::kStrips : TileMode::kTiles;
     o.trace = trace;
+    o.grow_tiles = grow_tiles;
     std::shared_ptr<std::atomic<bool>> cancel = state_->cancel;
     if (progress.is_none()) {
       o.progress = [cancel](const Progress&) { return !cancel->load(); };
@@ -394,9 +395,9 @@ void BindContext(py::module_& m) {
           }, py::arg("i") = 0, "Input i cropped to the stable window (a view)");
 
   py::class_<PyContext>(m, "_Context")
-      .def(py::init<int, int64_t, int, bool, bool, py::object>(), py::arg("workers") = 2,
+      .def(py::init<int, int64_t, int, bool, bool, py::object, bool>(), py::arg("workers") = 2,
            py::arg("memory_budget_bytes") = 0, py::arg("tile_size") = 0, py::arg("strips") = false,
-           py::arg("trace") = false, py::arg("progress") = py::none())
+           py::arg("trace") = false, py::arg("progress") = py::none(), py::arg("grow_tiles") = true)
       .def("close", &PyContext::close)
       .def("open", &PyContext::open, py::arg("path"), py::arg("bands") = py::none())
       .def("constant", &PyContext::constant, py::arg("profile"), py::arg("value") = 0.0)

@@ -85,6 +85,38 @@ def test_python_map_with_margin(ctx, s2_like):
     assert (0, (0, 0, 64, 64), (0, 1, 1, 0)) in seen
 
 
+def box_sum(tile):
+    """3 x 3 sum (int32) with the edges clamped, of a margin-1 tile."""
+    top, right, bottom, left = tile.margins
+    x, y, w, h = tile.window
+    p = np.pad(tile.inputs[0].astype(np.int32), ((0, 0), (1 - top, 1 - bottom), (1 - left, 1 - right)), mode="edge")
+    return sum(p[:, dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3))
+
+
+def test_grow_tiles_computes_a_margin_readers_input_grown_with_the_same_pixels(s2_like):
+    """A per-pixel Python map read by a margin-1 filter: grown (the default), each call covers its tile and
+    a ring of one pixel, so that the reader takes one tile; grow_tiles=False gathers the neighbours instead,
+    and no pixel is computed twice. The pixels are the same."""
+    results, pixels = {}, {}
+    for grow in (True, False):
+        covered = []
+
+        def doubled(tile):
+            covered.append(tile.window[2] * tile.window[3])
+            return tile.inputs[0] * 2
+
+        with eoscale.Context(workers=2, tile_size=64, grow_tiles=grow) as c:
+            twice = c.map(c.from_array(s2_like), doubled)[0]
+            results[grow] = c.read(c.map(twice, box_sum, margin=1, profiles=[{"dtype": "int32"}])[0])
+        pixels[grow] = sum(covered)
+    p = np.pad(s2_like.astype(np.int32) * 2, ((0, 0), (1, 1), (1, 1)), mode="edge")
+    expected = sum(p[:, dy:dy + 200, dx:dx + 300] for dy in range(3) for dx in range(3))
+    np.testing.assert_array_equal(results[False], expected)
+    np.testing.assert_array_equal(results[True], expected)
+    assert pixels[False] == 300 * 200
+    assert pixels[True] > 300 * 200
+
+
 def test_python_map_returning_outputs_and_profile_callable(ctx, s2_like):
     img = ctx.from_array(s2_like)
 
