@@ -57,6 +57,8 @@ void* BufferPool::Allocate(size_t bytes, int tag) {
   Evicted evicted;
   {
     std::lock_guard<AdaptiveMutex> lock(mu_);
+    last_request_[bytes] = ++serial_;
+    if (serial_ % kStaleCheckEvery == 0) EvictStale(&evicted);
     auto it = free_.find(bytes);
     if (it != free_.end() && !it->second.empty()) {
       p = it->second.back();
@@ -93,6 +95,30 @@ void BufferPool::EvictOtherSizes(size_t bytes, int64_t live, Evicted* out) {
       out->push_back({blocks.back(), it->first});
       blocks.pop_back();
       retained_ -= static_cast<int64_t>(it->first);
+    }
+  }
+}
+
+void BufferPool::EvictStale(Evicted* out) {
+  for (auto it = free_.begin(); it != free_.end();) {
+    auto last = last_request_.find(it->first);
+    if (last != last_request_.end() && serial_ - last->second <= kStaleAllocations) {
+      ++it;
+      continue;
+    }
+    for (void* p : it->second) {
+      out->push_back({p, it->first});
+      retained_ -= static_cast<int64_t>(it->first);
+    }
+    if (last != last_request_.end()) last_request_.erase(last);
+    free_.erase(it++);
+  }
+  // Sizes requested long ago with nothing kept: forget them.
+  for (auto it = last_request_.begin(); it != last_request_.end();) {
+    if (serial_ - it->second > kStaleAllocations && !free_.contains(it->first)) {
+      last_request_.erase(it++);
+    } else {
+      ++it;
     }
   }
 }
@@ -159,6 +185,7 @@ void BufferPool::Trim() {
     for (void* p : blocks) SystemFree(p, size);
   }
   free_.clear();
+  last_request_.clear();
   retained_ = 0;
 }
 

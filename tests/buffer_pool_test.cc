@@ -68,6 +68,38 @@ TEST(BufferPoolTest, StaleSizesGiveWayToTheSizeInUse) {
   for (void* p : live) pool.Free(p, kMiB);
 }
 
+// Under a limit far above what is live, blocks of a size nobody asks for
+// any more (the top row's border tiles) still go back to the system once
+// BufferPool::kStaleAllocations allocations have passed without a request
+// for it; the size in use stays kept and recycled.
+TEST(BufferPoolTest, SizesNotRequestedForLongAreGivenBack) {
+  BufferPool pool(/*retain_limit=*/int64_t{1} << 30);
+  constexpr size_t kOdd = 64 * kKiB + 4 * kKiB, kTile = 64 * kKiB;
+  std::vector<void*> odd;
+  for (int i = 0; i < 4; ++i) odd.push_back(pool.Allocate(kOdd));
+  for (void* p : odd) pool.Free(p, kOdd);
+  EXPECT_EQ(pool.retained_bytes(), static_cast<int64_t>(4 * kOdd));
+  void* tile = pool.Allocate(kTile);
+  for (uint64_t i = 0; i < BufferPool::kStaleAllocations / 2; ++i) {
+    pool.Free(tile, kTile);
+    tile = pool.Allocate(kTile);
+  }
+  EXPECT_EQ(pool.retained_bytes(), static_cast<int64_t>(4 * kOdd)) << "not stale yet";
+  for (uint64_t i = 0; i < BufferPool::kStaleAllocations + BufferPool::kStaleCheckEvery; ++i) {
+    pool.Free(tile, kTile);
+    void* again = pool.Allocate(kTile);
+    EXPECT_EQ(again, tile) << "the size in use is recycled, round " << i;
+    tile = again;
+  }
+  EXPECT_EQ(pool.retained_bytes(), 0) << "the odd blocks went back";
+  pool.Free(tile, kTile);
+  EXPECT_EQ(pool.retained_bytes(), static_cast<int64_t>(kTile));
+  // A size asked for again after going stale is simply allocated anew.
+  void* p = pool.Allocate(kOdd);
+  pool.Free(p, kOdd);
+  EXPECT_EQ(pool.retained_bytes(), static_cast<int64_t>(kTile + kOdd));
+}
+
 // Without headroom (a user's budget), kept blocks never take the footprint
 // past the limit itself, and the sizes in use still win over stale ones.
 TEST(BufferPoolTest, WithoutHeadroomKeptBlocksStayUnderTheLimit) {
