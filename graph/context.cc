@@ -282,7 +282,11 @@ absl::StatusOr<std::vector<Image>> Context::Map(absl::Span<const Image> inputs, 
   n->name = filter.name;
   n->inputs = std::move(ports);
   n->outputs = std::move(outs);
-  n->margin = filter.margin;
+  // A margin past the image's larger side reads what that side does (every
+  // read is clamped at the border); clamped, sums of margins along chains
+  // stay far from int's range (a chain of two INT_MAX margins made the
+  // region computed negative).
+  n->margin = std::min(filter.margin, std::max(in_profiles[0].width, in_profiles[0].height));
   n->fn = std::move(filter.fn);
   n->scratch_bytes = std::move(filter.scratch_bytes);
   const int id = state_->AddNode(std::move(n));

@@ -138,20 +138,23 @@ void ChooseGrows(GroupPlan* plan) {
     for (int slot : e.outputs) {
       for (const EdgeDesc& ed : plan->slots[slot].edges) reach = std::max(reach, plan->exec[ed.consumer].reach());
     }
+    // Past the region's larger side a grow covers the region all the same.
+    const Window& region = plan->grid->region();
+    reach = std::min(reach, std::max(region.width, region.height));
     if (reach > 0 && GrowAffordable(reach, e.margin, plan->grid->grid())) e.grow = reach;
   }
 }
 
 // The largest sum of margins on a path from a source to a sink of the group
 // (what GrowRegion grows a region by). REQUIRES: node_ids sorted.
-int LongestMarginChain(const GraphState& g, const std::vector<int>& node_ids) {
-  std::map<int, int> depth;  // node id -> the largest sum of margins from it to a sink
-  int longest = 0;
+int64_t LongestMarginChain(const GraphState& g, const std::vector<int>& node_ids) {
+  std::map<int, int64_t> depth;  // node id -> the largest sum of margins from it to a sink
+  int64_t longest = 0;
   for (auto it = node_ids.rbegin(); it != node_ids.rend(); ++it) {
-    const int d = depth[*it];
+    const int64_t d = depth[*it];  // 0 for a node read by sinks only
     longest = std::max(longest, d);
     const MapNode* m = g.nodes[*it]->AsMap();
-    const int margin = m != nullptr ? m->margin : 0;
+    const int64_t margin = m != nullptr ? m->margin : 0;
     for (const Port& p : g.nodes[*it]->inputs) depth[p.node] = std::max(depth[p.node], d + margin);
   }
   return longest;
@@ -166,25 +169,18 @@ DefaultTile DefaultTileSize(const GraphState& g, const std::vector<int>& node_id
       blocks.push_back({s->source->block_width(), s->source->block_height()});
     }
   }
-  return ChooseDefaultTile(width, height, blocks, LongestMarginChain(g, node_ids));
+  // A chain past the image's larger side reads all of it.
+  const int64_t chain = std::min<int64_t>(LongestMarginChain(g, node_ids), std::max(width, height));
+  return ChooseDefaultTile(width, height, blocks, static_cast<int>(chain));
 }
 
 Window GrowRegion(const GraphState& g, const std::vector<int>& node_ids, const Window& keep, int width,
                   int height) {
-  // depth[id]: the largest sum of margins on a path from node id to a sink.
-  std::map<int, int> depth;
-  int grow = 0;
-  for (auto it = node_ids.rbegin(); it != node_ids.rend(); ++it) {
-    const int id = *it;
-    const int d = depth[id];  // 0 for a node read by sinks only
-    grow = std::max(grow, d);
-    const MapNode* m = g.nodes[id]->AsMap();
-    const int margin = m != nullptr ? m->margin : 0;
-    for (const Port& p : g.nodes[id]->inputs) depth[p.node] = std::max(depth[p.node], d + margin);
-  }
-  const int x0 = std::max(0, keep.x - grow), y0 = std::max(0, keep.y - grow);
-  const int x1 = std::min(width, keep.x + keep.width + grow);
-  const int y1 = std::min(height, keep.y + keep.height + grow);
+  const int64_t grow = LongestMarginChain(g, node_ids);
+  const int x0 = static_cast<int>(std::max<int64_t>(0, keep.x - grow));
+  const int y0 = static_cast<int>(std::max<int64_t>(0, keep.y - grow));
+  const int x1 = static_cast<int>(std::min<int64_t>(width, int64_t{keep.x} + keep.width + grow));
+  const int y1 = static_cast<int>(std::min<int64_t>(height, int64_t{keep.y} + keep.height + grow));
   return {x0, y0, x1 - x0, y1 - y0};
 }
 

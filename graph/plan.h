@@ -89,7 +89,9 @@ struct ExecDesc {
   // instead of gathering its neighbours: a few pixels computed twice, where
   // gathering kept rows of tiles across the image alive (ChooseGrows).
   int grow = 0;
-  int reach() const { return margin + grow; }  // how far around a tile its inputs are read
+  // How far around a tile its inputs are read (saturated: a margin is at
+  // most the image's larger side, Context::Map).
+  int reach() const { return static_cast<int>(std::min<int64_t>(int64_t{margin} + grow, INT32_MAX)); }
   std::vector<int> inputs;        // slot per input
   std::vector<int> outputs;       // slot per output
   std::vector<Profile> input_profiles;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "eoscale/core/array.h"
 #include "eoscale/graph/context.h"
 #include "gmock/gmock.h"
@@ -351,6 +352,52 @@ TEST(RegionRunTest, WritesTheWindowAsAGeoreferencedFile) {
   absl::Status s = (*ctx)->Write((*m)[0], dir.File("bad.tif"), WriteOptions{{}, Window{100, 80, 40, 40}});
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(s.message()), HasSubstr("not inside the image"));
+}
+
+// A margin past the image reads the whole image, whatever its value: a
+// chain of two INT_MAX margins used to overflow the region computed
+// ("cannot tile an image of -2147483349x-2147483449").
+TEST(MarginTest, MarginsPastTheImageRunAsTheImagesSide) {
+  Profile p;
+  p.width = 50;
+  p.height = 40;
+  p.type = PixelType::kI32;
+  Array a(p);
+  for (int y = 0; y < p.height; ++y) {
+    for (int x = 0; x < p.width; ++x) a.mutable_view().As<int32_t>()(0, y, x) = y * 100 + x;
+  }
+  ContextOptions o;
+  o.tiling.tile_size = 16;
+  auto ctx = Context::Create(o);
+  ASSERT_TRUE(ctx.ok()) << ctx.status();
+  absl::StatusOr<Image> src = (*ctx)->FromArray(std::move(a));
+  ASSERT_TRUE(src.ok()) << src.status();
+  // Each output pixel: its input plus the number of input pixels the tile
+  // sees (the whole image, whatever the tile).
+  MapFilter f;
+  f.name = "sees all";
+  f.margin = INT32_MAX;
+  f.fn = [](const MapTile& t) -> absl::Status {
+    const Window seen = t.inputs[0].window();
+    if (seen.x != 0 || seen.y != 0 || seen.width != 50 || seen.height != 40) {
+      return absl::InternalError(absl::StrCat("tile ", t.tile.index, " sees ", DescribeWindow(seen)));
+    }
+    const auto in = t.In<int32_t>(0);
+    const auto out = t.Out<int32_t>(0);
+    for (int y = 0; y < out.rows(); ++y) {
+      for (int x = 0; x < out.cols(); ++x) out(0, y, x) = in(0, y, x) + 2000;
+    }
+    return absl::OkStatus();
+  };
+  auto m1 = (*ctx)->Map({*src}, f);
+  ASSERT_TRUE(m1.ok()) << m1.status();
+  auto m2 = (*ctx)->Map({(*m1)[0]}, f);
+  ASSERT_TRUE(m2.ok()) << m2.status();
+  absl::StatusOr<Array> got = (*ctx)->ReadAll((*m2)[0]);
+  ASSERT_TRUE(got.ok()) << got.status();
+  for (int y = 0; y < 40; ++y) {
+    for (int x = 0; x < 50; ++x) ASSERT_EQ(got->view().As<int32_t>()(0, y, x), y * 100 + x + 4000) << x << "," << y;
+  }
 }
 
 }  // namespace
