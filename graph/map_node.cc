@@ -1,7 +1,8 @@
-// Map nodes: a MapFunction over each tile (grown by the node's grow), its
-// inputs grown by the margin, its outputs the stable window. Output buffers end with a guard, checked
-// when the function returns: a filter that writes past its output fails the
-// run with a message instead of corrupting the heap silently.
+// Map nodes: a MapFunction over each tile grown by the node's grow
+// (ExecDesc::grow; usually 0), its inputs grown by the margin around that,
+// its outputs that window. Output buffers end with a guard, checked when the
+// function returns: a filter that writes past its output fails the run with
+// a message instead of corrupting the heap silently.
 #include <algorithm>
 #include <memory>
 
