@@ -95,6 +95,7 @@ std::string SerializeRunStats(const RunStats& s) {
     w.Put(n.bytes_produced);
     w.Put(n.live_at_peak);
     w.Put(n.busy_seconds);
+    w.Put(n.grown_by);
   }
   w.Put<int64_t>(static_cast<int64_t>(s.tasks_trace.size()));
   for (const TaskEvent& e : s.tasks_trace) w.Put(e);
@@ -120,7 +121,7 @@ bool DeserializeRunStats(const std::string& bytes, RunStats* s) {
   for (int64_t i = 0; i < n; ++i) {
     NodeStats ns;
     if (!r.GetString(&ns.name) || !r.GetString(&ns.kind) || !r.Get(&ns.node_id) || !r.Get(&ns.tiles) ||
-        !r.Get(&ns.bytes_produced) || !r.Get(&ns.live_at_peak) || !r.Get(&ns.busy_seconds)) {
+        !r.Get(&ns.bytes_produced) || !r.Get(&ns.live_at_peak) || !r.Get(&ns.busy_seconds) || !r.Get(&ns.grown_by)) {
       return false;
     }
     s->nodes.push_back(std::move(ns));
@@ -166,6 +167,7 @@ void MergeRankStats(RunStats& into, const RunStats& k, int rank) {
     n.bytes_produced += k.nodes[i].bytes_produced;
     n.busy_seconds += k.nodes[i].busy_seconds;
     n.live_at_peak = std::max(n.live_at_peak, k.nodes[i].live_at_peak);
+    n.grown_by = std::max(n.grown_by, k.nodes[i].grown_by);
     remap[i] = it->second;
   }
   for (TaskEvent e : k.tasks_trace) {

@@ -104,6 +104,7 @@ std::string Context::ToDot() const {
       absl::StrAppend(&label, absl::StrFormat("\\n%lld tiles, busy %.1f ms\\nproduced %.1f MiB, live at peak %.2f MiB",
                                               static_cast<long long>(st.tiles), st.busy_seconds * 1e3,
                                               MiB(st.bytes_produced), MiB(st.live_at_peak)));
+      if (st.grown_by > 0) absl::StrAppend(&label, "\\ntiles grown by ", st.grown_by, " px");
     }
     const char* shape = node.AsSource() ? "ellipse" : node.AsReduce() ? "hexagon" : "box";
     out += absl::StrFormat("  n%d [label=\"%s\", shape=%s%s];\n", i, label, shape,

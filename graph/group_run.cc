@@ -392,6 +392,7 @@ void GroupRun::FillStats(RunStats* stats) const {
     ns.bytes_produced = figures_[ei].bytes.load();
     if (ei < tags.size()) ns.live_at_peak = tags[ei].live_at_peak;
     ns.busy_seconds = static_cast<double>(figures_[ei].busy_ns.load()) * 1e-9;
+    ns.grown_by = e.grow;
     stats->tasks += ns.tiles;
     stats->nodes.push_back(std::move(ns));
   }

@@ -41,6 +41,13 @@ std::string FormatMemoryReport(const RunStats& s) {
                            n.busy_seconds * 1e3, MiB(n.bytes_produced), MiB(n.live_at_peak));
     sum_at_peak += n.live_at_peak;
   }
+  std::string grown;
+  for (const NodeStats& n : s.nodes) {
+    if (n.grown_by > 0) absl::StrAppend(&grown, grown.empty() ? "" : ", ", n.name, " by ", n.grown_by);
+  }
+  if (!grown.empty()) {
+    out += absl::StrFormat("tiles computed grown (px)     %s (their readers take one tile, no gather)\n", grown);
+  }
   out += absl::StrFormat("peak live tile bytes          %lld (%.2f MiB; budget %.1f MiB, minimum %.2f MiB)\n",
                          static_cast<long long>(s.peak_live_bytes), MiB(s.peak_live_bytes), MiB(s.budget_bytes),
                          MiB(s.min_budget_bytes));

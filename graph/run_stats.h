@@ -16,6 +16,9 @@ struct NodeStats {
   int64_t bytes_produced = 0;  // tile bytes this node allocated in total
   int64_t live_at_peak = 0;    // of this node's bytes, those live at the run's peak
   double busy_seconds = 0;     // summed over threads
+  // A Map that computed each tile grown by this many pixels so that its
+  // readers did not gather neighbours (ContextOptions::grow_tiles); 0: not.
+  int grown_by = 0;
 };
 
 // One tile task, for traces. Times are from the start of the run.

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "eoscale/graph/context.h"
+#include "eoscale/graph/report.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "memory_test_util.h"
 
@@ -67,6 +69,8 @@ struct Outcome {
   uint64_t sum = 0;
   int64_t peak_live = 0;
   int64_t min_parallel = 0;  // the replay's figure: deterministic, whatever the load
+  std::vector<int> grown_by;  // per Map, in order (NodeStats::grown_by)
+  std::string report;         // FormatMemoryReport
 };
 
 // constant -> pattern -> max3 -> max3 -> weighted sum, on width x 1024
@@ -104,6 +108,10 @@ Outcome RunChain(int width, bool grow) {
   if (v.ok()) got.sum = *v;
   got.peak_live = c.last_run_stats().peak_live_bytes;
   got.min_parallel = c.last_run_stats().min_parallel_budget_bytes;
+  for (const NodeStats& n : c.last_run_stats().nodes) {
+    if (n.kind == "map") got.grown_by.push_back(n.grown_by);
+  }
+  got.report = FormatMemoryReport(c.last_run_stats());
   EXPECT_LE(got.peak_live, c.last_run_stats().budget_bytes);
   return got;
 }
@@ -115,6 +123,12 @@ TEST(MemoryGrowTest, GrownTilesKeepLiveBytesFlatAsTheImageWidens) {
   EXPECT_EQ(grown_narrow.sum, gathered_narrow.sum);
   EXPECT_EQ(grown_wide.sum, gathered_wide.sum);
   EXPECT_NE(grown_narrow.sum, grown_wide.sum);
+  // The pattern is read 2 pixels around a tile (through both 3 x 3 maxima),
+  // the first maximum 1; the figures and the report say so.
+  EXPECT_EQ(grown_wide.grown_by, (std::vector<int>{2, 1, 0}));
+  EXPECT_EQ(gathered_wide.grown_by, (std::vector<int>{0, 0, 0}));
+  EXPECT_THAT(grown_wide.report, ::testing::HasSubstr("tiles computed grown (px)     pattern#1 by 2, max3#2 by 1"));
+  EXPECT_THAT(gathered_wide.report, ::testing::Not(::testing::HasSubstr("tiles computed grown")));
   // The minimum working set (from the replay, so not subject to the
   // machine's load): gathering holds rows of tiles, 4 x the width is about
   // 4 x the bytes; grown tiles hold the same few tiles whatever the width.

@@ -171,6 +171,7 @@ py::dict StatsToDict(const RunStats& s) {
     nd["bytes_produced"] = n.bytes_produced;
     nd["live_at_peak"] = n.live_at_peak;
     nd["busy_seconds"] = n.busy_seconds;
+    nd["grown_by"] = n.grown_by;
     nodes.append(nd);
   }
   d["nodes"] = nodes;

@@ -108,6 +108,8 @@ def test_grow_tiles_computes_a_margin_readers_input_grown_with_the_same_pixels(s
         with eoscale.Context(workers=2, tile_size=64, grow_tiles=grow) as c:
             twice = c.map(c.from_array(s2_like), doubled)[0]
             results[grow] = c.read(c.map(twice, box_sum, margin=1, profiles=[{"dtype": "int32"}])[0])
+            grown = [n["grown_by"] for n in c.last_run_stats["nodes"] if n["kind"] == "map"]
+            assert grown == ([1, 0] if grow else [0, 0])
         pixels[grow] = sum(covered)
     p = np.pad(s2_like.astype(np.int32) * 2, ((0, 0), (1, 1), (1, 1)), mode="edge")
     expected = sum(p[:, dy:dy + 200, dx:dx + 300] for dy in range(3) for dx in range(3))
