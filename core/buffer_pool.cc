@@ -57,18 +57,19 @@ void* BufferPool::Allocate(size_t bytes, int tag) {
   Evicted evicted;
   {
     std::lock_guard<AdaptiveMutex> lock(mu_);
-    last_request_[bytes] = ++serial_;
-    if (serial_ % kStaleCheckEvery == 0) EvictStale(&evicted);
-    auto it = free_.find(bytes);
-    if (it != free_.end() && !it->second.empty()) {
-      p = it->second.back();
-      it->second.pop_back();
+    SizeClass& size_class = free_[bytes];
+    size_class.last_request = ++serial_;
+    if (!size_class.blocks.empty()) {
+      p = size_class.blocks.back();
+      size_class.blocks.pop_back();
       retained_ -= b;
     } else {
       // A new block: first give back kept blocks (of other sizes, none of
       // this one is kept) that would take the footprint past the limit.
       EvictOtherSizes(bytes, live_.load(std::memory_order_relaxed) + b, &evicted);
     }
+    // Last: it erases stale entries of free_ (never this size, just asked for).
+    if (serial_ % kStaleCheckEvery == 0) EvictStale(&evicted);
     const int64_t now = live_.load(std::memory_order_relaxed) + b;
     live_.store(now, std::memory_order_relaxed);
     total_.fetch_add(b, std::memory_order_relaxed);
@@ -90,7 +91,7 @@ void BufferPool::EvictOtherSizes(size_t bytes, int64_t live, Evicted* out) {
   const int64_t limit = Limit();
   for (auto it = free_.begin(); live + retained_ > limit && it != free_.end(); ++it) {
     if (it->first == bytes) continue;
-    std::vector<void*>& blocks = it->second;
+    std::vector<void*>& blocks = it->second.blocks;
     while (!blocks.empty() && live + retained_ > limit) {
       out->push_back({blocks.back(), it->first});
       blocks.pop_back();
@@ -101,25 +102,16 @@ void BufferPool::EvictOtherSizes(size_t bytes, int64_t live, Evicted* out) {
 
 void BufferPool::EvictStale(Evicted* out) {
   for (auto it = free_.begin(); it != free_.end();) {
-    auto last = last_request_.find(it->first);
-    if (last != last_request_.end() && serial_ - last->second <= kStaleAllocations) {
+    SizeClass& c = it->second;
+    if (serial_ - c.last_request <= kStaleAllocations) {
       ++it;
       continue;
     }
-    for (void* p : it->second) {
+    for (void* p : c.blocks) {
       out->push_back({p, it->first});
       retained_ -= static_cast<int64_t>(it->first);
     }
-    if (last != last_request_.end()) last_request_.erase(last);
     free_.erase(it++);
-  }
-  // Sizes requested long ago with nothing kept: forget them.
-  for (auto it = last_request_.begin(); it != last_request_.end();) {
-    if (serial_ - it->second > kStaleAllocations && !free_.contains(it->first)) {
-      last_request_.erase(it++);
-    } else {
-      ++it;
-    }
   }
 }
 
@@ -141,7 +133,7 @@ void BufferPool::Free(void* p, size_t bytes, int tag) {
     // that may never come back (the border tiles of an earlier row).
     if (live + b <= Limit()) EvictOtherSizes(bytes, live + b, &evicted);
     if (live + retained_ + b <= Limit()) {
-      free_[bytes].push_back(p);
+      free_[bytes].blocks.push_back(p);
       retained_ += b;
       p = nullptr;
     }
@@ -181,11 +173,10 @@ void BufferPool::set_retain_limit(int64_t limit, bool headroom) {
 
 void BufferPool::Trim() {
   std::lock_guard<AdaptiveMutex> lock(mu_);
-  for (auto& [size, blocks] : free_) {
-    for (void* p : blocks) SystemFree(p, size);
+  for (auto& [size, c] : free_) {
+    for (void* p : c.blocks) SystemFree(p, size);
   }
   free_.clear();
-  last_request_.clear();
   retained_ = 0;
 }
 

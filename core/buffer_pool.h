@@ -106,11 +106,15 @@ class BufferPool {
   int64_t retain_limit_;
   bool headroom_;
   int64_t retained_ = 0;
-  absl::flat_hash_map<size_t, std::vector<void*>> free_;
-  // Allocations so far, and the count at the last request of each size
-  // that has kept blocks or had them recently.
-  uint64_t serial_ = 0;
-  absl::flat_hash_map<size_t, uint64_t> last_request_;
+  // Per block size: the kept blocks, and the allocation count at the last
+  // request for that size (sizes neither kept nor recently asked for are
+  // dropped by EvictStale).
+  struct SizeClass {
+    std::vector<void*> blocks;
+    uint64_t last_request = 0;
+  };
+  absl::flat_hash_map<size_t, SizeClass> free_;
+  uint64_t serial_ = 0;  // allocations so far
   std::vector<TagFigures> tags_;
   std::function<int64_t()> probe_;
   int64_t probe_at_peak_ = 0;

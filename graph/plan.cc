@@ -36,11 +36,10 @@ Window GroupGrid::TileWindow(int64_t t) const {
   return {region_.x + xs[col], region_.y + ys[row], xs[col + 1] - xs[col], ys[row + 1] - ys[row]};
 }
 
-Tile GroupGrid::TileWithMargin(int64_t t, int margin) const {
+Tile GroupGrid::Around(int64_t t, const Window& w, int margin) const {
   Tile tile;
   tile.index = static_cast<int>(std::min<int64_t>(t, INT32_MAX));
-  tile.window = TileWindow(t);
-  const Window& w = tile.window;
+  tile.window = w;
   tile.left = std::min(margin, w.x - region_.x);
   tile.top = std::min(margin, w.y - region_.y);
   tile.right = std::min(margin, region_.x + region_.width - (w.x + w.width));
@@ -48,15 +47,10 @@ Tile GroupGrid::TileWithMargin(int64_t t, int margin) const {
   return tile;
 }
 
+Tile GroupGrid::TileWithMargin(int64_t t, int margin) const { return Around(t, TileWindow(t), margin); }
+
 Tile GroupGrid::GrownTile(int64_t t, int grow, int margin) const {
-  Tile tile = TileWithMargin(t, grow);
-  tile.window = tile.Expanded();
-  const Window& w = tile.window;
-  tile.left = std::min(margin, w.x - region_.x);
-  tile.top = std::min(margin, w.y - region_.y);
-  tile.right = std::min(margin, region_.x + region_.width - (w.x + w.width));
-  tile.bottom = std::min(margin, region_.y + region_.height - (w.y + w.height));
-  return tile;
+  return Around(t, TileWithMargin(t, grow).Expanded(), margin);
 }
 
 void GroupGrid::TilesIntersecting(const Window& w, TileList* out) const {

@@ -45,6 +45,9 @@ class GroupGrid {
   void TilesIntersecting(const Window& w, TileList* out) const;
 
  private:
+  // Tile t as window `w` with `margin` available around it, clamped at the
+  // region's border.
+  Tile Around(int64_t t, const Window& w, int margin) const;
   // The column (row) of the tiles holding x (y), both in region coordinates.
   int ColumnOf(int x) const;
   int RowOf(int y) const;
