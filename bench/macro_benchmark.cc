@@ -7,7 +7,11 @@
 //                             filled and the smoothed DSM, on the example's
 //                             synthetic DSM with holes (MakeSyntheticDsm)
 //   variant       engine:   this engine, streaming tiles: the examples' own
-//                           functions (RunWaterMask, RunPipeline)
+//                           functions (RunWaterMask, RunPipeline); its outputs
+//                           are fsync'ed before the run ends (durable)
+//                 engine_nosync: the same, outputs left to the page cache
+//                           (WriteOptions::durable = false), as the plain
+//                           loop and keep_all leave theirs
 //                 plain:    a hand-written multi-threaded GDAL loop, no framework
 //                           (plain_water_mask.h, plain_pipeline.h)
 //                 keep_all: EOScale's strategy with the same filters: every
@@ -133,7 +137,7 @@ struct Flags {
 
 struct ChildArgs {
   std::string workload;  // water_mask, pipeline, gen_s2, gen_dsm
-  std::string variant;   // engine, plain, keep_all
+  std::string variant;   // engine, engine_nosync, plain, keep_all
   int size = 0;
   int dates = 4;
   int workers = 2;
@@ -170,9 +174,13 @@ int ChildMain(const ChildArgs& a) {
     }
     return SendReport(r) ? 0 : 3;
   }
-  if (a.workload == "water_mask" && a.variant == "engine") {
+  // engine_nosync: the same, its outputs left to the page cache as the
+  // plain loop leaves its own (WriteOptions::durable = false).
+  const bool engine = a.variant == "engine" || a.variant == "engine_nosync";
+  if (a.workload == "water_mask" && engine) {
     examples::WaterMaskOptions o;
     o.workers = a.workers;
+    o.durable = a.variant == "engine";
     o.tiling.tile_size = a.tile;
     absl::StatusOr<examples::WaterMaskResult> res = examples::RunWaterMask(DatePaths(a.data, a.dates), a.out, o);
     st = res.status();
@@ -194,9 +202,10 @@ int ChildMain(const ChildArgs& a) {
     }
   } else if (a.workload == "water_mask" && a.variant == "keep_all") {
     st = KeepAllWaterMask({a.data, a.out, a.size, a.dates, a.workers, a.tile}, &r);
-  } else if (a.workload == "pipeline" && a.variant == "engine") {
+  } else if (a.workload == "pipeline" && engine) {
     examples::PipelineOptions o;
     o.workers = a.workers;
+    o.durable = a.variant == "engine";
     o.tiling.tile_size = a.tile;
     absl::StatusOr<examples::PipelineResult> res = examples::RunPipeline(a.data, a.out, o);
     st = res.status();
@@ -278,7 +287,7 @@ struct Expected {
 
 struct RunSpec {
   Workload workload;
-  std::string variant;  // engine, plain, keep_all
+  std::string variant;  // engine, engine_nosync, plain, keep_all
   int size;
   int workers;
   int tile;  // 0 = the engine's default
@@ -360,7 +369,7 @@ void RegisterAll() {
   for (Workload w : g_flags.workloads) {
     for (int size : g_flags.sizes) {
       const std::string group = absl::StrCat(WorkloadName(w), "/", size, "px/workers:", g_flags.workers);
-      for (const char* v : {"plain", "engine", "keep_all"}) {
+      for (const char* v : {"plain", "engine", "engine_nosync", "keep_all"}) {
         Register({w, v, size, g_flags.workers, 0}, absl::StrCat(group, "/", v));
       }
     }

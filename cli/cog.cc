@@ -1,9 +1,12 @@
 #include "cog.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 #include "absl/strings/ascii.h"
@@ -19,6 +22,16 @@
 namespace eoscale::cli {
 
 namespace {
+
+// fsync()s `path` (a file or a folder); "" or the error's text.
+std::string Sync(const std::string& path, bool folder) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | (folder ? O_DIRECTORY : 0));
+  if (fd < 0) return std::strerror(errno);
+  const int rc = ::fsync(fd);
+  const int e = errno;
+  ::close(fd);
+  return rc == 0 ? std::string() : std::strerror(e);
+}
 
 std::string Key(const std::string& kv) { return absl::AsciiStrToUpper(kv.substr(0, kv.find('='))); }
 
@@ -123,13 +136,26 @@ int Session::FinishCogs() {
     if (!closed) return fail(absl::StrCat("--cog: writing ", c.path, " failed: ", errors.messages));
   }
   if (examples::StopRequested()) return fail("stopped");
-  // Every COG is complete: move them into place.
+  // Every COG is complete: on the disk before it replaces anything (unless
+  // --no-sync), as the engine's own outputs.
+  if (options_.durable) {
+    for (const std::string& f : finals) {
+      if (std::string e = Sync(f, false); !e.empty()) return fail(absl::StrCat("--cog: cannot write ", f, ": ", e));
+    }
+  }
+  // Move them into place.
   for (size_t i = 0; i < cogs_.size(); ++i) {
     if (std::rename(finals[i].c_str(), cogs_[i].path.c_str()) != 0) {
       return fail(absl::StrCat("--cog: cannot rename ", finals[i], " to ", cogs_[i].path));
     }
   }
   RemoveCogTemporaries();
+  if (options_.durable) {  // the renames too
+    for (const CogOutput& c : cogs_) {
+      const std::filesystem::path folder = std::filesystem::path(c.path).parent_path();
+      Sync(folder.empty() ? "." : folder.string(), true);
+    }
+  }
   cogs_.clear();
   return kExitOk;
 }

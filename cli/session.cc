@@ -45,6 +45,9 @@ bool ParseCommonOption(const std::string& option, ArgReader& r, bool writes, Com
   } else if (writes && option == "--cog") {
     flag();
     o->cog = true;
+  } else if (writes && option == "--no-sync") {
+    flag();
+    o->durable = false;
   } else if (option == "--dot") {
     o->dot_path = r.Value(option);
   } else if (option == "--trace") {
@@ -84,7 +87,11 @@ std::string CommonOptionsHelp(bool writes) {
   if (writes) {
     s += "  --co KEY=VALUE     GDAL GeoTIFF creation option (repeatable), e.g. --co COMPRESS=DEFLATE\n"
          "  --overwrite        replace existing outputs (refused otherwise)\n"
-         "  --cog              write Cloud Optimized GeoTIFFs (with overviews, DEFLATE by default)\n";
+         "  --cog              write Cloud Optimized GeoTIFFs (with overviews, DEFLATE by default)\n"
+         "  --no-sync          leave the outputs in the page cache for the kernel to write back\n"
+         "                     later, as GDAL's tools do, instead of waiting for the disk (fsync):\n"
+         "                     faster on a slow disk; a system crash or power loss soon after the\n"
+         "                     run may then lose an output and the file it replaced\n";
   }
   s += "  --dot FILE         write the graph, annotated with the run's figures (Graphviz DOT)\n"
        "  --trace FILE       write every tile task as Chrome trace-event JSON (Perfetto)\n"
@@ -259,14 +266,19 @@ absl::Status Session::AddOutput(const Image& image, const std::string& path, std
   if (!c.ok()) return c.status();
   std::vector<std::string> co = options_.creation_options;
   co.insert(co.end(), extra_options.begin(), extra_options.end());
-  if (!cog) return (*c)->Write(image, path, WriteOptions{.creation_options = co, .window = window});
+  if (!cog) {
+    return (*c)->Write(image, path,
+                       WriteOptions{.creation_options = co, .window = window, .durable = options_.durable});
+  }
   // The engine streams a plain tiled GeoTIFF under a hidden temporary name;
   // after the run, GDAL's COG driver makes the final file from it (cog.cc).
   absl::StatusOr<std::vector<std::string>> cog_options = CogOptions(co, context_->options().workers);
   if (!cog_options.ok()) return cog_options.status();
   CogOutput out{path, CogTemporaryName(path, "in"), *std::move(cog_options)};
   absl::Status s =
-      (*c)->Write(image, out.temporary, WriteOptions{.creation_options = {"BIGTIFF=IF_SAFER"}, .window = window});
+      (*c)->Write(image, out.temporary,
+                  // Removed once the COG is made from it (in the page cache): no need to wait for the disk.
+                  WriteOptions{.creation_options = {"BIGTIFF=IF_SAFER"}, .window = window, .durable = false});
   if (!s.ok()) return s;
   cogs_.push_back(std::move(out));
   return absl::OkStatus();

@@ -35,6 +35,7 @@ struct CommonOptions {
   std::vector<std::string> creation_options;  // --co, in order
   bool overwrite = false;
   bool cog = false;
+  bool durable = true;  // --no-sync: false
   std::string dot_path;
   std::string trace_path;
   bool report = false;

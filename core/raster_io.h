@@ -101,6 +101,10 @@ struct SinkLayout {
   // image width asks for strips.
   int block_width = 256;
   int block_height = 256;
+  // Make the file durable before it is committed (fsync it, and its folder
+  // after the commit): WriteOptions::durable. False: leave it to the page
+  // cache.
+  bool durable = true;
 };
 
 // Opens and creates rasters by path: what Context::Open(path) and

@@ -359,6 +359,7 @@ absl::Status Context::Write(const Image& image, const std::string& path, WriteOp
   r.path = path;
   r.options = std::move(options.creation_options);
   r.window = options.window;
+  r.durable = options.durable;
   state_->pending.push_back(std::move(r));
   return absl::OkStatus();
 }

@@ -103,6 +103,18 @@ struct WriteOptions {
   // margin-grown windows of the inputs it needs are read; the pixels are
   // those of the same window of a whole-image run.
   std::optional<Window> window;
+  // True (the default): before Run() returns, the file and its folder are
+  // fsync'ed, so that the output, and the file it replaced, survive a power
+  // loss or a system crash; the kernel is asked to write the file back as
+  // it is written, and Run() waits for the disk at its end. False: the file
+  // is left in the page cache, as GDAL's own tools and a plain loop leave
+  // theirs, and the kernel writes it back later; for scratch outputs on a
+  // slow disk. A failed or interrupted run still leaves the previous file
+  // byte for byte and nothing under the name (the commit is a rename either
+  // way); only a system crash soon after the run can lose such an output,
+  // and the file it replaced with it. Delayed write errors (NFS, quotas)
+  // that only an fsync reports go unseen.
+  bool durable = true;
 };
 
 // How Open(path, OpenOptions) reads a file.

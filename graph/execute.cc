@@ -304,6 +304,7 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
         const bool uniform = grid->IsUniform(&tw, &th);
         out.layout.block_width = uniform ? tw : 256;
         out.layout.block_height = uniform ? th : 256;
+        out.layout.durable = r->durable;
         for (int k = 0; k < dist->size(); ++k) {
           const RankShare other = ShareOf(*this, ids, *grid, region, keep, w, h, k, dist->size());
           if (other.empty) continue;
@@ -407,6 +408,7 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
         SinkLayout layout;
         layout.block_width = uniform && aligned ? tw : 256;
         layout.block_height = uniform && aligned ? th : 256;
+        layout.durable = r->durable;
         absl::StatusOr<std::unique_ptr<RasterSink>> f = format->Create(r->path, p, layout, r->options);
         if (!f.ok()) {
           abort_all();

@@ -98,6 +98,7 @@ struct SinkRequest {
   std::optional<Window> window;       // region run: only this window of the image
   std::string path;                   // kFile
   std::vector<std::string> options;   // kFile: creation options
+  bool durable = true;                // kFile: WriteOptions::durable
   std::shared_ptr<RasterSink> sink;   // kUserSink
   Array* array = nullptr;             // kMemory: REQUIRES allocated for the window's profile
   int reduce_node = -1;               // kReduce

@@ -32,7 +32,8 @@ class GdalFormat final : public RasterFormat {
   absl::StatusOr<std::unique_ptr<RasterSink>> Create(const std::string& path, const Profile& profile,
                                                      const SinkLayout& layout,
                                                      const std::vector<std::string>& options) override {
-    return io::CreateGeoTiff(path, profile, layout.block_width, layout.block_height, options);
+    return io::CreateGeoTiff(path, profile, layout.block_width, layout.block_height, options,
+                             layout.durable);
   }
 };
 

@@ -68,6 +68,8 @@ absl::StatusOr<std::unique_ptr<RasterSource>> OpenRaster(const std::string& path
 // replaced file's mode, and its owner and group where the process may set
 // them, pass to the new file; its hard links do not (they keep the old
 // bytes). Finish closes and fsyncs the temporary: a full disk fails Finish.
+// With `durable` false, nothing is fsync'ed (the file is left to the page
+// cache; WriteOptions::durable says what that risks).
 //
 // Errors: those of CheckWritable; InvalidArgument (a creation option that is
 // not KEY=VALUE or that the GTiff driver does not accept, naming it; a block
@@ -77,7 +79,8 @@ absl::StatusOr<std::unique_ptr<RasterSource>> OpenRaster(const std::string& path
 absl::StatusOr<std::unique_ptr<RasterSink>> CreateGeoTiff(const std::string& path,
                                                           const Profile& profile,
                                                           int block_width, int block_height,
-                                                          const std::vector<std::string>& options = {});
+                                                          const std::vector<std::string>& options = {},
+                                                          bool durable = true);
 
 // Checks now that `path` could be created: its folder exists and is
 // writable, its name fits the file system (NAME_MAX), and it is not a

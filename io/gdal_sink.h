@@ -8,12 +8,13 @@
 // name, both in the output's (resolved) folder:
 //   Create    T created (O_EXCL), flock()ed and given 8 placeholder bytes
 //             (output_file.cc says why), then GDAL truncates and writes it
-//   Finish    GDAL closes T; T is fsync'ed (a full disk fails here)
+//   Finish    GDAL closes T; T is fsync'ed (a full disk fails here), unless
+//             the output is not durable (WriteOptions::durable)
 //   Commit    F exists:   renameat2(T, F, RENAME_EXCHANGE): F is new, T old
 //             F is new:   renameat2(T, F, RENAME_NOREPLACE)
 //   Rollback  exchange back and unlink T (now the new file) / unlink F
 //   Cleanup   unlink T (the old file)
-//   Sync      fsync the folder (after every output's Cleanup)
+//   Sync      fsync the folder (after every output's Cleanup; durable only)
 //   Abort     unlink T
 // File systems without renameat2's flags (EINVAL: some network and FUSE file
 // systems, kernels before 3.15 (ENOSYS)) fall back on a hard link of the old
@@ -64,9 +65,10 @@ class GeoTiffSink final : public RasterSink {
   // Takes ownership of `dirfd` (the output's folder) and `fd` (the locked
   // temporary `tmp_name` in it) and of `h` (GDAL's handle on it).
   GeoTiffSink(std::string path, OutputLocation loc, int dirfd, std::string tmp_name, int fd, GDALDatasetH h,
-              Profile profile, int bw, int bh, bool direct_blocks)
+              Profile profile, int bw, int bh, bool direct_blocks, bool durable)
       : path_(std::move(path)), loc_(std::move(loc)), dirfd_(dirfd), tmp_name_(std::move(tmp_name)), fd_(fd),
-        h_(h), profile_(std::move(profile)), block_w_(bw), block_h_(bh), direct_blocks_(direct_blocks) {}
+        h_(h), profile_(std::move(profile)), block_w_(bw), block_h_(bh), direct_blocks_(direct_blocks),
+        durable_(durable) {}
   // A sink dropped while committed keeps its commit (the engine was told it
   // succeeded); otherwise it aborts.
   ~GeoTiffSink() override {
@@ -121,6 +123,7 @@ class GeoTiffSink final : public RasterSink {
   Profile profile_;
   int block_w_, block_h_;
   bool direct_blocks_;
+  bool durable_;  // fsync the file (Finish) and its folder (Sync); start writeback as it is written
   State state_ = State::kWriting;
   Placed placed_ = Placed::kNew;
   std::vector<std::byte> scratch_;

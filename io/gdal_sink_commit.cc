@@ -79,7 +79,7 @@ void GeoTiffSink::Cleanup() {
   if (state_ != State::kCommitted) return;
   if (placed_ == Placed::kExchanged) ::unlinkat(dirfd_, tmp_name_.c_str(), 0);
   if (placed_ == Placed::kBackedUp) ::unlinkat(dirfd_, backup_name_.c_str(), 0);
-  sync_folder_ = true;  // Sync: the rename is durable too
+  sync_folder_ = durable_;  // Sync: the rename is durable too
   Release();
 }
 

@@ -27,7 +27,7 @@ std::mutex& SinkMutex() {
 
 absl::Status GeoTiffSink::Write(const ConstView& src) {
   absl::Status st = WriteLocked(src);
-  if (st.ok()) StartWriteback(static_cast<int64_t>(src.window().Pixels()) * src.bands() * PixelSize(profile_.type));
+  if (st.ok() && durable_) StartWriteback(static_cast<int64_t>(src.window().Pixels()) * src.bands() * PixelSize(profile_.type));
   return st;
 }
 
@@ -103,7 +103,7 @@ absl::Status GeoTiffSink::Finish() {
   }
   // Delayed write errors (NFS, quotas) surface here; and what Commit puts
   // in place is on the disk.
-  if (st.ok() && ::fsync(fd_) != 0) {
+  if (st.ok() && durable_ && ::fsync(fd_) != 0) {
     const int e = errno;
     st = absl::Status(WriteErrorCode(e, ""), absl::StrCat("finishing '", path_, "': ", std::strerror(e)));
   }

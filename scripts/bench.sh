@@ -12,7 +12,7 @@
 #   scripts/bench.sh --quick         # sizes 1024 and 3500 only, 3 repetitions
 #   scripts/bench.sh --smoke         # every benchmark once, tiny sizes (seconds)
 #   scripts/bench.sh --only macro    # one part: micro, macro, scaling, sweep, inputs, roofline
-#   sweep:  water mask and pipeline, engine and plain, 2 workers, at 1024, 3500,
+#   sweep:  water mask and pipeline, engine (durable and not) and plain, 2 workers, at 1024, 3500,
 #           10980 and 21960 px (a 2 x 2 VRT mosaic of 10980): Mpx/s and peak RSS
 #           per size (--sweep-sizes LIST)
 #   inputs: the water mask on pixel-interleaved, DEFLATE and JPEG 2000 inputs at
@@ -138,8 +138,8 @@ def dev(v, ref):
 if kind == "sweep":
     print("\nSweep (item 4: time per Mpx within +-15 % across sizes, peak RSS flat within +-10 %;")
     print("deviations from the median over sizes)\n")
-    print("| workload | variant | size | Mpx/s | ms/Mpx | ms/Mpx vs median | peak RSS MiB | RSS vs median |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    print("| workload | variant | size | Mpx/s | ms/Mpx | ms/Mpx vs median | wall / plain | peak RSS MiB | RSS vs median |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     groups = {}
     for name in runs:
         m = re.match(r"^(water_mask|pipeline)/(\d+)px/workers:\d+/(\w+)$", name)
@@ -152,7 +152,9 @@ if kind == "sweep":
         rss = {s: med(n, "peak_RSS_MiB") for s, n in sizes}
         ms_ref, rss_ref = statistics.median(ms.values()), statistics.median(rss.values())
         for s, n in sizes:
-            print(f"| {w} | {v} | {s} | {med(n, 'Mpx/s'):.1f} | {ms[s]:.1f} | {dev(ms[s], ms_ref)} | "
+            plain = re.sub(r"/\w+$", "/plain", n)
+            ratio = f"{sec(n) / sec(plain):.2f}" if plain in runs and plain != n else ""
+            print(f"| {w} | {v} | {s} | {med(n, 'Mpx/s'):.1f} | {ms[s]:.1f} | {dev(ms[s], ms_ref)} | {ratio} | "
                   f"{rss[s]:.0f} | {dev(rss[s], rss_ref)} |")
         t_spread = max(abs(x / ms_ref - 1) for x in ms.values()) * 100
         r_spread = max(abs(x / rss_ref - 1) for x in rss.values()) * 100
@@ -184,7 +186,7 @@ if [[ -z $only || $only == sweep ]]; then
   sweep_args=(--smoke)
   [[ $mode != smoke ]] && sweep_args=(--sizes="$sweep_sizes")
   run sweep "$bin/macro_benchmark" "${sweep_args[@]}" --workers=2 \
-    --benchmark_filter='^(water_mask|pipeline)/[0-9]+px/workers:2/(plain|engine)/' \
+    --benchmark_filter='^(water_mask|pipeline)/[0-9]+px/workers:2/(plain|engine|engine_nosync)/' \
     --benchmark_repetitions="$reps" "${interleave[@]}"
   summarize sweep sweep
 fi

@@ -118,6 +118,26 @@ TEST_F(CliOptionsTest, AnExistingOutputIsRefusedWithoutOverwriteAndKeepsItsBytes
   EXPECT_EQ(r.code, 0) << r.err;
 }
 
+// --no-sync only changes when the bytes reach the disk (tests/durable_outputs_test.cc
+// counts the fsyncs): same files, same refusals.
+TEST_F(CliOptionsTest, NoSyncWritesTheSameFilesAndTakesNoValue) {
+  auto r = RunCli({"calc", "-i", dir_.File("in.tif"), "--calc", "im1b2 * 2", "-o", dir_.File("synced.tif")});
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = RunCli({"calc", "-i", dir_.File("in.tif"), "--calc", "im1b2 * 2", "-o", dir_.File("nosync.tif"), "--no-sync"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(SameBytes(ReadTiff(dir_.File("synced.tif")), ReadTiff(dir_.File("nosync.tif"))));
+  r = RunCli({"pipeline", "--no-sync", "read", dir_.File("in.tif"), "!", "uniform", "--size", "3", "!", "write",
+              dir_.File("nosync.tif"), "--overwrite"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(ReadTiff(dir_.File("nosync.tif")).profile().type, PixelType::kI16);
+  EXPECT_EQ(dir_.List().size(), 3u) << "no temporary left";
+  r = RunCli({"calc", "-i", dir_.File("in.tif"), "--calc", "im1b1", "-o", dir_.File("x.tif"), "--no-sync=yes"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--no-sync takes no value"));
+  r = RunCli({"calc", "--help"});
+  EXPECT_THAT(r.out + r.err, HasSubstr("--no-sync"));
+}
+
 TEST_F(CliOptionsTest, AnInputIsNeverWrittenAndAFailedRunLeavesEveryOutputAsItWas) {
   const std::string in = dir_.File("in.tif");
   const std::string before = Slurp(in);

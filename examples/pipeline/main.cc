@@ -7,7 +7,7 @@
 //                                   uniform 3x3 (margin 1) ────┴──┬── smooth_dsm.tif
 //                                                                 └── min / max
 //
-// Usage: pipeline [--workers N] [--tile-size PX] [--strips] [--vrt] [--co KEY=VALUE]...
+// Usage: pipeline [--workers N] [--tile-size PX] [--strips] [--vrt] [--co KEY=VALUE]... [--no-sync]
 //                 [INPUT_DSM.tif] OUTDIR
 // With no input, a synthetic DSM with holes is generated first
 // (OUTDIR/synthetic_dsm.tif, 2000 x 1500).
@@ -46,10 +46,11 @@ namespace {
 void Usage() {
   std::fprintf(stderr,
                "usage: pipeline [--workers N] [--tile-size PX] [--strips] [--vrt] [--co KEY=VALUE]...\n"
-               "                [INPUT_DSM.tif] OUTDIR\n"
+               "                [--no-sync] [INPUT_DSM.tif] OUTDIR\n"
                "Writes OUTDIR/{nodata_mask,filled_dsm,smooth_dsm}.tif and prints the smoothed DSM's\n"
                "min and max. With no input, generates OUTDIR/synthetic_dsm.tif first.\n"
-               "  --co KEY=VALUE  GeoTIFF creation option of the outputs (e.g. COMPRESS=DEFLATE)\n");
+               "  --co KEY=VALUE  GeoTIFF creation option of the outputs (e.g. COMPRESS=DEFLATE)\n"
+               "  --no-sync       leave the outputs in the page cache (no fsync; see WriteOptions::durable)\n");
 }
 
 // 128 + N after stop signal N, with a message; 0 if none was received.
@@ -106,6 +107,8 @@ int main(int argc, char** argv) {
         return 2;
       }
       options.writer_options.push_back(argv[++i]);
+    } else if (a == "--no-sync") {
+      options.durable = false;
     } else if (a == "--strips") {
       options.tiling.mode = eoscale::TileMode::kStrips;
     } else if (a == "-h" || a == "--help") {

@@ -40,9 +40,18 @@ struct PipelineOptions {
   int64_t memory_budget_bytes = 0;  // ContextOptions::memory_budget_bytes (0: the default)
   std::string extension = ".tif";  // of the outputs; ".vrt" in a distributed run: parts joined by a VRT
   std::vector<std::string> writer_options;  // the outputs' creation options ("KEY=VALUE")
+  bool durable = true;  // WriteOptions::durable: fsync the outputs (false: leave them to the page cache)
   // Set: a run across the ranks of a job (ContextOptions::distribution).
   std::shared_ptr<Distribution> distribution;
 };
+
+// How RunPipeline writes each output.
+inline WriteOptions WriteOptionsOf(const PipelineOptions& options) {
+  WriteOptions w;
+  w.creation_options = options.writer_options;
+  w.durable = options.durable;
+  return w;
+}
 
 struct PipelineResult {
   // Samples of the smoothed DSM that are neither the input's nodata nor NaN.
@@ -101,7 +110,8 @@ inline absl::StatusOr<PipelineResult> RunPipeline(const std::string& input_dsm, 
   // Step 1: nodata mask, flushed to disk.
   absl::StatusOr<std::vector<Image>> mask = c.Map({*dsm}, filters::NodataMask());
   if (!mask.ok()) return mask.status();
-  if (absl::Status s = c.Write((*mask)[0], outdir + "/nodata_mask" + options.extension, options.writer_options);
+  if (absl::Status s = c.Write((*mask)[0], outdir + "/nodata_mask" + options.extension,
+                                 WriteOptionsOf(options));
       !s.ok()) {
     return s;
   }
@@ -115,7 +125,8 @@ inline absl::StatusOr<PipelineResult> RunPipeline(const std::string& input_dsm, 
   // Neither the input nor the mask is needed by a later filter.
   if (absl::Status s = c.Release(*dsm); !s.ok()) return s;
   if (absl::Status s = c.Release((*mask)[0]); !s.ok()) return s;
-  if (absl::Status s = c.Write((*filled)[0], outdir + "/filled_dsm" + options.extension, options.writer_options);
+  if (absl::Status s = c.Write((*filled)[0], outdir + "/filled_dsm" + options.extension,
+                                 WriteOptionsOf(options));
       !s.ok()) {
     return s;
   }
@@ -123,7 +134,8 @@ inline absl::StatusOr<PipelineResult> RunPipeline(const std::string& input_dsm, 
   // Step 3: uniform filter of size 3 (margin 1).
   absl::StatusOr<std::vector<Image>> smooth = c.Map(*filled, filters::Uniform(3));
   if (!smooth.ok()) return smooth.status();
-  if (absl::Status s = c.Write((*smooth)[0], outdir + "/smooth_dsm" + options.extension, options.writer_options);
+  if (absl::Status s = c.Write((*smooth)[0], outdir + "/smooth_dsm" + options.extension,
+                                 WriteOptionsOf(options));
       !s.ok()) {
     return s;
   }

@@ -6,7 +6,7 @@
 //
 // Usage: water_mask [--workers N] [--tile-size PX] [--strips]
 //                   [--memory-budget-mib N] [--dot FILE] [--trace FILE] [--report]
-//                   [--co KEY=VALUE]... OUTPUT.tif [INPUT.tif ...]
+//                   [--co KEY=VALUE]... [--no-sync] OUTPUT.tif [INPUT.tif ...]
 // Inputs have at least 4 bands (G = band 2, NIR = band 4) of any pixel type,
 // read as float32. With no input, a deterministic synthetic dataset (4
 // dates, 4 bands int16, 3500 x 3500) is generated first in a temporary
@@ -49,8 +49,9 @@ void Usage() {
   std::fprintf(stderr,
                "usage: water_mask [--workers N] [--tile-size PX] [--strips] [--memory-budget-mib N]\n"
                "                  [--dot FILE] [--trace FILE] [--report] [--co KEY=VALUE]...\n"
-               "                  OUTPUT.tif [INPUT.tif ...]\n"
+               "                  [--no-sync] OUTPUT.tif [INPUT.tif ...]\n"
                "  --co KEY=VALUE GeoTIFF creation option of the output (e.g. COMPRESS=DEFLATE)\n"
+               "  --no-sync      leave the output in the page cache (no fsync; see WriteOptions::durable)\n"
                "  --dot FILE     write the graph, annotated with the run's figures (Graphviz DOT)\n"
                "  --trace FILE   write every tile task as Chrome trace-event JSON (Perfetto)\n"
                "  --report       print the memory report per node\n"
@@ -128,6 +129,8 @@ int main(int argc, char** argv) {
       (a == "--dot" ? options.dot_path : options.trace_path) = argv[++i];
     } else if (a == "--report") {
       report = true;
+    } else if (a == "--no-sync") {
+      options.durable = false;
     } else if (a == "--co") {
       if (i + 1 >= argc) {
         std::fprintf(stderr, "water_mask: --co needs KEY=VALUE\n");

@@ -142,7 +142,10 @@ absl::StatusOr<WaterMaskResult> RunWaterMask(const std::vector<std::string>& inp
   absl::StatusOr<Reduction<int64_t>> water_pixels = c.Reduce<int64_t>(*water, count);
   if (!water_pixels.ok()) return water_pixels.status();
 
-  if (absl::Status s = c.Write((*water)[0], output, options.writer_options); !s.ok()) return s;
+  WriteOptions write;
+  write.creation_options = options.writer_options;
+  write.durable = options.durable;
+  if (absl::Status s = c.Write((*water)[0], output, write); !s.ok()) return s;
   if (absl::Status s = c.Run(); !s.ok()) return s;  // the write and the count, in one pass
   // A distributed run: rank 0 writes the graph and trace of the whole job (gathered there).
   const bool first_rank = options.distribution == nullptr || options.distribution->rank() == 0;

@@ -21,6 +21,7 @@ struct WaterMaskOptions {
   TilingOptions tiling;
   int64_t memory_budget_bytes = 0;  // 0 = the engine's default
   std::vector<std::string> writer_options;
+  bool durable = true;  // WriteOptions::durable: fsync the output (false: leave it to the page cache)
   eoscale::ProgressCallback progress;  // optional
   std::string dot_path;    // if set, the run-annotated graph is written there
   std::string trace_path;  // if set, the run is traced and its trace written there

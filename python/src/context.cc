@@ -311,11 +311,13 @@ class PyContext {
     return {state_, std::move(get), convert};
   }
 
-  void write(const PyImage& image, const std::string& path, const py::object& options, const py::object& window) {
+  void write(const PyImage& image, const std::string& path, const py::object& options, const py::object& window,
+             bool durable) {
     Busy busy(*state_);
     WriteOptions o;
     o.creation_options = CreationOptions(options);
     o.window = WindowOf(window);
+    o.durable = durable;
     Check(state_->ctx->Write(image.image, path, std::move(o)));
   }
 
@@ -408,7 +410,7 @@ void BindContext(py::module_& m) {
       .def("reduce", &PyContext::reduce, py::arg("inputs"), py::arg("map_fn"), py::arg("combine_fn") = py::none(),
            py::arg("name") = "reduce")
       .def("write", &PyContext::write, py::arg("image"), py::arg("path"), py::arg("options") = py::none(),
-           py::arg("window") = py::none())
+           py::arg("window") = py::none(), py::arg("durable") = true)
       .def("read", &PyContext::read, py::arg("image"), py::arg("window") = py::none())
       .def("release", &PyContext::release, py::arg("image"))
       .def("run", &PyContext::run)

@@ -50,6 +50,16 @@ def test_open_bands_and_write_round_trip(ctx, tif, s2_like, tmp_path):
     np.testing.assert_array_equal(ctx.read(ctx.open(out)), s2_like[[3, 1]])
 
 
+def test_write_not_durable_gives_the_same_file(ctx, tif, s2_like, tmp_path):
+    img = ctx.open(tif, bands=[2])
+    (tmp_path / "out").mkdir()
+    out = str(tmp_path / "out" / "scratch.tif")
+    ctx.write(img, out, durable=False)
+    ctx.run()
+    np.testing.assert_array_equal(ctx.read(ctx.open(out)), s2_like[[1]])
+    assert os.listdir(tmp_path / "out") == ["scratch.tif"]
+
+
 def test_constant(ctx):
     img = ctx.constant({"width": 40, "height": 30, "count": 2, "dtype": "float32"}, 2.5)
     a = ctx.read(img)
