@@ -45,6 +45,7 @@
 #include "eoscale/io/gdal_util.h"
 #include "eoscale/io/handle_pool.h"
 #include "eoscale/io/raw_tiff.h"
+#include "eoscale/io/vrt_mosaic.h"
 #include "oneapi/tbb/enumerable_thread_specific.h"
 
 namespace eoscale::io {
@@ -571,6 +572,11 @@ absl::StatusOr<std::unique_ptr<RasterSource>> OpenRaster(const std::string& path
   if (std::string what = DescribeChange(state, StatFile(path)); !what.empty()) {
     GDALClose(h);
     return absl::UnavailableError(absl::StrCat("'", path, "' changed while it was being opened (", what, ")"));
+  }
+  // A VRT that only places files side by side: read from the files (vrt_mosaic.h).
+  if (std::unique_ptr<RasterSource> mosaic = internal::OpenVrtMosaic(h, path, bands, p, bw, bh, state)) {
+    GDALClose(h);
+    return mosaic;
   }
   OpenHints hints = HintsFor(h, path, S_ISREG(state.mode) && !state.vsi, files);
   std::unique_ptr<internal::RawTiffReader> raw =
