@@ -22,12 +22,14 @@ namespace {
 
 std::atomic<int64_t> g_mosaic_reads{0};
 
-// One <SimpleSource> of one band: the file, its band, where it is read and
-// where it goes.
+// One source of one band: the file, its band, where it is read and where it
+// goes; a <ComplexSource>'s NODATA (gdalbuildvrt's, for files with a nodata
+// value) when it has one.
 struct Placed {
   std::string file;
   int band = 0;
   Window src, dst;
+  std::optional<double> nodata;
 };
 
 struct XmlDeleter {
@@ -76,11 +78,31 @@ std::optional<std::vector<Placed>> SourcesOf(const CPLXMLNode* vrt, int band, co
     std::vector<Placed> sources;
     for (const CPLXMLNode* c = b->psChild; c != nullptr; c = c->psNext) {
       if (c->eType != CXT_Element) continue;
-      if (std::strcmp(c->pszValue, "SimpleSource") != 0) {
+      const bool simple = std::strcmp(c->pszValue, "SimpleSource") == 0;
+      if (!simple && std::strcmp(c->pszValue, "ComplexSource") != 0) {
         if (Harmless(c->pszValue)) continue;
-        return std::nullopt;  // ComplexSource, KernelFilteredSource, HideNoDataValue, a mask...
+        return std::nullopt;  // KernelFilteredSource, HideNoDataValue, a mask...
       }
       Placed p;
+      // A ComplexSource is taken only as gdalbuildvrt writes it for a file
+      // with a nodata value: its NODATA and nothing else (no scaling, LUT,
+      // mask band, colour component).
+      for (const CPLXMLNode* e = c->psChild; e != nullptr; e = e->psNext) {
+        if (e->eType == CXT_Attribute && std::strcmp(e->pszValue, "resampling") != 0) return std::nullopt;
+        if (e->eType != CXT_Element) continue;
+        bool known = false;
+        for (const char* ok : {"SourceFilename", "SourceBand", "SourceProperties", "SrcRect", "DstRect"}) {
+          known = known || std::strcmp(e->pszValue, ok) == 0;
+        }
+        if (!simple && std::strcmp(e->pszValue, "NODATA") == 0) {
+          double v = 0;
+          const char* text = CPLGetXMLValue(e, nullptr, nullptr);
+          if (text == nullptr || !absl::SimpleAtod(text, &v)) return std::nullopt;
+          p.nodata = v;
+          known = true;
+        }
+        if (!known) return std::nullopt;
+      }
       const char* name = CPLGetXMLValue(c, "SourceFilename", nullptr);
       if (name == nullptr || *name == '\0') return std::nullopt;
       const bool relative = std::strcmp(CPLGetXMLValue(c, "SourceFilename.relativeToVRT", "0"), "1") == 0;
@@ -90,7 +112,6 @@ std::optional<std::vector<Placed>> SourcesOf(const CPLXMLNode* vrt, int band, co
       if (!sb || *sb < 1 || !src || !dst || src->width != dst->width || src->height != dst->height) {
         return std::nullopt;  // a mask, or a resampled source
       }
-      if (CPLGetXMLNode(c, "OpenOptions") != nullptr) return std::nullopt;
       p.band = *sb;
       p.src = *src;
       p.dst = *dst;
@@ -117,6 +138,30 @@ Window Intersect(const Window& a, const Window& b) {
   const int x0 = std::max(a.x, b.x), y0 = std::max(a.y, b.y);
   const int x1 = std::min(a.x + a.width, b.x + b.width), y1 = std::min(a.y + a.height, b.y + b.height);
   return Window{x0, y0, std::max(0, x1 - x0), std::max(0, y1 - y0)};
+}
+
+// A ComplexSource leaves its file's nodata pixels unwritten, so they keep
+// what was below: the band's nodata value where no other source lies
+// there. Copying them instead gives the same bytes when the two values are
+// one (floating types: not NaN, whose payloads may differ, nor 0, which
+// -0.0 equals) and the pixel type survives GDAL's float32 working copy of
+// a ComplexSource exactly (16 bits at most, or float32).
+bool NodataSourcesReadAsCopies(const std::vector<Placed>& sources, const Profile& profile) {
+  bool any = false;
+  for (const Placed& s : sources) any = any || s.nodata.has_value();
+  if (!any) return true;
+  const PixelType t = profile.type;
+  if (t == PixelType::kU32 || t == PixelType::kI32 || t == PixelType::kF64 || !profile.nodata) return false;
+  const double v = *profile.nodata;
+  if ((t == PixelType::kF32) && (std::isnan(v) || v == 0)) return false;
+  for (size_t i = 0; i < sources.size(); ++i) {
+    if (!sources[i].nodata) continue;
+    if (*sources[i].nodata != v) return false;
+    for (size_t j = 0; j < sources.size(); ++j) {
+      if (j != i && !Intersect(sources[i].dst, sources[j].dst).Empty()) return false;  // it would show what is below
+    }
+  }
+  return true;
 }
 
 class VrtMosaic final : public RasterSource {
@@ -187,8 +232,8 @@ class VrtMosaic final : public RasterSource {
   double fill_ = 0;
 };
 
-// OpenVrtMosaic nests (a mosaic of mosaics); a VRT naming itself is
-// refused by GDAL, this bounds the rest.
+// The files of a mosaic that are VRTs are read through GDAL: a VRT whose
+// sources name itself, or each other, cannot make opening recurse.
 thread_local int t_depth = 0;
 
 }  // namespace
@@ -199,8 +244,15 @@ std::unique_ptr<RasterSource> OpenVrtMosaic(GDALDatasetH h, const std::string& p
                                             const Profile& profile, int bw, int bh, const FileState& state) {
   GDALDriverH driver = GDALGetDatasetDriver(h);
   if (driver == nullptr || std::strcmp(GDALGetDriverShortName(driver), "VRT") != 0 || bands.empty()) return nullptr;
-  if (state.vsi || !S_ISREG(state.mode) || t_depth >= 4) return nullptr;
+  if (state.vsi || !S_ISREG(state.mode) || t_depth > 0) return nullptr;
   if (profile.nodata && !HeldExactly(profile.type, *profile.nodata)) return nullptr;
+  for (int b : bands) {  // what fills the gaps: one value for every band
+    int has = 0;
+    const double v = GDALGetRasterNoDataValue(GDALGetRasterBand(h, b), &has);
+    const bool same = profile.nodata ? has && (v == *profile.nodata || (std::isnan(v) && std::isnan(*profile.nodata)))
+                                     : !has;
+    if (!same) return nullptr;
+  }
   char** xml = GDALGetMetadata(h, "xml:VRT");
   if (xml == nullptr || xml[0] == nullptr) return nullptr;
   std::unique_ptr<CPLXMLNode, XmlDeleter> root(CPLParseXMLString(xml[0]));
@@ -212,7 +264,7 @@ std::unique_ptr<RasterSource> OpenVrtMosaic(GDALDatasetH h, const std::string& p
   std::vector<std::vector<Placed>> per_band;
   for (int b : bands) {
     std::optional<std::vector<Placed>> s = SourcesOf(vrt, b, folder);
-    if (!s || s->empty() || s->size() > kMaxMosaicSources) return nullptr;
+    if (!s || s->empty() || s->size() > kMaxMosaicSources || !NodataSourcesReadAsCopies(*s, profile)) return nullptr;
     if (!per_band.empty()) {
       const std::vector<Placed>& first = per_band[0];
       if (s->size() != first.size()) return nullptr;

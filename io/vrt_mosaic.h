@@ -16,11 +16,16 @@
 // sources are all <SimpleSource> elements with whole-pixel rectangles of the
 // same size in the file and in the VRT (no resampling), of files of the
 // VRT band's pixel type, read on one of their bands (not a mask); every
-// selected band placing the same files at the same places; a nodata value,
-// if any, that the pixel type holds exactly; at most kMaxMosaicSources
-// sources. Areas no source covers read as the band's nodata value (0
-// without one), as GDAL fills them; where sources overlap, the last one
-// listed wins, as in GDAL.
+// selected band placing the same files at the same places; one nodata
+// value for every selected band, if any, that the pixel type holds
+// exactly; at most kMaxMosaicSources sources, none of them a VRT read so
+// (nested VRTs go through GDAL). gdalbuildvrt's <ComplexSource> for a file
+// with a nodata value (a <NODATA> and nothing else) is taken too when that
+// value is the band's, the source overlaps no other, and the pixel type is
+// of 16 bits at most or float32 (not for a NaN or 0 nodata): its nodata
+// pixels then read as the same value GDAL leaves there. Areas no source
+// covers read as the band's nodata value (0 without one), as GDAL fills
+// them; where sources overlap, the last one listed wins, as in GDAL.
 #ifndef EOSCALE_IO_VRT_MOSAIC_H_
 #define EOSCALE_IO_VRT_MOSAIC_H_
 

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <ostream>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -33,9 +34,10 @@ namespace {
 using io::internal::VrtMosaicReads;
 using ::testing::HasSubstr;
 
-// A w x h tiled GeoTIFF of `bands` bands of `type`, random bytes.
+// A w x h tiled GeoTIFF of `bands` bands of `type`, random bytes; every
+// 5th pixel `nodata` when set.
 std::string MakeFile(const std::string& path, int w, int h, int bands, GDALDataType type, uint32_t seed,
-                     const char* interleave = "BAND") {
+                     const char* interleave = "BAND", std::optional<double> nodata = std::nullopt) {
   GDALAllRegister();
   CPLStringList opts;
   opts.AddString("TILED=YES");
@@ -48,6 +50,12 @@ std::string MakeFile(const std::string& path, int w, int h, int bands, GDALDataT
   std::vector<unsigned char> data(static_cast<size_t>(w) * h * bands * GDALGetDataTypeSizeBytes(type));
   std::mt19937 rng(seed);
   for (unsigned char& c : data) c = static_cast<unsigned char>(rng());
+  if (nodata) {
+    const int psize = GDALGetDataTypeSizeBytes(type);
+    std::vector<unsigned char> v(psize);
+    GDALCopyWords(&*nodata, GDT_Float64, 0, v.data(), type, 0, 1);
+    for (size_t i = 0; i < data.size() / psize; i += 5) std::memcpy(&data[i * psize], v.data(), psize);
+  }
   EXPECT_EQ(GDALDatasetRasterIO(ds, GF_Write, 0, 0, w, h, data.data(), w, h, type, bands, nullptr, 0, 0, 0),
             CE_None);
   GDALClose(ds);
@@ -137,12 +145,25 @@ std::vector<Source> Mosaic() {
           {"t0.tif", {1, 2, 30, 30}, {90, 60, 30, 30}}};
 }
 
+// The same four files as gdalbuildvrt places files with a nodata value:
+// <ComplexSource>s with that <NODATA>, no overlap.
+std::vector<Source> NodataMosaic(const std::string& nodata) {
+  std::vector<Source> s = Mosaic();
+  s.pop_back();
+  for (Source& x : s) {
+    x.element = "ComplexSource";
+    x.extra = absl::StrCat("<NODATA>", nodata, "</NODATA>");
+  }
+  return s;
+}
+
 struct Case {
   const char* name;
   GDALDataType type;
   const char* vrt_type;
   std::string nodata;
   const char* interleave;
+  bool complex = false;  // gdalbuildvrt's sources for files with nodata
 };
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
@@ -152,8 +173,13 @@ class VrtMosaicTest : public ::testing::TestWithParam<Case> {};
 TEST_P(VrtMosaicTest, EveryWindowReadsWhatGdalReadsThroughTheVrt) {
   const Case& c = GetParam();
   testing::TempDir dir;
-  for (int i = 0; i < 4; ++i) MakeFile(dir.File(absl::StrCat("t", i, ".tif")), 100, 70, 3, c.type, 10 + i, c.interleave);
-  const std::string vrt = MakeVrt(dir.File("m.vrt"), 210, 150, 3, c.vrt_type, Mosaic(), c.nodata);
+  std::optional<double> poke;
+  if (c.complex) poke = std::stod(c.nodata);
+  for (int i = 0; i < 4; ++i) {
+    MakeFile(dir.File(absl::StrCat("t", i, ".tif")), 100, 70, 3, c.type, 10 + i, c.interleave, poke);
+  }
+  const std::string vrt =
+      MakeVrt(dir.File("m.vrt"), 210, 150, 3, c.vrt_type, c.complex ? NodataMosaic(c.nodata) : Mosaic(), c.nodata);
   for (const std::vector<int>& bands : {std::vector<int>{3, 1}, std::vector<int>{1, 2, 3}, std::vector<int>{2}}) {
     absl::StatusOr<std::unique_ptr<RasterSource>> src = io::OpenRaster(vrt, bands);
     ASSERT_TRUE(src.ok()) << src.status();
@@ -164,7 +190,7 @@ TEST_P(VrtMosaicTest, EveryWindowReadsWhatGdalReadsThroughTheVrt) {
     }
     EXPECT_EQ(VrtMosaicReads() - before, static_cast<int64_t>(windows.size())) << "read from the files";
     EXPECT_TRUE((*src)->CheckUnchanged().ok());
-    EXPECT_EQ((*src)->files().size(), 6u) << "the VRT and its four files (one twice)";
+    EXPECT_EQ((*src)->files().size(), c.complex ? 5u : 6u) << "the VRT and its four files (one twice)";
   }
 }
 
@@ -172,7 +198,11 @@ INSTANTIATE_TEST_SUITE_P(Types, VrtMosaicTest,
                          ::testing::Values(Case{"int16_nodata", GDT_Int16, "Int16", "-9999", "BAND"},
                                            Case{"byte_no_nodata", GDT_Byte, "Byte", "", "PIXEL"},
                                            Case{"float32_nan", GDT_Float32, "Float32", "nan", "BAND"},
-                                           Case{"uint16_zero", GDT_UInt16, "UInt16", "0", "PIXEL"}),
+                                           Case{"uint16_zero", GDT_UInt16, "UInt16", "0", "PIXEL"},
+                                           Case{"int16_gdalbuildvrt_nodata", GDT_Int16, "Int16", "-9999", "BAND", true},
+                                           Case{"float32_gdalbuildvrt_nodata", GDT_Float32, "Float32", "-32768", "BAND",
+                                                true},
+                                           Case{"uint16_gdalbuildvrt_zero", GDT_UInt16, "UInt16", "0", "PIXEL", true}),
                          [](const ::testing::TestParamInfo<Case>& i) { return std::string(i.param.name); });
 
 // A run through the engine: the same pixels as GDAL's read of the VRT, and
@@ -204,7 +234,9 @@ TEST(VrtMosaicRunTest, ARunOnAMosaicGivesGdalsPixels) {
 // What the mosaic path does not take: GDAL reads those, with the same bytes.
 TEST(VrtMosaicFallbackTest, VrtsThatDoMoreThanPlaceFilesAreLeftToGdal) {
   testing::TempDir dir;
-  for (int i = 0; i < 2; ++i) MakeFile(dir.File(absl::StrCat("t", i, ".tif")), 100, 70, 2, GDT_Byte, 30 + i);
+  for (int i = 0; i < 2; ++i) {
+    MakeFile(dir.File(absl::StrCat("t", i, ".tif")), 100, 70, 2, GDT_Byte, 30 + i, "BAND", 7.0);
+  }
   const Window a{0, 0, 100, 70}, right{100, 0, 100, 70};
   struct Fallback {
     const char* name;
@@ -217,6 +249,10 @@ TEST(VrtMosaicFallbackTest, VrtsThatDoMoreThanPlaceFilesAreLeftToGdal) {
       {"resampled", {{"t0.tif", {0, 0, 50, 35}, a}}, "", {}},
       {"nodata not a byte", {{"t0.tif", a, a}, {"t1.tif", a, right}}, "300", {}},
       {"bands from other places", {{"t0.tif", a, a}}, "", {1, 2}},
+      {"nodata source under another",
+       {{"t1.tif", a, a}, {"t0.tif", a, {50, 0, 100, 70}, "ComplexSource", "<NODATA>7</NODATA>"}}, "7", {}},
+      {"source nodata not the band's", {{"t0.tif", a, a, "ComplexSource", "<NODATA>7</NODATA>"}}, "8", {}},
+      {"masked source", {{"t0.tif", a, a, "ComplexSource", "<UseMaskBand>true</UseMaskBand>"}}, "", {}},
   };
   for (const Fallback& f : cases) {
     std::string vrt = MakeVrt(dir.File("f.vrt"), 200, 70, 2, "Byte", f.sources, f.nodata, f.source_bands);
