@@ -29,6 +29,7 @@
 #ifndef EOSCALE_IO_VRT_MOSAIC_H_
 #define EOSCALE_IO_VRT_MOSAIC_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
