@@ -137,9 +137,11 @@ def dev(v, ref):
     return f"{100 * (v / ref - 1):+.0f} %"
 if kind == "sweep":
     print("\nSweep (item 4: time per Mpx within +-15 % across sizes, peak RSS flat within +-10 %;")
-    print("deviations from the median over sizes)\n")
-    print("| workload | variant | size | Mpx/s | ms/Mpx | ms/Mpx vs median | wall / plain | peak RSS MiB | RSS vs median |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("deviations from the median over sizes; 'marginal' is the time per Mpx from the size")
+    print("before, (wall - wall before) / (Mpx - Mpx before): the run's fixed costs left out)\n")
+    print("| workload | variant | size | Mpx/s | ms/Mpx | ms/Mpx vs median | marginal ms/Mpx | wall / plain "
+          "| peak RSS MiB | RSS vs median |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     groups = {}
     for name in runs:
         m = re.match(r"^(water_mask|pipeline)/(\d+)px/workers:\d+/(\w+)$", name)
@@ -151,14 +153,21 @@ if kind == "sweep":
         ms = {s: 1e3 / med(n, "Mpx/s") for s, n in sizes}
         rss = {s: med(n, "peak_RSS_MiB") for s, n in sizes}
         ms_ref, rss_ref = statistics.median(ms.values()), statistics.median(rss.values())
+        marginal = {}
+        for (s0, n0), (s1, n1) in zip(sizes, sizes[1:]):
+            marginal[s1] = 1e3 * (sec(n1) - sec(n0)) / ((s1 * s1 - s0 * s0) / 1e6)
+        m_ref = statistics.median(marginal.values()) if marginal else None
         for s, n in sizes:
             plain = re.sub(r"/\w+$", "/plain", n)
             ratio = f"{sec(n) / sec(plain):.2f}" if plain in runs and plain != n else ""
-            print(f"| {w} | {v} | {s} | {med(n, 'Mpx/s'):.1f} | {ms[s]:.1f} | {dev(ms[s], ms_ref)} | {ratio} | "
+            marg = f"{marginal[s]:.2f}" if s in marginal else ""
+            print(f"| {w} | {v} | {s} | {med(n, 'Mpx/s'):.1f} | {ms[s]:.1f} | {dev(ms[s], ms_ref)} | {marg} | {ratio} | "
                   f"{rss[s]:.0f} | {dev(rss[s], rss_ref)} |")
         t_spread = max(abs(x / ms_ref - 1) for x in ms.values()) * 100
         r_spread = max(abs(x / rss_ref - 1) for x in rss.values()) * 100
+        m_spread = max(abs(x / m_ref - 1) for x in marginal.values()) * 100 if m_ref else 0
         verdicts.append(f"{w} {v}: time/Mpx within {t_spread:.0f} % ({'ok' if t_spread <= 15 else 'MISSED'}), "
+                        f"marginal time/Mpx within {m_spread:.0f} % ({'ok' if m_spread <= 15 else 'MISSED'}), "
                         f"peak RSS within {r_spread:.0f} % ({'ok' if r_spread <= 10 else 'MISSED'})")
     print()
     print("\n".join(verdicts))
