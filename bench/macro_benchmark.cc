@@ -96,9 +96,9 @@ constexpr char kUsage[] =
     "                       [--mosaic_above=16384] [--gdal_num_threads=N] [--no_verify] [--smoke]\n"
     "\n"
     "Benchmarks (filter with --benchmark_filter):\n"
-    "  <workload>/<size>px/workers:<W>/{plain,engine,keep_all}      sizes --sizes, W --workers\n"
+    "  <workload>/<size>px/workers:<W>/{plain,engine,engine_nosync,keep_all}  sizes --sizes, W --workers\n"
     "  scaling/<workload>/<size>px/workers:<W>/{plain,engine@<tile>}\n"
-    "  inputs/water_mask/<layout>/<size>px/workers:<W>/{plain,engine}\n"
+    "  inputs/water_mask/<layout>/<size>px/workers:<W>/{plain,engine,engine_nosync}\n"
     "      layout in --layouts (band: the generated GeoTIFF; pixel: pixel-interleaved;\n"
     "      deflate: DEFLATE + PREDICTOR=2, band-interleaved; jp2: one lossless JPEG 2000\n"
     "      file per band stacked by a VRT), size --inputs_size (--jp2_size for jp2:\n"
@@ -389,7 +389,7 @@ void RegisterAll() {
     for (int workers : g_flags.inputs_workers) {
       const std::string group =
           absl::StrCat("inputs/water_mask/", LayoutName(layout), "/", size, "px/workers:", workers);
-      for (const char* v : {"plain", "engine"}) {
+      for (const char* v : {"plain", "engine", "engine_nosync"}) {
         Register({Workload::kWaterMask, v, size, workers, 0, layout}, absl::StrCat(group, "/", v));
       }
     }

@@ -184,7 +184,7 @@ else:
         w1, w2 = walls.get((layout, size, variant, 1)), walls.get((layout, size, variant, 2))
         up = f"{w1 / w2:.2f}" if w1 and w2 else ""
         p2 = walls.get((layout, size, "plain", 2))
-        ratio = f"{w2 / p2:.2f}" if variant == "engine" and w2 and p2 else ""
+        ratio = f"{w2 / p2:.2f}" if variant.startswith("engine") and w2 and p2 else ""
         fmt = lambda x: f"{x:.3f} s" if x else ""
         print(f"| {layout} | {size} | {variant} | {fmt(w1)} | {fmt(w2)} | {up} | {ratio} |")
 PY
