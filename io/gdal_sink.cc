@@ -208,6 +208,13 @@ absl::StatusOr<std::unique_ptr<RasterSink>> CreateGeoTiff(const std::string& pat
     drop();
     return absl::InternalError(absl::StrCat("cannot create '", path, "': GDAL replaced its temporary file"));
   }
+  // GDAL reopened the temporary with O_TRUNC. On ext4 (auto_da_alloc) the
+  // next close of a file truncated to 0 writes it back and waits for the
+  // disk to take it: at Finish, the whole output, whether or not it is to
+  // be durable (a new file, as a plain GDAL program creates, is spared).
+  // Closing a descriptor of it now, while it is empty, spends that flush on
+  // nothing; durability is Finish's fsync's business.
+  if (const int probe = ::openat(dirfd, tmp_name.c_str(), O_RDONLY | O_CLOEXEC); probe >= 0) ::close(probe);
   double gt6[6];
   for (int i = 0; i < 6; ++i) gt6[i] = profile.geotransform[i];
   GDALSetGeoTransform(h, gt6);
