@@ -8,6 +8,7 @@
 // name, both in the output's (resolved) folder:
 //   Create    T created (O_EXCL), flock()ed and given 8 placeholder bytes
 //             (output_file.cc says why), then GDAL truncates and writes it
+//             (a descriptor of it is closed once truncated: gdal_sink.cc)
 //   Finish    GDAL closes T; T is fsync'ed (a full disk fails here), unless
 //             the output is not durable (WriteOptions::durable)
 //   Commit    F exists:   renameat2(T, F, RENAME_EXCHANGE): F is new, T old
