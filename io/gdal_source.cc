@@ -574,7 +574,8 @@ absl::StatusOr<std::unique_ptr<RasterSource>> OpenRaster(const std::string& path
     return absl::UnavailableError(absl::StrCat("'", path, "' changed while it was being opened (", what, ")"));
   }
   // A VRT that only places files side by side: read from the files (vrt_mosaic.h).
-  if (std::unique_ptr<RasterSource> mosaic = internal::OpenVrtMosaic(h, path, bands, p, bw, bh, state)) {
+  absl::StatusOr<std::unique_ptr<RasterSource>> mosaic = internal::OpenVrtMosaic(h, path, bands, p, bw, bh, state);
+  if (!mosaic.ok() || *mosaic != nullptr) {
     GDALClose(h);
     return mosaic;
   }

@@ -240,7 +240,7 @@ thread_local int t_depth = 0;
 
 int64_t VrtMosaicReads() { return g_mosaic_reads.load(std::memory_order_relaxed); }
 
-std::unique_ptr<RasterSource> OpenVrtMosaic(GDALDatasetH h, const std::string& path, const std::vector<int>& bands,
+absl::StatusOr<std::unique_ptr<RasterSource>> OpenVrtMosaic(GDALDatasetH h, const std::string& path, const std::vector<int>& bands,
                                             const Profile& profile, int bw, int bh, const FileState& state) {
   GDALDriverH driver = GDALGetDatasetDriver(h);
   if (driver == nullptr || std::strcmp(GDALGetDriverShortName(driver), "VRT") != 0 || bands.empty()) return nullptr;
@@ -284,7 +284,15 @@ std::unique_ptr<RasterSource> OpenVrtMosaic(GDALDatasetH h, const std::string& p
     for (const std::vector<Placed>& s : per_band) file_bands.push_back(s[k].band);
     const Placed& p = per_band[0][k];
     absl::StatusOr<std::unique_ptr<RasterSource>> src = OpenRaster(p.file, file_bands);
-    if (!src.ok()) break;  // GDAL then reads the VRT, and says what is wrong
+    if (!src.ok()) {
+      const absl::StatusCode code = src.status().code();
+      if (code == absl::StatusCode::kNotFound || code == absl::StatusCode::kPermissionDenied ||
+          code == absl::StatusCode::kResourceExhausted) {
+        --t_depth;
+        return absl::Status(code, absl::StrCat("'", path, "': ", src.status().message()));
+      }
+      break;  // GDAL then reads the VRT, and says what is wrong
+    }
     const Profile& fp = (*src)->profile();
     if (fp.type != profile.type || !Window{0, 0, fp.width, fp.height}.Contains(p.src) || !image.Contains(p.dst)) {
       break;

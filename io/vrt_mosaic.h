@@ -34,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "eoscale/core/profile.h"
 #include "eoscale/core/raster_io.h"
 #include "eoscale/io/file_state.h"
@@ -46,8 +47,11 @@ inline constexpr int kMaxMosaicSources = 256;
 // A source reading `bands` (1-based) of the VRT `path`, opened by GDAL as
 // `h` with `profile`, stat'ed as `state` and reporting blocks of bw x bh,
 // from the files behind it; nullptr when the VRT is not such a mosaic or a
-// file behind it cannot be opened so (GDAL then reads the VRT, as before).
-std::unique_ptr<RasterSource> OpenVrtMosaic(GDALDatasetH h, const std::string& path, const std::vector<int>& bands,
+// file behind it cannot be read so (GDAL then reads the VRT, as before).
+// Errors: a file behind it that does not exist, cannot be read or finds no
+// descriptor left (NotFound, PermissionDenied, ResourceExhausted), naming
+// the VRT and the file, where GDAL would fail at the first read.
+absl::StatusOr<std::unique_ptr<RasterSource>> OpenVrtMosaic(GDALDatasetH h, const std::string& path, const std::vector<int>& bands,
                                             const Profile& profile, int bw, int bh, const FileState& state);
 
 // How many tile reads a mosaic served in this process (for tests and

@@ -278,6 +278,17 @@ TEST(VrtMosaicFallbackTest, VrtsThatDoMoreThanPlaceFilesAreLeftToGdal) {
   }
 }
 
+TEST(VrtMosaicRunTest, AMissingSourceIsNotFoundAtOpenNamingTheVrtAndTheFile) {
+  testing::TempDir dir;
+  for (int i = 0; i < 4; ++i) MakeFile(dir.File(absl::StrCat("t", i, ".tif")), 100, 70, 1, GDT_Int16, 50 + i);
+  const std::string vrt = MakeVrt(dir.File("m.vrt"), 200, 140, 1, "Int16", Mosaic());
+  ASSERT_EQ(::unlink(dir.File("t3.tif").c_str()), 0);
+  absl::StatusOr<std::unique_ptr<RasterSource>> src = io::OpenRaster(vrt, {1});
+  EXPECT_EQ(src.status().code(), absl::StatusCode::kNotFound) << src.status();
+  EXPECT_THAT(std::string(src.status().message()), HasSubstr("m.vrt"));
+  EXPECT_THAT(std::string(src.status().message()), HasSubstr("t3.tif' does not exist"));
+}
+
 TEST(VrtMosaicRunTest, ASourceChangedDuringTheRunFailsItNamingTheFile) {
   testing::TempDir dir;
   for (int i = 0; i < 4; ++i) MakeFile(dir.File(absl::StrCat("t", i, ".tif")), 100, 70, 1, GDT_Int16, 40 + i);
