@@ -11,4 +11,12 @@ absl::Status CropSource::Read(const View& dst) {
   return base_->Read(View(dst.data(), dst.type(), dst.bands(), shifted, dst.row_stride(), dst.band_stride()));
 }
 
+std::vector<int> CropSource::column_seams() const {
+  std::vector<int> seams;
+  for (int x : base_->column_seams()) {
+    if (x > window_.x && x < window_.x + window_.width) seams.push_back(x - window_.x);
+  }
+  return seams;
+}
+
 }  // namespace eoscale::cli

@@ -20,6 +20,7 @@ class CropSource : public RasterSource {
   const Profile& profile() const override { return profile_; }
   int block_width() const override { return base_->block_width(); }
   int block_height() const override { return base_->block_height(); }
+  std::vector<int> column_seams() const override;
   absl::Status Read(const View& dst) override;
   const std::string& description() const override { return base_->description(); }
   std::vector<std::string> files() const override { return base_->files(); }

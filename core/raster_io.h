@@ -28,6 +28,13 @@ class RasterSource {
   // to it.
   virtual int block_width() const = 0;
   virtual int block_height() const = 0;
+  // Columns, besides 0, where the storage's blocks start a new grid of
+  // block_width(): a mosaic of files placed side by side at columns that
+  // are not multiples of it (io/vrt_mosaic.h). The default tile grid of a
+  // run without margins restarts its columns there, so that its tiles do
+  // not cut those blocks (a cut block is read once per tile it touches).
+  // Sorted, each in (0, width). Empty: one grid from column 0.
+  virtual std::vector<int> column_seams() const { return {}; }
   // Reads the pixels of dst.window() into dst (all selected bands).
   // REQUIRES: dst's type and band count match profile(); the window is
   // inside the image.

@@ -152,6 +152,23 @@ bool TileGrid::IsUniform(int* tile_width, int* tile_height) const {
   return true;
 }
 
+std::vector<int> SeamedBoundaries(int width, int step, const std::vector<int>& seams) {
+  step = std::max(step, 1);
+  std::vector<int> xs = {0};
+  size_t next = 0;  // the first seam not yet reached
+  int64_t start = 0;  // where the current segment starts
+  while (start < width) {
+    while (next < seams.size() && seams[next] <= start) ++next;
+    const int64_t end = next < seams.size() ? std::min<int64_t>(seams[next], width) : width;
+    for (int64_t x = start + step; x < end; x += step) xs.push_back(static_cast<int>(x));
+    // A sliver before `end` joins the tile before it, within this segment.
+    if (xs.back() > start && end - xs.back() < (step + 1) / 2) xs.pop_back();
+    xs.push_back(static_cast<int>(end));
+    start = end;
+  }
+  return xs;
+}
+
 absl::StatusOr<TileGrid> MakeTileGrid(int width, int height, const TilingOptions& options,
                                       int workers, int default_size) {
   if (default_size <= 0) default_size = 256;
@@ -159,7 +176,8 @@ absl::StatusOr<TileGrid> MakeTileGrid(int width, int height, const TilingOptions
 }
 
 absl::StatusOr<TileGrid> MakeTileGrid(int width, int height, const TilingOptions& options,
-                                      int workers, const DefaultTile& default_tile) {
+                                      int workers, const DefaultTile& default_tile,
+                                      const std::vector<int>& column_seams) {
   if (width <= 0 || height <= 0) {
     return absl::InvalidArgumentError(absl::StrCat("cannot tile an image of ", width, "x", height));
   }
@@ -185,7 +203,11 @@ absl::StatusOr<TileGrid> MakeTileGrid(int width, int height, const TilingOptions
       size = static_cast<int>(std::sqrt(static_cast<double>(per_worker)));
       if (options.tile_max_size > 0) size = std::min(size, options.tile_max_size);
     }
-    if (size == 0) return checked(TileGrid::Uniform(width, height, default_w, default_h));
+    if (size == 0) {
+      if (column_seams.empty()) return checked(TileGrid::Uniform(width, height, default_w, default_h));
+      return checked(TileGrid(SeamedBoundaries(width, default_w, column_seams),
+                              Boundaries(height, default_h)));
+    }
     size = std::max(size, 1);
     return checked(TileGrid::Uniform(width, height, size, size));
   }

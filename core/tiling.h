@@ -151,12 +151,22 @@ BlockSize AlignmentOf(const std::vector<BlockSize>& blocks, int width, int heigh
 //     count, and stays at least 4 * margin unless it is the whole extent.
 DefaultTile ChooseDefaultTile(int width, int height, const std::vector<BlockSize>& blocks, int margin);
 
+// The column boundaries of tiles `step` wide over [0, width), restarting at
+// each of `seams` (sorted; those outside (0, width) are ignored): from each
+// seam, or from 0, the columns go on by `step` up to the next seam. A piece
+// left before a seam narrower than step / 2 joins the tile before it (a
+// tile is then at most 1.5 step wide), unless it is the segment's only one.
+std::vector<int> SeamedBoundaries(int width, int step, const std::vector<int>& seams);
+
 // The grid for an image under `options`. `workers` drives EOScale's
 // one-tile-per-worker sizing; `default_tile` is the streaming tile (used
-// when options.tile_size is 0 and one_tile_per_worker is false).
+// when options.tile_size is 0 and one_tile_per_worker is false), whose
+// columns restart at `column_seams` (where the inputs' blocks restart,
+// RasterSource::column_seams in the grid's coordinates; SeamedBoundaries).
 // Errors: non-positive sizes, zero workers, negative tile sizes.
 absl::StatusOr<TileGrid> MakeTileGrid(int width, int height, const TilingOptions& options,
-                                      int workers, const DefaultTile& default_tile);
+                                      int workers, const DefaultTile& default_tile,
+                                      const std::vector<int>& column_seams = {});
 // The same with a square default tile of `default_size` (256 when not
 // positive) and no row alignment.
 absl::StatusOr<TileGrid> MakeTileGrid(int width, int height, const TilingOptions& options,

@@ -50,14 +50,24 @@ int64_t MinimumTotalBudget(int64_t tiles) {
   return total;
 }
 
-// The budget the filters' per-worker scratch needs in a group: each Map's
-// MapFilter::scratch_bytes for its largest input window (the largest tile
-// grown by the margin, within the region), times the workers.
 // The bytes of the largest tile of `tg` in an image of profile `p`.
 int64_t MaxTileBytes(const TileGrid& tg, const Profile& p) {
   const auto [tw, th] = LargestTile(tg);
   return int64_t{tw} * th * p.bands * PixelSize(p.type);
 }
+
+// True when every row of tiles but the last has the first one's height.
+bool RowsUniform(const TileGrid& tg) {
+  const std::vector<int>& ys = tg.ys();
+  for (size_t i = 1; i + 1 < ys.size(); ++i) {
+    if (ys[i] - ys[i - 1] != ys[1] - ys[0]) return false;
+  }
+  return true;
+}
+
+// The budget the filters' per-worker scratch needs in a group: each Map's
+// MapFilter::scratch_bytes for its largest input window (the largest tile
+// grown by the margin, within the region), times the workers.
 
 int64_t ScratchReserve(const GroupPlan& plan, int workers) {
   const TileGrid& tg = plan.grid->grid();
@@ -281,9 +291,9 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
     const auto [w, h, kx, ky, kw, kh] = order[gi];
     const std::vector<int>& ids = group_nodes[gi];
     const Window region = GrowRegion(*this, ids, Window{kx, ky, kw, kh}, w, h);
-    absl::StatusOr<TileGrid> grid =
-        MakeTileGrid(region.width, region.height, options.tiling, options.workers,
-                     DefaultTileSize(*this, ids, region.width, region.height));
+    const DefaultTile default_tile = DefaultTileSize(*this, ids, region.width, region.height);
+    absl::StatusOr<TileGrid> grid = MakeTileGrid(region.width, region.height, options.tiling, options.workers,
+                                                 default_tile, ColumnSeams(*this, ids, region));
     if (!grid.ok()) {
       abort_all();
       return done(grid.status());
@@ -389,6 +399,15 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
     int tw = 0, th = 0;
     const bool uniform = tg.IsUniform(&tw, &th);
     if (uniform && tg.tiles_y() == 1 && tg.tiles_x() > 1) th = (th + 15) / 16 * 16;
+    // Columns restarted at a mosaic's seams (ColumnSeams), rows uniform:
+    // blocks of the default tile, each row of tiles one row of blocks (the
+    // sink assembles the blocks a seam's tiles cut, GeoTiffSink).
+    const bool seamed = !uniform && dist == nullptr && RowsUniform(tg) && default_tile.width % 16 == 0 &&
+                        (tg.tiles_y() == 1 || (tg.ys()[1] - tg.ys()[0]) % 16 == 0);
+    if (seamed) {
+      tw = default_tile.width;
+      th = tg.tiles_y() == 1 ? 256 : tg.ys()[1] - tg.ys()[0];
+    }
     std::vector<std::pair<int, RasterSink*>> files;
     for (size_t ei = 0; ei < plan.exec.size(); ++ei) {
       SinkRequest* r = plan.exec[ei].sink;
@@ -406,8 +425,8 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
                                  ? (kept.x - run_region.x) % tw == 0 && (kept.y - run_region.y) % th == 0
                                  : run_region.x == kept.x && run_region.y == kept.y;
         SinkLayout layout;
-        layout.block_width = uniform && aligned ? tw : 256;
-        layout.block_height = uniform && aligned ? th : 256;
+        layout.block_width = (uniform || seamed) && aligned ? tw : 256;
+        layout.block_height = (uniform || seamed) && aligned ? th : 256;
         layout.durable = r->durable;
         absl::StatusOr<std::unique_ptr<RasterSink>> f = format->Create(r->path, p, layout, r->options);
         if (!f.ok()) {

@@ -168,6 +168,21 @@ DefaultTile DefaultTileSize(const GraphState& g, const std::vector<int>& node_id
   return ChooseDefaultTile(width, height, blocks, static_cast<int>(chain));
 }
 
+std::vector<int> ColumnSeams(const GraphState& g, const std::vector<int>& node_ids, const Window& region) {
+  std::vector<int> seams;
+  if (LongestMarginChain(g, node_ids) > 0) return seams;
+  for (int id : node_ids) {
+    if (const SourceNode* s = g.nodes[id]->AsSource(); s != nullptr) {
+      for (int x : s->source->column_seams()) {
+        if (x - region.x > 0 && x - region.x < region.width) seams.push_back(x - region.x);
+      }
+    }
+  }
+  std::sort(seams.begin(), seams.end());
+  seams.erase(std::unique(seams.begin(), seams.end()), seams.end());
+  return seams;
+}
+
 Window GrowRegion(const GraphState& g, const std::vector<int>& node_ids, const Window& keep, int width,
                   int height) {
   const int64_t grow = LongestMarginChain(g, node_ids);

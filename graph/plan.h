@@ -150,6 +150,16 @@ std::pair<int, int> LargestTile(const TileGrid& tg);
 // and its longest chain of margins. REQUIRES: node_ids sorted.
 DefaultTile DefaultTileSize(const GraphState& g, const std::vector<int>& node_ids, int width, int height);
 
+// Where the default tiles of a group computing `region` (image coordinates)
+// restart their columns, in the region's coordinates: its sources' column
+// seams (RasterSource::column_seams) within the region, sorted, when the
+// group has no margins (its tiles then read exactly their window, and a
+// seam-following grid reads each block once). With margins every tile reads
+// past its window into its neighbours' blocks whatever the grid, and a
+// non-uniform grid would only cost the outputs their whole-block writes:
+// none then. REQUIRES: node_ids sorted.
+std::vector<int> ColumnSeams(const GraphState& g, const std::vector<int>& node_ids, const Window& region);
+
 // The region a group must compute so that `keep` (image coordinates) is
 // exact: grown by the longest chain of margins between the sinks and the
 // sources, clamped to the image. Values within that distance of the grown

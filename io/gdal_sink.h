@@ -41,6 +41,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -91,6 +92,8 @@ class GeoTiffSink final : public RasterSink {
   void StartWriteback(int64_t bytes);
   absl::Status WriteLocked(const ConstView& src);
   absl::Status Finish() override;
+  // Blocks only partly written so far (gdal_sink_write.cc: AssembleLocked).
+  size_t pending_blocks() const { return pending_.size(); }
 
   // Putting the file in place, or dropping it (gdal_sink_commit.cc).
   absl::Status Commit() override;
@@ -106,6 +109,9 @@ class GeoTiffSink final : public RasterSink {
   std::string TempPath() const { return absl::StrCat(loc_.folder == "/" ? "" : loc_.folder, "/", tmp_name_); }
 
   absl::Status WriteError(const ScopedGdalErrors& errors, const std::string& what) const;
+  absl::Status WriteBlockLocked(int bx, int by, const std::byte* pixels, ScopedGdalErrors& errors);
+  absl::Status AssembleLocked(const ConstView& src, ScopedGdalErrors& errors);
+  absl::Status FlushPendingLocked(ScopedGdalErrors& errors);
   absl::Status Committed(Placed placed);
   absl::StatusOr<bool> PlaceNew();
   absl::Status ReplaceWithBackup();
@@ -128,6 +134,13 @@ class GeoTiffSink final : public RasterSink {
   State state_ = State::kWriting;
   Placed placed_ = Placed::kNew;
   std::vector<std::byte> scratch_;
+  // A block that windows not on the block grid (a grid following a mosaic's
+  // seams) fill in parts: its pixels, every band, until all are written.
+  struct Pending {
+    std::vector<std::byte> pixels;  // bands x block_h_ x block_w_
+    int64_t filled = 0;             // pixels written so far
+  };
+  absl::flat_hash_map<int64_t, Pending> pending_;  // by by * blocks across + bx
   std::atomic<int64_t> written_{0};  // pixel bytes written so far
   std::atomic<int64_t> kicked_{0};   // written_ when writeback was last started
 };

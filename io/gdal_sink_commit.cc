@@ -104,6 +104,7 @@ void GeoTiffSink::Abort() {
     GDALClose(h_);
     h_ = nullptr;
   }
+  pending_.clear();
   if (state_ == State::kWriting || state_ == State::kFinished) {
     if (fd_ >= 0 && StillNamed(dirfd_, tmp_name_, fd_)) ::unlinkat(dirfd_, tmp_name_.c_str(), 0);
     Release();

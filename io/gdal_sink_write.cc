@@ -1,7 +1,8 @@
 // GeoTiffSink's writing (gdal_sink.h): pixels into the temporary file,
-// whole blocks straight to it, other windows through GDAL's RasterIO, one
-// sink at a time; the kernel's writeback started as it goes; and Finish,
-// which closes and fsyncs the file.
+// whole blocks straight to it, blocks written in parts assembled first,
+// other windows through GDAL's RasterIO, one sink at a time; the kernel's
+// writeback started as it goes; and Finish, which closes and fsyncs the
+// file.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -55,25 +56,9 @@ absl::Status GeoTiffSink::WriteLocked(const ConstView& src) {
   ScopedGdalErrors errors;
   const Window& w = src.window();
   const int psize = static_cast<int>(PixelSize(profile_.type));
-  if (direct_blocks_ && w.x % block_w_ == 0 && w.y % block_h_ == 0 &&
-      w.width == std::min(block_w_, profile_.width - w.x) &&
-      w.height == std::min(block_h_, profile_.height - w.y)) {
-    const bool full = w.width == block_w_ && w.height == block_h_ && src.row_stride() == block_w_;
-    if (!full) scratch_.assign(static_cast<size_t>(block_w_) * block_h_ * psize, std::byte{0});
-    for (int b = 0; b < src.bands(); ++b) {
-      void* block = const_cast<void*>(src.RowPtr(b, 0));
-      if (!full) {
-        for (int y = 0; y < w.height; ++y) {
-          std::memcpy(scratch_.data() + static_cast<size_t>(y) * block_w_ * psize, src.RowPtr(b, y),
-                      static_cast<size_t>(w.width) * psize);
-        }
-        block = scratch_.data();
-      }
-      if (GDALWriteBlock(GDALGetRasterBand(h_, b + 1), w.x / block_w_, w.y / block_h_, block) != CE_None) {
-        return WriteError(errors, absl::StrCat("writing '", path_, "' at ", DescribeWindow(w)));
-      }
-    }
-    return absl::OkStatus();
+  // One row of blocks, whole in height: block by block, without GDAL's cache.
+  if (direct_blocks_ && w.y % block_h_ == 0 && w.height == std::min(block_h_, profile_.height - w.y)) {
+    return AssembleLocked(src, errors);
   }
   GDALRasterIOExtraArg extra;
   INIT_RASTERIO_EXTRA_ARG(extra);
@@ -87,6 +72,87 @@ absl::Status GeoTiffSink::WriteLocked(const ConstView& src) {
   return absl::OkStatus();
 }
 
+absl::Status GeoTiffSink::WriteBlockLocked(int bx, int by, const std::byte* pixels, ScopedGdalErrors& errors) {
+  const size_t band_bytes = static_cast<size_t>(block_w_) * block_h_ * PixelSize(profile_.type);
+  for (int b = 0; b < profile_.bands; ++b) {
+    void* block = const_cast<std::byte*>(pixels + b * band_bytes);
+    if (GDALWriteBlock(GDALGetRasterBand(h_, b + 1), bx, by, block) != CE_None || errors.failed()) {
+      const Window bw{bx * block_w_, by * block_h_, std::min(block_w_, profile_.width - bx * block_w_),
+                      std::min(block_h_, profile_.height - by * block_h_)};
+      return WriteError(errors, absl::StrCat("writing '", path_, "' at ", DescribeWindow(bw)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// A window within one row of blocks, whole in height. A block it covers
+// whole goes straight to the file; of a block it covers in part, the part
+// is kept until the windows beside it have filled the rest (tiles of a grid
+// that follows a mosaic's seams: in raster order, the next tile or two).
+absl::Status GeoTiffSink::AssembleLocked(const ConstView& src, ScopedGdalErrors& errors) {
+  const Window& w = src.window();
+  const size_t psize = PixelSize(profile_.type);
+  const size_t band_bytes = static_cast<size_t>(block_w_) * block_h_ * psize;
+  const int by = w.y / block_h_;
+  const int blocks_x = (profile_.width + block_w_ - 1) / block_w_;
+  for (int bx = w.x / block_w_; bx * block_w_ < w.x + w.width; ++bx) {
+    const int bx0 = bx * block_w_;
+    const Window valid{bx0, w.y, std::min(block_w_, profile_.width - bx0), w.height};  // the block in the image
+    const int x0 = std::max(w.x, bx0), x1 = std::min(w.x + w.width, bx0 + valid.width);
+    const Window part{x0, w.y, x1 - x0, w.height};
+    if (part == w && w.width == block_w_ && w.height == block_h_ && src.row_stride() == block_w_) {
+      // The window is one whole block, each band laid out as one: written from it.
+      for (int b = 0; b < profile_.bands; ++b) {
+        if (GDALWriteBlock(GDALGetRasterBand(h_, b + 1), bx, by, const_cast<void*>(src.RowPtr(b, 0))) != CE_None ||
+            errors.failed()) {
+          return WriteError(errors, absl::StrCat("writing '", path_, "' at ", DescribeWindow(w)));
+        }
+      }
+      continue;
+    }
+    std::byte* pixels = nullptr;
+    Pending* pending = nullptr;
+    if (part == valid) {
+      scratch_.assign(band_bytes * profile_.bands, std::byte{0});
+      pixels = scratch_.data();
+    } else {
+      pending = &pending_[int64_t{by} * blocks_x + bx];
+      if (pending->pixels.empty()) pending->pixels.assign(band_bytes * profile_.bands, std::byte{0});
+      pixels = pending->pixels.data();
+    }
+    for (int b = 0; b < profile_.bands; ++b) {
+      for (int y = 0; y < part.height; ++y) {
+        std::memcpy(pixels + b * band_bytes + (static_cast<size_t>(y) * block_w_ + (x0 - bx0)) * psize,
+                    static_cast<const std::byte*>(src.RowPtr(b, y)) + static_cast<size_t>(x0 - w.x) * psize,
+                    static_cast<size_t>(part.width) * psize);
+      }
+    }
+    if (pending != nullptr) {
+      pending->filled += part.Pixels();
+      if (pending->filled < valid.Pixels()) continue;  // its other parts are still to come
+    }
+    absl::Status s = WriteBlockLocked(bx, by, pixels, errors);
+    if (pending != nullptr) pending_.erase(int64_t{by} * blocks_x + bx);
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+// Blocks still in part at the end (windows that did not cover the image):
+// written as they are, the rest 0, in the file's order.
+absl::Status GeoTiffSink::FlushPendingLocked(ScopedGdalErrors& errors) {
+  std::vector<int64_t> keys;
+  for (const auto& [key, unused] : pending_) keys.push_back(key);
+  std::sort(keys.begin(), keys.end());
+  const int blocks_x = (profile_.width + block_w_ - 1) / block_w_;
+  for (int64_t key : keys) {
+    const int bx = static_cast<int>(key % blocks_x), by = static_cast<int>(key / blocks_x);
+    if (absl::Status s = WriteBlockLocked(bx, by, pending_[key].pixels.data(), errors); !s.ok()) return s;
+  }
+  pending_.clear();
+  return absl::OkStatus();
+}
+
 absl::Status GeoTiffSink::Finish() {
   if (state_ != State::kWriting || h_ == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat("'", path_, "' is not being written"));
@@ -96,10 +162,11 @@ absl::Status GeoTiffSink::Finish() {
     std::lock_guard<std::mutex> lock(SinkMutex());
     errno = 0;
     ScopedGdalErrors errors;
+    st = FlushPendingLocked(errors);
     GDALFlushCache(h_);
     GDALClose(h_);
     h_ = nullptr;
-    if (errors.failed()) st = WriteError(errors, absl::StrCat("finishing '", path_, "'"));
+    if (st.ok() && errors.failed()) st = WriteError(errors, absl::StrCat("finishing '", path_, "'"));
   }
   // Delayed write errors (NFS, quotas) surface here; and what Commit puts
   // in place is on the disk.

@@ -1,6 +1,7 @@
 // A VRT mosaic read from the files behind it (vrt_mosaic.h).
 #include "eoscale/io/vrt_mosaic.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
@@ -175,11 +176,20 @@ class VrtMosaic final : public RasterSource {
       : path_(std::move(path)), profile_(std::move(profile)), block_w_(bw), block_h_(bh), state_(state),
         parts_(std::move(parts)) {
     fill_ = profile_.nodata.value_or(0.0);
+    // Each file's blocks start where its first whole block column lands.
+    for (const Part& p : parts_) {
+      const int cbw = std::max(p.source->block_width(), 1);
+      const int x = p.dst.x + (cbw - p.src.x % cbw) % cbw;
+      if (x > 0 && x < profile_.width) seams_.push_back(x);
+    }
+    std::sort(seams_.begin(), seams_.end());
+    seams_.erase(std::unique(seams_.begin(), seams_.end()), seams_.end());
   }
 
   const Profile& profile() const override { return profile_; }
   int block_width() const override { return block_w_; }
   int block_height() const override { return block_h_; }
+  std::vector<int> column_seams() const override { return seams_; }
   const std::string& description() const override { return path_; }
 
   std::vector<std::string> files() const override {
@@ -229,6 +239,7 @@ class VrtMosaic final : public RasterSource {
   const int block_w_, block_h_;
   const FileState state_;
   std::vector<Part> parts_;
+  std::vector<int> seams_;
   double fill_ = 0;
 };
 

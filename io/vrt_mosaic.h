@@ -26,6 +26,10 @@
 // pixels then read as the same value GDAL leaves there. Areas no source
 // covers read as the band's nodata value (0 without one), as GDAL fills
 // them; where sources overlap, the last one listed wins, as in GDAL.
+//
+// Its column seams (RasterSource::column_seams) are where each file's first
+// whole block column lands: a run without margins then tiles each file on
+// its own block grid rather than cutting its blocks.
 #ifndef EOSCALE_IO_VRT_MOSAIC_H_
 #define EOSCALE_IO_VRT_MOSAIC_H_
 
