@@ -41,6 +41,7 @@
 #include "cpl_vsi.h"
 #include "eoscale/io/file_state.h"
 #include "eoscale/io/gdal_blocks.h"
+#include "eoscale/io/gdal_open.h"
 #include "eoscale/io/gdal_raster.h"
 #include "eoscale/io/gdal_util.h"
 #include "eoscale/io/handle_pool.h"
@@ -56,6 +57,10 @@ using internal::DescribeChange;
 using internal::FileState;
 using internal::FlushBlockCache;
 using internal::FromGdal;
+using internal::HintsFor;
+using internal::Layout;
+using internal::OpenDataset;
+using internal::OpenHints;
 using internal::OutOfDescriptors;
 using internal::SpecialFileKind;
 using internal::StatFile;
@@ -63,107 +68,6 @@ using internal::TooManyOpenFiles;
 using internal::HandlePool;
 using internal::ScopedGdalErrors;
 using internal::ToGdal;
-
-// What OpenRaster learnt that makes reopening cheaper: the driver that read
-// the file (GDAL then skips asking every driver) and the files beside it that
-// GDAL looked for (sidecars: .ovr, .aux.xml, .msk...). Without the latter
-// GDAL lists the whole folder on every open: with 500 inputs in one folder,
-// most of what a reopen costs.
-struct OpenHints {
-  std::string driver;
-  bool has_siblings = false;
-  std::vector<std::string> siblings;  // basenames, in the folder of the path
-};
-
-// Opens `path` read-only; when descriptors ran out, closes the pool's idle
-// handles and tries once more. `out_of_fds` tells why a null came back.
-GDALDatasetH OpenDataset(const std::string& path, const OpenHints* hints, bool* out_of_fds) {
-  *out_of_fds = false;
-  CPLStringList drivers, siblings;
-  if (hints != nullptr && !hints->driver.empty()) drivers.AddString(hints->driver.c_str());
-  if (hints != nullptr && hints->has_siblings) {
-    for (const std::string& f : hints->siblings) siblings.AddString(f.c_str());
-  }
-  auto open = [&] {
-    errno = 0;
-    return GDALOpenEx(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY, drivers.List(), nullptr, siblings.List());
-  };
-  GDALDatasetH h = open();
-  if (h == nullptr && !OutOfDescriptors(errno) && (drivers.size() > 0 || siblings.size() > 0)) {
-    // A driver that needs a file its GetFileList did not name: open as
-    // OpenRaster did.
-    drivers.Clear();
-    siblings.Clear();
-    h = open();
-  }
-  if (h != nullptr || !OutOfDescriptors(errno)) return h;
-  if (HandlePool::Global().CloseIdle() > 0) {
-    h = open();
-    if (h != nullptr || !OutOfDescriptors(errno)) return h;
-  }
-  *out_of_fds = true;
-  return nullptr;
-}
-
-// The hints for reopening `path`, opened as `h` and reading `files`.
-OpenHints HintsFor(GDALDatasetH h, const std::string& path, bool regular, const std::vector<std::string>& files) {
-  OpenHints hints;
-  if (GDALDriverH d = GDALGetDatasetDriver(h); d != nullptr) hints.driver = GDALGetDriverShortName(d);
-  if (!regular) return hints;  // a folder or a /vsi path: let GDAL look
-  const std::string dir = internal::Dirname(path);
-  for (const std::string& f : files) {
-    if (internal::Dirname(f) == dir) hints.siblings.push_back(std::string(CPLGetFilename(f.c_str())));
-  }
-  hints.has_siblings = !hints.siblings.empty();
-  return hints;
-}
-
-// The layout of the selected bands: what a reopened handle must match for
-// reads to fit the tile buffers.
-struct Layout {
-  int width = 0, height = 0, count = 0;
-  std::vector<GDALDataType> types;                 // per selected band
-  std::vector<std::pair<int, int>> blocks;         // per selected band
-
-  static Layout Of(GDALDatasetH h, const std::vector<int>& bands) {
-    Layout l;
-    l.width = GDALGetRasterXSize(h);
-    l.height = GDALGetRasterYSize(h);
-    l.count = GDALGetRasterCount(h);
-    for (int b : bands) {
-      if (b > l.count) break;
-      GDALRasterBandH band = GDALGetRasterBand(h, b);
-      int bw = 0, bh = 0;
-      GDALGetBlockSize(band, &bw, &bh);
-      l.types.push_back(GDALGetRasterDataType(band));
-      l.blocks.emplace_back(bw, bh);
-    }
-    return l;
-  }
-};
-
-std::string DescribeChange(const Layout& before, const Layout& now, const std::vector<int>& bands) {
-  std::vector<std::string> what;
-  if (before.width != now.width || before.height != now.height) {
-    what.push_back(absl::StrCat("raster size ", before.width, "x", before.height, " -> ", now.width, "x", now.height));
-  }
-  if (before.count != now.count) what.push_back(absl::StrCat("bands ", before.count, " -> ", now.count));
-  for (size_t i = 0; i < before.types.size(); ++i) {
-    if (i >= now.types.size()) {
-      what.push_back(absl::StrCat("band ", bands[i], " no longer exists"));
-      continue;
-    }
-    if (before.types[i] != now.types[i]) {
-      what.push_back(absl::StrCat("band ", bands[i], " pixel type ", GDALGetDataTypeName(before.types[i]), " -> ",
-                                  GDALGetDataTypeName(now.types[i])));
-    }
-    if (before.blocks[i] != now.blocks[i]) {
-      what.push_back(absl::StrCat("band ", bands[i], " block size ", before.blocks[i].first, "x",
-                                  before.blocks[i].second, " -> ", now.blocks[i].first, "x", now.blocks[i].second));
-    }
-  }
-  return absl::StrJoin(what, "; ");
-}
 
 class GdalSource final : public RasterSource {
  public:
