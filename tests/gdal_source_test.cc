@@ -97,15 +97,7 @@ std::string BuildMosaic(const TempDir& dir, int block, std::vector<std::string>*
     tiles->push_back(t);
     if (arrays != nullptr) arrays->push_back(std::move(a));
   }
-  const std::string vrt = dir.File("mosaic.vrt");
-  std::vector<const char*> names;
-  for (const std::string& t : *tiles) names.push_back(t.c_str());
-  int usage_error = 0;
-  GDALDatasetH h = GDALBuildVRT(vrt.c_str(), static_cast<int>(names.size()), nullptr, names.data(), nullptr,
-                                &usage_error);
-  EXPECT_NE(h, nullptr);
-  if (h != nullptr) GDALClose(h);
-  return vrt;
+  return testing::GdalBuildVrt(dir.File("mosaic.vrt"), *tiles);
 }
 
 // --- files() -------------------------------------------------------------

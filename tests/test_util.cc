@@ -143,6 +143,24 @@ bool SameBytes(const Array& a, const Array& b) {
          std::memcmp(a.data(), b.data(), a.bytes()) == 0;
 }
 
+std::string GdalBuildVrt(const std::string& vrt, const std::vector<std::string>& files,
+                         const std::vector<std::string>& args) {
+  GDALAllRegister();
+  CPLStringList argv;
+  for (const std::string& a : args) argv.AddString(a.c_str());
+  GDALBuildVRTOptions* o = GDALBuildVRTOptionsNew(argv.List(), nullptr);
+  std::vector<const char*> names;
+  for (const std::string& f : files) names.push_back(f.c_str());
+  int usage_error = 0;
+  GDALDatasetH h = o == nullptr ? nullptr
+                                : GDALBuildVRT(vrt.c_str(), static_cast<int>(names.size()), nullptr, names.data(), o,
+                                               &usage_error);
+  if (o != nullptr) GDALBuildVRTOptionsFree(o);
+  if (h == nullptr) ADD_FAILURE() << "gdalbuildvrt " << vrt << " failed";
+  if (h != nullptr) GDALClose(h);
+  return vrt;
+}
+
 void GdalWarp(const std::string& in, const std::string& out, const std::vector<std::string>& args) {
   GDALAllRegister();
   CPLStringList argv;

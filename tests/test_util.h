@@ -55,6 +55,11 @@ Array ReadTiff(const std::string& path);
 // True when both arrays have the same profile size/type and identical bytes.
 bool SameBytes(const Array& a, const Array& b);
 
+// gdalbuildvrt `args` (e.g. "-separate") over `files` into `vrt` (GDAL's
+// GDALBuildVRT); fails the test (ADD_FAILURE) on an error. Returns `vrt`.
+std::string GdalBuildVrt(const std::string& vrt, const std::vector<std::string>& files,
+                         const std::vector<std::string>& args = {});
+
 // gdalwarp `args` from `in` to `out` (GDAL's GDALWarp), with an exact
 // transformer (-et 0) as the engine's aligned reads; fails the test (ADD_FAILURE) on
 // an error.

@@ -417,19 +417,8 @@ void WriteJp2(const std::string& path, int w, int h, int block, int seed) {
 // gdalbuildvrt over `files` (-separate: one band per file).
 std::string BuildVrt(const TempDir& dir, const std::string& name, const std::vector<std::string>& files,
                      bool separate) {
-  const std::string vrt = dir.File(name);
-  std::vector<const char*> names;
-  for (const std::string& f : files) names.push_back(f.c_str());
-  char** args = nullptr;
-  if (separate) args = CSLAddString(args, "-separate");
-  GDALBuildVRTOptions* o = GDALBuildVRTOptionsNew(args, nullptr);
-  CSLDestroy(args);
-  int usage_error = 0;
-  GDALDatasetH h = GDALBuildVRT(vrt.c_str(), static_cast<int>(names.size()), nullptr, names.data(), o, &usage_error);
-  GDALBuildVRTOptionsFree(o);
-  EXPECT_NE(h, nullptr);
-  if (h != nullptr) GDALClose(h);
-  return vrt;
+  return testing::GdalBuildVrt(dir.File(name), files,
+                               separate ? std::vector<std::string>{"-separate"} : std::vector<std::string>{});
 }
 
 std::shared_ptr<RasterSource> MustOpen(const std::string& path, std::vector<int> bands = {}) {

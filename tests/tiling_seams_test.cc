@@ -22,7 +22,6 @@
 #include "eoscale/io/gdal_raster.h"
 #include "eoscale/io/gdal_sink.h"
 #include "gdal.h"
-#include "gdal_utils.h"
 #include "gtest/gtest.h"
 #include "test_util.h"
 
@@ -145,15 +144,7 @@ std::string MakeMosaic(const TempDir& dir) {
     files.push_back(dir.File(absl::StrCat("t", i, ".tif")));
     testing::WriteTiff(testing::RandomArray(p, 40 + i), files.back(), 64);
   }
-  std::vector<const char*> names;
-  for (const std::string& f : files) names.push_back(f.c_str());
-  const std::string vrt = dir.File("mosaic.vrt");
-  int usage_error = 0;
-  GDALDatasetH h = GDALBuildVRT(vrt.c_str(), static_cast<int>(names.size()), nullptr, names.data(), nullptr,
-                                &usage_error);
-  EXPECT_NE(h, nullptr);
-  if (h != nullptr) GDALClose(h);
-  return vrt;
+  return testing::GdalBuildVrt(dir.File("mosaic.vrt"), files);
 }
 
 // Copies the mosaic to `out` through a filter of margin `margin` (0: the
