@@ -89,7 +89,10 @@ class GdalSource final : public RasterSource {
     flush_after_block_reads_ = !(hints_.driver == "GTiff" && layout_.count == 1);
   }
 
-  ~GdalSource() override { HandlePool::Global().Drop(key_); }
+  ~GdalSource() override {
+    HandlePool::Global().Drop(key_);
+    HandlePool::Global().Drop(fd_key_);
+  }
 
   const Profile& profile() const override { return profile_; }
   int block_width() const override { return block_w_; }
@@ -111,6 +114,27 @@ class GdalSource final : public RasterSource {
 
   absl::Status Read(const View& dst) override {
     if (absl::Status st = CheckNotReplaced(); !st.ok()) return st;
+    if (raw_ != nullptr) {
+      // A pooled descriptor, no GDAL handle (raw_tiff.h); GDAL reads what
+      // the raw path cannot, or when no descriptor can be opened.
+      HandlePool& pool = HandlePool::Global();
+      int fd = pool.BorrowFd(fd_key_);
+      if (fd < 0) {
+        pool.ReserveOpen();
+        fd = raw_->OpenFd();
+        if (fd < 0) pool.CancelOpen();
+      }
+      if (fd >= 0) {
+        absl::Status error;
+        const internal::RawTiffReader::Outcome outcome = raw_->Read(fd, dst, &error);
+        if (outcome == internal::RawTiffReader::Outcome::kFailed) {
+          pool.DiscardFd(fd);
+          return error;
+        }
+        pool.ReturnFd(fd_key_, fd);
+        if (outcome == internal::RawTiffReader::Outcome::kRead) return absl::OkStatus();
+      }
+    }
     absl::StatusOr<GDALDatasetH> h = Borrow();
     if (!h.ok()) return h.status();
     absl::Status st = ReadWith(*h, dst);
@@ -207,20 +231,6 @@ class GdalSource final : public RasterSource {
   }
 
   absl::Status ReadWith(GDALDatasetH h, const View& dst) {
-    // REQUIRES: h borrowed from the pool (its raw descriptor is attached to it).
-    int fd = raw_ != nullptr ? HandlePool::Global().FdOf(h) : -1;
-    if (raw_ != nullptr && fd < 0) {
-      fd = raw_->OpenFd();
-      if (fd >= 0) HandlePool::Global().AttachFd(h, fd);
-    }
-    if (fd >= 0) {
-      absl::Status error;
-      switch (raw_->Read(h, fd, dst, &error)) {
-        case internal::RawTiffReader::Outcome::kRead: return absl::OkStatus();
-        case internal::RawTiffReader::Outcome::kFailed: return error;
-        case internal::RawTiffReader::Outcome::kFallBack: break;  // GDAL reads it
-      }
-    }
     ScopedGdalErrors errors;
     const Window& w = dst.window();
     const int psize = static_cast<int>(PixelSize(profile_.type));
@@ -304,6 +314,7 @@ class GdalSource final : public RasterSource {
   const std::vector<FileState> file_states_;  // of files_, at OpenRaster
   const OpenHints hints_;
   const HandlePool::Key key_;
+  const HandlePool::Key fd_key_ = HandlePool::Global().NewKey();  // the raw path's descriptors
   int read_bw_ = 0, read_bh_ = 0;  // the dataset's own blocks (first selected band)
   bool uniform_blocks_ = true;     // every selected band has read_bw_ x read_bh_ blocks
   bool flush_after_block_reads_ = false;
@@ -489,8 +500,15 @@ absl::StatusOr<std::unique_ptr<RasterSource>> OpenRaster(const std::string& path
                                         : nullptr;
   auto src = std::make_unique<GdalSource>(path, std::move(bands), std::move(p), bw, bh, std::move(layout), state,
                                           std::move(files), std::move(file_states), std::move(hints));
+  // A raw-read file needs no GDAL handle until a read falls back: the one
+  // that probed it is closed (it holds the file's directory).
+  const bool raw_read = raw != nullptr;
   src->SetRaw(std::move(raw));
-  src->Adopt(h);
+  if (raw_read) {
+    GDALClose(h);
+  } else {
+    src->Adopt(h);
+  }
   return src;
 }
 

@@ -38,19 +38,17 @@ void HandlePool::EraseIdleLocked(LruList::iterator it) {
   lru_.erase(it);
 }
 
-void HandlePool::EvictLocked(int64_t limit, std::vector<GDALDatasetH>* out) {
-  while (!lru_.empty() &&
-         borrowed_ + static_cast<int64_t>(lru_.size()) + static_cast<int64_t>(fds_.size()) > limit) {
-    out->push_back(lru_.front().handle);
-    EraseIdleLocked(lru_.begin());
+void HandlePool::TakeLocked(LruList::iterator it, std::vector<GDALDatasetH>* handles, std::vector<int>* fds) {
+  if (it->handle != nullptr) {
+    handles->push_back(it->handle);
+  } else {
+    fds->push_back(it->fd);
   }
+  EraseIdleLocked(it);
 }
 
-void HandlePool::DetachLocked(GDALDatasetH h, std::vector<int>* fds) {
-  if (auto it = fds_.find(h); it != fds_.end()) {
-    fds->push_back(it->second);
-    fds_.erase(it);
-  }
+void HandlePool::EvictLocked(int64_t limit, std::vector<GDALDatasetH>* handles, std::vector<int>* fds) {
+  while (!lru_.empty() && borrowed_ + static_cast<int64_t>(lru_.size()) > limit) TakeLocked(lru_.begin(), handles, fds);
 }
 
 void HandlePool::CloseAll(const std::vector<GDALDatasetH>& handles, const std::vector<int>& fds) {
@@ -64,9 +62,22 @@ GDALDatasetH HandlePool::Borrow(Key key) {
   if (by_key == idle_by_key_.end()) return nullptr;
   const LruList::iterator it = by_key->second.back();
   GDALDatasetH h = it->handle;
+  if (h == nullptr) return nullptr;  // a key of descriptors
   EraseIdleLocked(it);
   ++borrowed_;
   return h;
+}
+
+int HandlePool::BorrowFd(Key key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto by_key = idle_by_key_.find(key);
+  if (by_key == idle_by_key_.end()) return -1;
+  const LruList::iterator it = by_key->second.back();
+  if (it->handle != nullptr) return -1;  // a key of handles
+  const int fd = it->fd;
+  EraseIdleLocked(it);
+  ++borrowed_;
+  return fd;
 }
 
 void HandlePool::ReserveOpen() {
@@ -75,9 +86,8 @@ void HandlePool::ReserveOpen() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     RefreshCapLocked();
-    EvictLocked(cap_ - 1, &closing);  // room for the one about to open
+    EvictLocked(cap_ - 1, &closing, &fds);  // room for the one about to open
     ++borrowed_;
-    for (GDALDatasetH c : closing) DetachLocked(c, &fds);
   }
   CloseAll(closing, fds);
 }
@@ -95,38 +105,38 @@ void HandlePool::Return(Key key, GDALDatasetH h) {
     --borrowed_;
     lru_.push_back({key, h});
     idle_by_key_[key].push_back(std::prev(lru_.end()));
-    EvictLocked(cap_, &closing);
-    for (GDALDatasetH c : closing) DetachLocked(c, &fds);
+    EvictLocked(cap_, &closing, &fds);
+  }
+  CloseAll(closing, fds);
+}
+
+void HandlePool::ReturnFd(Key key, int fd) {
+  std::vector<GDALDatasetH> closing;
+  std::vector<int> fds;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --borrowed_;
+    lru_.push_back({key, nullptr, fd});
+    idle_by_key_[key].push_back(std::prev(lru_.end()));
+    EvictLocked(cap_, &closing, &fds);
   }
   CloseAll(closing, fds);
 }
 
 void HandlePool::Discard(GDALDatasetH h) {
-  std::vector<int> fds;
   {
     std::lock_guard<std::mutex> lock(mu_);
     --borrowed_;
-    DetachLocked(h, &fds);
   }
-  CloseAll({h}, fds);
+  CloseAll({h});
 }
 
-void HandlePool::AttachFd(GDALDatasetH h, int fd) {
-  std::vector<GDALDatasetH> closing;
-  std::vector<int> fds;
+void HandlePool::DiscardFd(int fd) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    fds_[h] = fd;
-    EvictLocked(cap_, &closing);
-    for (GDALDatasetH c : closing) DetachLocked(c, &fds);
+    --borrowed_;
   }
-  CloseAll(closing, fds);
-}
-
-int HandlePool::FdOf(GDALDatasetH h) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = fds_.find(h);
-  return it == fds_.end() ? -1 : it->second;
+  CloseAll({}, {fd});
 }
 
 void HandlePool::Drop(Key key) {
@@ -137,11 +147,7 @@ void HandlePool::Drop(Key key) {
     auto by_key = idle_by_key_.find(key);
     if (by_key == idle_by_key_.end()) return;
     const std::vector<LruList::iterator> its = by_key->second;
-    for (LruList::iterator it : its) {
-      closing.push_back(it->handle);
-      DetachLocked(it->handle, &fds);
-      EraseIdleLocked(it);
-    }
+    for (LruList::iterator it : its) TakeLocked(it, &closing, &fds);
   }
   CloseAll(closing, fds);
 }
@@ -152,19 +158,22 @@ int HandlePool::CloseIdle() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const Idle& i : lru_) {
-      closing.push_back(i.handle);
-      DetachLocked(i.handle, &fds);
+      if (i.handle != nullptr) {
+        closing.push_back(i.handle);
+      } else {
+        fds.push_back(i.fd);
+      }
     }
     lru_.clear();
     idle_by_key_.clear();
   }
   CloseAll(closing, fds);
-  return static_cast<int>(closing.size());
+  return static_cast<int>(closing.size() + fds.size());
 }
 
 int64_t HandlePool::open_handles() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return borrowed_ + static_cast<int64_t>(lru_.size()) + static_cast<int64_t>(fds_.size());
+  return borrowed_ + static_cast<int64_t>(lru_.size());
 }
 
 int64_t HandlePool::idle_handles() const {
@@ -184,8 +193,7 @@ void HandlePool::SetCapForTesting(int64_t cap) {
     std::lock_guard<std::mutex> lock(mu_);
     cap_for_testing_ = cap;
     RefreshCapLocked();
-    EvictLocked(cap_, &closing);
-    for (GDALDatasetH c : closing) DetachLocked(c, &fds);
+    EvictLocked(cap_, &closing, &fds);
   }
   CloseAll(closing, fds);
 }

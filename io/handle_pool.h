@@ -57,21 +57,24 @@ class HandlePool {
   void Return(Key key, GDALDatasetH h);
   // Closes a borrowed handle instead of returning it (after a failed read).
   void Discard(GDALDatasetH h);
-  // A descriptor of the handle's file that its source reads without GDAL
-  // (raw_tiff.h), owned by the pool from now on: closed with the handle, and
-  // counted against the cap as one more open file. REQUIRES: h is borrowed
-  // and has none yet.
-  void AttachFd(GDALDatasetH h, int fd);
-  // The descriptor attached to borrowed handle h, or -1.
-  int FdOf(GDALDatasetH h) const;
+  // Descriptors of a file a source reads without GDAL (raw_tiff.h), pooled
+  // like handles under a key of their own (a key holds handles or
+  // descriptors, not both): BorrowFd gives an idle one of `key` (-1 when
+  // none: the caller opens one after ReserveOpen, and gives it with
+  // ReturnFd); ReturnFd makes it idle, closed when the least recently used
+  // entry must go; DiscardFd closes a borrowed one. Each counts as one open
+  // file against the cap, as a handle does.
+  int BorrowFd(Key key);
+  void ReturnFd(Key key, int fd);
+  void DiscardFd(int fd);
   // Closes every idle handle of `key` (its source is going away).
   void Drop(Key key);
   // Closes every idle handle (of all keys); returns how many. Used when
   // opening a file failed for lack of descriptors, and by tests.
   int CloseIdle();
 
-  // Handles open (idle + borrowed, and their attached descriptors), idle
-  // ones, and the cap now in force.
+  // Entries open (idle + borrowed handles and descriptors), idle ones, and
+  // the cap now in force.
   int64_t open_handles() const;
   int64_t idle_handles() const;
   int64_t cap() const;
@@ -95,19 +98,22 @@ class HandlePool {
  private:
   struct Idle {
     Key key;
-    GDALDatasetH handle;
+    GDALDatasetH handle;  // nullptr for a descriptor alone
+    int fd = -1;          // that descriptor
   };
   using LruList = std::list<Idle>;  // front: least recently used
 
   // Re-reads the descriptor limit (a host may raise it): called on every
   // open, which costs far more than getrlimit.
   void RefreshCapLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Moves least recently used idle handles to `out` while more than
-  // `limit` handles are open.
-  void EvictLocked(int64_t limit, std::vector<GDALDatasetH>* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves least recently used idle entries to `handles` and `fds` while
+  // more than `limit` are open.
+  void EvictLocked(int64_t limit, std::vector<GDALDatasetH>* handles, std::vector<int>* fds)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EraseIdleLocked(LruList::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Moves the descriptor attached to h, if any, to `fds`.
-  void DetachLocked(GDALDatasetH h, std::vector<int>* fds) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves an idle entry to `handles` or `fds`, and out of the pool.
+  void TakeLocked(LruList::iterator it, std::vector<GDALDatasetH>* handles, std::vector<int>* fds)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // GDALClose outside the lock: closing may take time (a VRT closes its
   // sources) and must not hold other readers up.
   static void CloseAll(const std::vector<GDALDatasetH>& handles, const std::vector<int>& fds = {});
@@ -118,7 +124,6 @@ class HandlePool {
   // Idle handles of each key, most recently used last.
   std::unordered_map<Key, std::vector<LruList::iterator>> idle_by_key_ ABSL_GUARDED_BY(mu_);
   int64_t borrowed_ ABSL_GUARDED_BY(mu_) = 0;
-  std::unordered_map<GDALDatasetH, int> fds_ ABSL_GUARDED_BY(mu_);  // attached descriptors
   int64_t cap_for_testing_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t cap_ ABSL_GUARDED_BY(mu_) = CapFromDescriptorLimit();
 };

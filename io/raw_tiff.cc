@@ -26,6 +26,9 @@ std::atomic<int64_t> g_raw_reads{0};
 
 // At most this many iovecs per preadv (Linux's IOV_MAX is 1024).
 constexpr int kMaxIov = 1000;
+// The most block entries a file's array may have, and the table keep
+// (16 bytes each): 64 MiB. A larger file is read through GDAL.
+constexpr int64_t kMaxTableEntries = int64_t{1} << 22;
 // Row spans shorter than this are read in one piece with their gaps and
 // copied out, rather than each row straight into the tile.
 constexpr int64_t kMinDirectSpan = 512;
@@ -53,6 +56,85 @@ bool BlockAt(GDALDatasetH h, int band, int bx, int by, int64_t* offset, int64_t*
   *offset = std::strtoll(off, nullptr, 10);
   *bytes = std::strtoll(size, nullptr, 10);
   return *offset > 0 && *bytes > 0;
+}
+
+// Reads exactly `n` bytes at `offset`.
+bool ReadAt(int fd, void* to, size_t n, int64_t offset) {
+  size_t done = 0;
+  while (done < n) {
+    const ssize_t got = ::pread(fd, static_cast<std::byte*>(to) + done, n - done, static_cast<off_t>(offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return false;
+    done += static_cast<size_t>(got);
+  }
+  return true;
+}
+
+template <typename T>
+T Load(const std::byte* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;  // little-endian file on a little-endian host (checked by Probe)
+}
+
+// The values of an array tag (SHORT, LONG or LONG8) of a little-endian TIFF
+// directory entry: inline when they fit in the entry's value field,
+// elsewhere in the file otherwise. False on another type or a short file.
+bool TagValues(int fd, bool big, const std::byte* entry, size_t max_count, std::vector<uint64_t>* out) {
+  const uint16_t type = Load<uint16_t>(entry + 2);
+  const uint64_t n = big ? Load<uint64_t>(entry + 4) : Load<uint32_t>(entry + 4);
+  const size_t size = type == 3 ? 2 : type == 4 ? 4 : type == 16 ? 8 : 0;
+  if (size == 0 || n == 0 || n > max_count) return false;
+  const std::byte* field = entry + (big ? 12 : 8);
+  std::vector<std::byte> bytes(static_cast<size_t>(n) * size);
+  if (bytes.size() <= (big ? 8u : 4u)) {
+    std::memcpy(bytes.data(), field, bytes.size());
+  } else if (!ReadAt(fd, bytes.data(), bytes.size(), big ? Load<uint64_t>(field) : Load<uint32_t>(field))) {
+    return false;
+  }
+  out->resize(static_cast<size_t>(n));
+  for (size_t i = 0; i < out->size(); ++i) {
+    const std::byte* v = bytes.data() + i * size;
+    (*out)[i] = size == 2 ? Load<uint16_t>(v) : size == 4 ? Load<uint32_t>(v) : Load<uint64_t>(v);
+  }
+  return true;
+}
+
+// The block offsets and byte counts of the first directory (GDAL's image)
+// of a little-endian TIFF or BigTIFF: the tile arrays, or the strip arrays
+// of a strip file. At most `max_count` entries each.
+bool ReadBlockArrays(int fd, size_t max_count, std::vector<uint64_t>* offsets, std::vector<uint64_t>* counts) {
+  std::byte head[16];
+  if (!ReadAt(fd, head, sizeof head, 0)) return false;
+  const bool big = Load<uint16_t>(head + 2) == 43;
+  if (big && (Load<uint16_t>(head + 4) != 8 || Load<uint16_t>(head + 6) != 0)) return false;
+  const uint64_t ifd = big ? Load<uint64_t>(head + 8) : Load<uint32_t>(head + 4);
+  std::byte n_bytes[8];
+  if (ifd == 0 || !ReadAt(fd, n_bytes, big ? 8 : 2, static_cast<int64_t>(ifd))) return false;
+  const uint64_t entries = big ? Load<uint64_t>(n_bytes) : Load<uint16_t>(n_bytes);
+  const size_t entry_size = big ? 20 : 12;
+  if (entries == 0 || entries > 4096) return false;
+  std::vector<std::byte> dir(static_cast<size_t>(entries) * entry_size);
+  if (!ReadAt(fd, dir.data(), dir.size(), static_cast<int64_t>(ifd + (big ? 8 : 2)))) return false;
+  const std::byte* tile_offsets = nullptr;
+  const std::byte* tile_counts = nullptr;
+  const std::byte* strip_offsets = nullptr;
+  const std::byte* strip_counts = nullptr;
+  for (size_t i = 0; i < entries; ++i) {
+    const std::byte* e = dir.data() + i * entry_size;
+    switch (Load<uint16_t>(e)) {
+      case 324: tile_offsets = e; break;
+      case 325: tile_counts = e; break;
+      case 273: strip_offsets = e; break;
+      case 279: strip_counts = e; break;
+      default: break;
+    }
+  }
+  const bool tiled = tile_offsets != nullptr;
+  const std::byte* off = tiled ? tile_offsets : strip_offsets;
+  const std::byte* cnt = tiled ? tile_counts : strip_counts;
+  return off != nullptr && cnt != nullptr && TagValues(fd, big, off, max_count, offsets) &&
+         TagValues(fd, big, cnt, max_count, counts) && offsets->size() == counts->size();
 }
 
 // preadv of `iov` at `offset`, all of it, retrying on EINTR and on the
@@ -178,14 +260,43 @@ std::unique_ptr<RawTiffReader> RawTiffReader::Probe(GDALDatasetH h, const std::s
   unsigned char magic[4] = {};
   const bool little = ::pread(fd, magic, 4, 0) == 4 && magic[0] == 'I' && magic[1] == 'I' &&
                       (magic[2] == 42 || magic[2] == 43) && magic[3] == 0;
+  r->width_ = GDALGetRasterXSize(h);
+  r->height_ = GDALGetRasterYSize(h);
+  r->blocks_x_ = (r->width_ + bw - 1) / bw;
+  r->per_plane_ = int64_t{r->blocks_x_} * ((r->height_ + bh - 1) / bh);
+  // The file's own block arrays: a plane per band when band-interleaved.
+  const int64_t planes_in_file = pixel || count == 1 ? 1 : count;
+  std::vector<uint64_t> offsets, counts;
+  const bool arrays = little && ReadBlockArrays(fd, kMaxTableEntries, &offsets, &counts) &&
+                      static_cast<int64_t>(offsets.size()) == r->per_plane_ * planes_in_file;
   ::close(fd);
-  if (!little) return nullptr;
+  if (!arrays) return nullptr;
+  // Only the planes read: the selected bands', or the one of a
+  // pixel-interleaved file.
+  const std::vector<int> planes = pixel ? std::vector<int>{1} : bands;
+  if (static_cast<int64_t>(planes.size()) * r->per_plane_ > kMaxTableEntries) return nullptr;
+  r->table_.reserve(planes.size() * static_cast<size_t>(r->per_plane_));
+  for (int band : planes) {
+    const size_t first = static_cast<size_t>(band - 1) * static_cast<size_t>(r->per_plane_);
+    for (int64_t i = 0; i < r->per_plane_; ++i) {
+      r->table_.push_back({static_cast<int64_t>(offsets[first + i]), static_cast<int64_t>(counts[first + i])});
+    }
+    // What GDAL reports for the first and last blocks must be what was read
+    // (none where the file has none: a sparse block).
+    for (const int64_t i : {int64_t{0}, r->per_plane_ - 1}) {
+      int64_t offset = 0, bytes = 0;
+      const bool gdal = BlockAt(h, band, static_cast<int>(i % r->blocks_x_), static_cast<int>(i / r->blocks_x_),
+                                &offset, &bytes);
+      const Block& mine = r->table_[r->table_.size() - r->per_plane_ + i];
+      if (gdal != (mine.offset > 0 && mine.bytes > 0) || (gdal && (offset != mine.offset || bytes != mine.bytes))) {
+        return nullptr;
+      }
+    }
+  }
   r->bands_ = bands;
   r->psize_ = psize;
   r->block_w_ = bw;
   r->block_h_ = bh;
-  r->width_ = GDALGetRasterXSize(h);
-  r->height_ = GDALGetRasterYSize(h);
   r->samples_ = pixel ? count : 1;
   return r;
 }
@@ -201,7 +312,7 @@ int RawTiffReader::OpenFd() const {
   return fd;
 }
 
-RawTiffReader::Outcome RawTiffReader::Read(GDALDatasetH h, int fd, const View& dst, absl::Status* error) const {
+RawTiffReader::Outcome RawTiffReader::Read(int fd, const View& dst, absl::Status* error) const {
   const Window& w = dst.window();
   if (w.width <= 0 || w.height <= 0) return Outcome::kRead;
   if (w.x < 0 || w.y < 0 || w.x + w.width > width_ || w.y + w.height > height_) return Outcome::kFallBack;
@@ -234,8 +345,9 @@ RawTiffReader::Outcome RawTiffReader::Read(GDALDatasetH h, int fd, const View& d
       for (int pass = 0; pass < passes; ++pass) {
         // Pixel-interleaved blocks are stored under band 1's offsets.
         const int file_band = samples_ > 1 ? 1 : bands_[pass];
-        int64_t offset = 0, bytes = 0;
-        if (!BlockAt(h, file_band, bx, by, &offset, &bytes)) {
+        const Block& block = table_[(samples_ > 1 ? 0 : pass) * per_plane_ + int64_t{by} * blocks_x_ + bx];
+        const int64_t offset = block.offset, bytes = block.bytes;
+        if (offset <= 0 || bytes <= 0) {  // a sparse block: GDAL fills it
           Release();
           return Outcome::kFallBack;
         }

@@ -13,12 +13,17 @@
 // Only files where this is exactly what GDAL would return are read so:
 // the GTiff driver on a regular local file, no compression, every selected
 // band of the source's pixel type in whole bytes (no NBITS), little-endian
-// (as this host), block offsets that GDAL reports (the "TIFF" metadata
-// domain's BLOCK_OFFSET_x_y and BLOCK_SIZE_x_y). A block GDAL reports no
-// bytes for (a sparse file) or fewer than expected makes the read fall back
-// to GDAL. The descriptor read from belongs to the GDAL handle it was opened
-// beside (HandlePool::AttachFd: closed with it, counted in the pool's cap),
-// and must be the file the source opened (same device and inode).
+// (as this host), TIFF or BigTIFF. The block offsets and byte counts are
+// read once, from the file's first directory (GDAL's image), for the planes
+// read (the selected bands, or the one plane of a pixel-interleaved file),
+// and checked against what GDAL reports for the first and last blocks of
+// each (the "TIFF" metadata domain's BLOCK_OFFSET_x_y and BLOCK_SIZE_x_y);
+// at most kMaxTableEntries of them (16 bytes each), else GDAL reads the
+// file. Reads then need no GDAL handle, only a descriptor: a handle on a
+// 10980^2 four-band file holds about 160 KiB, and a run kept one per source
+// and reading thread. A block the file has no bytes for (a sparse file) or
+// fewer than expected makes the read fall back to GDAL. The descriptor must
+// be the file the source opened (same device and inode: OpenFd).
 #ifndef EOSCALE_IO_RAW_TIFF_H_
 #define EOSCALE_IO_RAW_TIFF_H_
 
@@ -49,11 +54,11 @@ class RawTiffReader {
 
   enum class Outcome { kRead, kFallBack, kFailed };
   // Reads dst.window() of the selected bands into dst (band i of dst is
-  // bands[i]). `h` is a handle on the same file (for the block offsets).
+  // bands[i]) from `fd`, a descriptor of the file (OpenFd). Thread-safe.
   // kFallBack: a block is not where this reader can read it (nothing is
   // promised about dst then; read it through GDAL). kFailed: *error says
   // why (an I/O error, a file shorter than its blocks).
-  Outcome Read(GDALDatasetH h, int fd, const View& dst, absl::Status* error) const;
+  Outcome Read(int fd, const View& dst, absl::Status* error) const;
   // A new read-only descriptor of the file, or -1 when it cannot be opened
   // or is no longer the file the source opened.
   int OpenFd() const;
@@ -74,6 +79,15 @@ class RawTiffReader {
   // Samples per pixel in a block: the file's band count when it is
   // pixel-interleaved, 1 when band-interleaved.
   int samples_ = 1;
+  // Where each block is: per plane read (bands_, or one plane when
+  // pixel-interleaved), per_plane_ blocks in raster order.
+  struct Block {
+    int64_t offset = 0;
+    int64_t bytes = 0;
+  };
+  int blocks_x_ = 0;
+  int64_t per_plane_ = 0;
+  std::vector<Block> table_;
 };
 
 // How many tile reads the raw path served in this process (for tests and

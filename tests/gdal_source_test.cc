@@ -343,8 +343,8 @@ TEST(HandlePoolTest, SourcesReadInTurnKeepAtMostTheCapOpen) {
     ASSERT_NE(sources.back(), nullptr);
     EXPECT_LE(HandlePool::Global().open_handles(), 8);
   }
-  // Uncompressed GeoTIFFs: read through descriptors of their own
-  // (raw_tiff.h), attached to the pooled handles and counted in the cap.
+  // Uncompressed GeoTIFFs: read through pooled descriptors of their own
+  // (raw_tiff.h), counted in the cap like handles.
   const int64_t raw_before = eoscale::io::internal::RawTiffReadCount();
   for (int round = 0; round < 3; ++round) {
     for (int i = 0; i < 40; ++i) {
@@ -407,6 +407,38 @@ TEST(HandlePoolTest, LeastRecentlyUsedIdleHandleIsClosedFirst) {
   EXPECT_NE(ha, nullptr);
   if (ha != nullptr) pool.Return(a, ha);
   EXPECT_EQ(pool.open_handles(), 2);
+}
+
+// Descriptors (the raw path's, raw_tiff.h) are pooled like handles, under
+// keys of their own, and evicted with them in one order.
+TEST(HandlePoolTest, DescriptorsArePooledAndEvictedWithHandles) {
+  io::EnsureGdalInitialized();
+  TempDir dir;
+  const std::string in = dir.File("in.tif");
+  WriteTiff(RandomArray(MakeProfile(16, 1, PixelType::kU8), 8), in, 16);
+  HandlePool pool;
+  pool.SetCapForTesting(2);
+  const int fds_before = OpenDescriptors();
+  const HandlePool::Key handles = pool.NewKey(), fds = pool.NewKey(), more = pool.NewKey();
+  pool.ReserveOpen();
+  pool.Return(handles, GDALCreate(GDALGetDriverByName("MEM"), "", 1, 1, 1, GDT_Byte, nullptr));
+  for (HandlePool::Key k : {fds, more}) {
+    pool.ReserveOpen();
+    pool.ReturnFd(k, ::open(in.c_str(), O_RDONLY | O_CLOEXEC));
+  }
+  EXPECT_EQ(pool.open_handles(), 2);
+  EXPECT_EQ(pool.Borrow(handles), nullptr) << "the oldest entry, a handle, went";
+  EXPECT_EQ(OpenDescriptors() - fds_before, 2);
+  EXPECT_EQ(pool.Borrow(fds), nullptr) << "a key of descriptors gives no handle";
+  const int fd = pool.BorrowFd(fds);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(pool.BorrowFd(fds), -1) << "its only descriptor is borrowed";
+  pool.DiscardFd(fd);
+  EXPECT_EQ(OpenDescriptors() - fds_before, 1);
+  EXPECT_EQ(pool.open_handles(), 1);
+  pool.Drop(more);
+  EXPECT_EQ(pool.open_handles(), 0);
+  EXPECT_EQ(OpenDescriptors(), fds_before);
 }
 
 // Out of descriptors: the message says so and gives the limit. In a death

@@ -122,6 +122,8 @@ const std::vector<Layout>& Layouts() {
       {"tiled256", {"TILED=YES"}},
       {"strips7", {"BLOCKYSIZE=7"}},
       {"strips1", {"BLOCKYSIZE=1"}},
+      {"bigtiff_tiled64x32", {"TILED=YES", "BLOCKXSIZE=64", "BLOCKYSIZE=32", "BIGTIFF=YES"}},
+      {"bigtiff_strips7", {"BLOCKYSIZE=7", "BIGTIFF=YES"}},
   };
   return layouts;
 }
@@ -140,7 +142,7 @@ TEST_P(RawTiffTest, EveryWindowReadsWhatGdalReads) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Layouts, RawTiffTest,
-                         ::testing::Combine(::testing::Range(0, 4), ::testing::Values(0, 1),
+                         ::testing::Combine(::testing::Range(0, 6), ::testing::Values(0, 1),
                                             ::testing::Values(GDT_Byte, GDT_UInt16, GDT_Float32, GDT_Float64)));
 
 TEST(RawTiffWideTest, NarrowWindowsOfWideStripsReadRowByRow) {
@@ -181,6 +183,38 @@ TEST(RawTiffFallBackTest, CompressedBigEndianAndNbitsFilesAreReadByGdal) {
         MakeFile(dir.path(), absl::StrCat("f", i), w, h, 2, GDT_UInt16, cases[i], 3 + static_cast<uint32_t>(i));
     EXPECT_EQ(CheckWindows(path, {2, 1}, w, h), 0) << cases[i].back();
   }
+}
+
+int OpenGdalDatasets() {
+  GDALDatasetH* list = nullptr;
+  int count = 0;
+  GDALGetOpenDatasets(&list, &count);
+  return count;
+}
+
+// A file read raw holds no GDAL handle, opened or pooled: only descriptors
+// (a handle on a large GeoTIFF holds its whole directory). A compressed
+// file, read through GDAL, keeps its handles in the pool.
+TEST(RawTiffHandlesTest, ARawReadFileKeepsNoGdalHandle) {
+  testing::TempDir dir;
+  const int w = 300, h = 200;
+  const std::string raw = MakeFile(dir.path(), "raw", w, h, 4, GDT_UInt16, {"TILED=YES"}, 3);
+  const std::string packed = MakeFile(dir.path(), "packed", w, h, 4, GDT_UInt16, {"TILED=YES", "COMPRESS=DEFLATE"}, 4);
+  const int before = OpenGdalDatasets();
+  std::vector<uint16_t> buf(static_cast<size_t>(w) * h * 2);
+  const View all = View::Contiguous(buf.data(), PixelType::kU16, 2, Window{0, 0, w, h});
+  {
+    absl::StatusOr<std::unique_ptr<RasterSource>> src = io::OpenRaster(raw, {2, 4});
+    ASSERT_TRUE(src.ok()) << src.status();
+    const int64_t reads = RawTiffReadCount();
+    ASSERT_TRUE((*src)->Read(all).ok());
+    EXPECT_EQ(RawTiffReadCount(), reads + 1);
+    EXPECT_EQ(OpenGdalDatasets(), before);
+  }
+  absl::StatusOr<std::unique_ptr<RasterSource>> src = io::OpenRaster(packed, {2, 4});
+  ASSERT_TRUE(src.ok()) << src.status();
+  ASSERT_TRUE((*src)->Read(all).ok());
+  EXPECT_GT(OpenGdalDatasets(), before);
 }
 
 TEST(RawTiffFallBackTest, ASparseFileReadsItsMissingBlocksThroughGdal) {
