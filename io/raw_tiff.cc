@@ -26,8 +26,8 @@ std::atomic<int64_t> g_raw_reads{0};
 
 // At most this many iovecs per preadv (Linux's IOV_MAX is 1024).
 constexpr int kMaxIov = 1000;
-// The most block entries a file's array may have, and the table keep
-// (16 bytes each): 64 MiB. A larger file is read through GDAL.
+// The most block entries a file's array may have, and the reader keep (8
+// bytes each when irregular): 32 MiB. A larger file is read through GDAL.
 constexpr int64_t kMaxTableEntries = int64_t{1} << 22;
 // Row spans shorter than this are read in one piece with their gaps and
 // copied out, rather than each row straight into the tile.
@@ -275,23 +275,48 @@ std::unique_ptr<RawTiffReader> RawTiffReader::Probe(GDALDatasetH h, const std::s
   // pixel-interleaved file.
   const std::vector<int> planes = pixel ? std::vector<int>{1} : bands;
   if (static_cast<int64_t>(planes.size()) * r->per_plane_ > kMaxTableEntries) return nullptr;
-  r->table_.reserve(planes.size() * static_cast<size_t>(r->per_plane_));
+  const int64_t block_row = int64_t{bw} * (pixel ? count : 1) * psize;
   for (int band : planes) {
     const size_t first = static_cast<size_t>(band - 1) * static_cast<size_t>(r->per_plane_);
-    for (int64_t i = 0; i < r->per_plane_; ++i) {
-      r->table_.push_back({static_cast<int64_t>(offsets[first + i]), static_cast<int64_t>(counts[first + i])});
-    }
     // What GDAL reports for the first and last blocks must be what was read
     // (none where the file has none: a sparse block).
     for (const int64_t i : {int64_t{0}, r->per_plane_ - 1}) {
       int64_t offset = 0, bytes = 0;
       const bool gdal = BlockAt(h, band, static_cast<int>(i % r->blocks_x_), static_cast<int>(i / r->blocks_x_),
                                 &offset, &bytes);
-      const Block& mine = r->table_[r->table_.size() - r->per_plane_ + i];
-      if (gdal != (mine.offset > 0 && mine.bytes > 0) || (gdal && (offset != mine.offset || bytes != mine.bytes))) {
+      const uint64_t mine = offsets[first + i], mine_bytes = counts[first + i];
+      if (gdal != (mine > 0 && mine_bytes > 0) ||
+          (gdal && (static_cast<uint64_t>(offset) != mine || static_cast<uint64_t>(bytes) != mine_bytes))) {
         return nullptr;
       }
     }
+    // A block is readable here when it holds whole rows, at least as many
+    // as the image has there (a strip file's last strip may hold fewer
+    // than the others); its offset is kept as 0 otherwise (GDAL reads it).
+    for (int64_t i = 0; i < r->per_plane_; ++i) {
+      const int64_t rows = std::min<int64_t>(bh, r->height_ - (i / r->blocks_x_) * int64_t{bh});
+      const uint64_t bytes = counts[first + i];
+      const bool readable = offsets[first + i] > 0 && offsets[first + i] <= uint64_t{INT64_MAX} &&
+                            bytes % static_cast<uint64_t>(block_row) == 0 &&
+                            bytes / static_cast<uint64_t>(block_row) >= static_cast<uint64_t>(rows);
+      if (!readable) offsets[first + i] = 0;
+    }
+    // Affine in (bx, by) when every block is readable and where the first
+    // block, its right and its lower neighbours say.
+    Plane plane;
+    plane.base = static_cast<int64_t>(offsets[first]);
+    plane.step_x = r->blocks_x_ > 1 ? static_cast<int64_t>(offsets[first + 1]) - plane.base : 0;
+    plane.step_y = r->per_plane_ > r->blocks_x_ ? static_cast<int64_t>(offsets[first + r->blocks_x_]) - plane.base : 0;
+    for (int64_t i = 0; i < r->per_plane_ && !plane.irregular; ++i) {
+      const int64_t want = plane.base + (i % r->blocks_x_) * plane.step_x + (i / r->blocks_x_) * plane.step_y;
+      plane.irregular = offsets[first + i] == 0 || static_cast<int64_t>(offsets[first + i]) != want;
+    }
+    if (plane.irregular) {
+      plane.first = r->offsets_.size();
+      r->offsets_.insert(r->offsets_.end(), offsets.begin() + static_cast<std::ptrdiff_t>(first),
+                         offsets.begin() + static_cast<std::ptrdiff_t>(first + r->per_plane_));
+    }
+    r->planes_.push_back(plane);
   }
   r->bands_ = bands;
   r->psize_ = psize;
@@ -299,6 +324,12 @@ std::unique_ptr<RawTiffReader> RawTiffReader::Probe(GDALDatasetH h, const std::s
   r->block_h_ = bh;
   r->samples_ = pixel ? count : 1;
   return r;
+}
+
+int64_t RawTiffReader::OffsetOf(int plane, int bx, int by) const {
+  const Plane& p = planes_[static_cast<size_t>(plane)];
+  if (p.irregular) return static_cast<int64_t>(offsets_[p.first + static_cast<size_t>(int64_t{by} * blocks_x_ + bx)]);
+  return p.base + bx * p.step_x + by * p.step_y;
 }
 
 int RawTiffReader::OpenFd() const {
@@ -345,19 +376,12 @@ RawTiffReader::Outcome RawTiffReader::Read(int fd, const View& dst, absl::Status
       for (int pass = 0; pass < passes; ++pass) {
         // Pixel-interleaved blocks are stored under band 1's offsets.
         const int file_band = samples_ > 1 ? 1 : bands_[pass];
-        const Block& block = table_[(samples_ > 1 ? 0 : pass) * per_plane_ + int64_t{by} * blocks_x_ + bx];
-        const int64_t offset = block.offset, bytes = block.bytes;
-        if (offset <= 0 || bytes <= 0) {  // a sparse block: GDAL fills it
+        const int64_t offset = OffsetOf(samples_ > 1 ? 0 : pass, bx, by);
+        if (offset <= 0) {  // a sparse or short block: GDAL reads it
           Release();
           return Outcome::kFallBack;
         }
         const int64_t first_row = y0 - int64_t{by} * block_h_;
-        // A tiled file's blocks are whole; a strip file's last strip may
-        // hold fewer rows: it must hold the rows read.
-        if (bytes % block_row != 0 || bytes / block_row < y1 - int64_t{by} * block_h_) {
-          Release();
-          return Outcome::kFallBack;
-        }
         tb.iov.clear();
         if (row_by_row) {
           for (int y = y0; y < y1; ++y) {

@@ -18,8 +18,12 @@
 // read (the selected bands, or the one plane of a pixel-interleaved file),
 // and checked against what GDAL reports for the first and last blocks of
 // each (the "TIFF" metadata domain's BLOCK_OFFSET_x_y and BLOCK_SIZE_x_y);
-// at most kMaxTableEntries of them (16 bytes each), else GDAL reads the
-// file. Reads then need no GDAL handle, only a descriptor: a handle on a
+// at most kMaxTableEntries of them, else GDAL reads the file. What is kept
+// is small: the byte counts are checked once (a block holding fewer rows
+// than the image has there is kept as one this reader cannot read), and a
+// plane whose offsets are affine in the block's column and row (GDAL lays
+// an uncompressed file out so) keeps three numbers; another keeps 8 bytes
+// a block. Reads then need no GDAL handle, only a descriptor: a handle on a
 // 10980^2 four-band file holds about 160 KiB, and a run kept one per source
 // and reading thread. A block the file has no bytes for (a sparse file) or
 // fewer than expected makes the read fall back to GDAL. The descriptor must
@@ -64,6 +68,9 @@ class RawTiffReader {
   int OpenFd() const;
 
   bool pixel_interleaved() const { return samples_ > 1; }
+  // How many block offsets the reader keeps (those of its irregular
+  // planes; an affine plane keeps none): what it costs per block.
+  size_t kept_offsets() const { return offsets_.size(); }
 
  private:
   RawTiffReader() = default;
@@ -79,15 +86,21 @@ class RawTiffReader {
   // Samples per pixel in a block: the file's band count when it is
   // pixel-interleaved, 1 when band-interleaved.
   int samples_ = 1;
-  // Where each block is: per plane read (bands_, or one plane when
-  // pixel-interleaved), per_plane_ blocks in raster order.
-  struct Block {
-    int64_t offset = 0;
-    int64_t bytes = 0;
+  // Where block (bx, by) of the plane-th plane read (bands_, or one plane
+  // when pixel-interleaved) starts; 0 when this reader cannot read it (the
+  // file has no bytes for it, or fewer than the image's rows there).
+  int64_t OffsetOf(int plane, int bx, int by) const;
+  // A plane laid out regularly: base + bx * step_x + by * step_y, or, when
+  // `irregular`, offsets_[first + by * blocks_x_ + bx].
+  struct Plane {
+    bool irregular = false;
+    int64_t base = 0, step_x = 0, step_y = 0;
+    size_t first = 0;
   };
   int blocks_x_ = 0;
   int64_t per_plane_ = 0;
-  std::vector<Block> table_;
+  std::vector<Plane> planes_;
+  std::vector<uint64_t> offsets_;
 };
 
 // How many tile reads the raw path served in this process (for tests and

@@ -6,9 +6,11 @@
 
 #include <cstdint>
 #include <cstring>
+#include <algorithm>
 #include <random>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -224,6 +226,68 @@ TEST(RawTiffFallBackTest, ASparseFileReadsItsMissingBlocksThroughGdal) {
   const std::string path = MakeFile(dir.path(), "sparse", w, h, 1, GDT_Float32,
                                     {"TILED=YES", "BLOCKXSIZE=32", "BLOCKYSIZE=32", "SPARSE_OK=TRUE"}, 5, false);
   EXPECT_EQ(CheckWindows(path, {1}, w, h), 0);
+}
+
+// The reader for `bands` of `path`, as a source would probe it.
+std::unique_ptr<io::internal::RawTiffReader> ProbeFile(const std::string& path, const std::vector<int>& bands,
+                                                       PixelType type) {
+  GDALDatasetH h = GDALOpen(path.c_str(), GA_ReadOnly);
+  EXPECT_NE(h, nullptr) << path;
+  if (h == nullptr) return nullptr;
+  struct stat st;
+  EXPECT_EQ(::stat(path.c_str(), &st), 0);
+  std::unique_ptr<io::internal::RawTiffReader> r =
+      io::internal::RawTiffReader::Probe(h, path, st.st_dev, st.st_ino, bands, type);
+  GDALClose(h);
+  return r;
+}
+
+TEST(RawTiffTableTest, AGdalWrittenFileKeepsNoOffsetPerBlock) {
+  testing::TempDir dir;
+  for (const char* blocks : {"BLOCKYSIZE=7", "TILED=YES"}) {
+    for (const char* interleave : {"INTERLEAVE=BAND", "INTERLEAVE=PIXEL"}) {
+      const std::string path =
+          MakeFile(dir.path(), absl::StrCat("affine_", blocks[0] == 'T' ? "tiled_" : "strips_", interleave + 11), 300,
+                   200, 4, GDT_Int16, {blocks, "BLOCKXSIZE=64", interleave}, 2);
+      std::unique_ptr<io::internal::RawTiffReader> r = ProbeFile(path, {2, 4}, PixelType::kI16);
+      ASSERT_NE(r, nullptr) << path;
+      EXPECT_EQ(r->kept_offsets(), 0u) << path;
+      EXPECT_GT(CheckWindows(path, {2, 4}, 300, 200), 0) << path;
+    }
+  }
+}
+
+TEST(RawTiffTableTest, BlocksWrittenOutOfOrderWithOneMissingReadWhatGdalReads) {
+  testing::TempDir dir;
+  const int w = 130, h = 70, bs = 32;  // 5 x 3 blocks per band
+  const std::string path = MakeFile(dir.path(), "shuffled", w, h, 2, GDT_UInt16,
+                                    {"TILED=YES", "BLOCKXSIZE=32", "BLOCKYSIZE=32", "SPARSE_OK=TRUE", "INTERLEAVE=BAND"}, 0,
+                                    false);
+  {
+    GDALDatasetH ds = GDALOpen(path.c_str(), GA_Update);
+    ASSERT_NE(ds, nullptr);
+    std::vector<std::pair<int, int>> blocks;  // (band, block index)
+    for (int b = 1; b <= 2; ++b) {
+      for (int i = 0; i < 15; ++i) blocks.emplace_back(b, i);
+    }
+    std::mt19937 rng(11);
+    std::shuffle(blocks.begin(), blocks.end(), rng);
+    std::vector<uint16_t> block(bs * bs);
+    for (const auto& [b, i] : blocks) {
+      if (b == 2 && i == 7) continue;  // never written: the file has no bytes for it
+      for (uint16_t& v : block) v = static_cast<uint16_t>(rng());
+      ASSERT_EQ(GDALWriteBlock(GDALGetRasterBand(ds, b), i % 5, i / 5, block.data()), CE_None);
+      GDALFlushCache(ds);  // on disk in this order
+    }
+    GDALClose(ds);
+  }
+  std::unique_ptr<io::internal::RawTiffReader> r = ProbeFile(path, {1, 2}, PixelType::kU16);
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->kept_offsets(), 30u);  // both planes irregular: one offset per block
+  // Windows clear of the missing block are read raw; every window reads
+  // what GDAL reads (the missing block as GDAL fills it).
+  EXPECT_GT(CheckWindows(path, {1, 2}, w, h), 0);
+  EXPECT_GT(CheckWindows(path, {1}, w, h), 0);
 }
 
 TEST(RawTiffFallBackTest, ATruncatedFileIsAnErrorNamingIt) {
