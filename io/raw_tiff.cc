@@ -304,12 +304,15 @@ std::unique_ptr<RawTiffReader> RawTiffReader::Probe(GDALDatasetH h, const std::s
     // Affine in (bx, by) when every block is readable and where the first
     // block, its right and its lower neighbours say.
     Plane plane;
-    plane.base = static_cast<int64_t>(offsets[first]);
-    plane.step_x = r->blocks_x_ > 1 ? static_cast<int64_t>(offsets[first + 1]) - plane.base : 0;
-    plane.step_y = r->per_plane_ > r->blocks_x_ ? static_cast<int64_t>(offsets[first + r->blocks_x_]) - plane.base : 0;
+    // (In unsigned arithmetic, which wraps: a hostile file's offsets cannot
+    // overflow it, and OffsetOf computes what was checked here.)
+    plane.base = offsets[first];
+    plane.step_x = r->blocks_x_ > 1 ? offsets[first + 1] - plane.base : 0;
+    plane.step_y = r->per_plane_ > r->blocks_x_ ? offsets[first + r->blocks_x_] - plane.base : 0;
     for (int64_t i = 0; i < r->per_plane_ && !plane.irregular; ++i) {
-      const int64_t want = plane.base + (i % r->blocks_x_) * plane.step_x + (i / r->blocks_x_) * plane.step_y;
-      plane.irregular = offsets[first + i] == 0 || static_cast<int64_t>(offsets[first + i]) != want;
+      const uint64_t want = plane.base + static_cast<uint64_t>(i % r->blocks_x_) * plane.step_x +
+                            static_cast<uint64_t>(i / r->blocks_x_) * plane.step_y;
+      plane.irregular = offsets[first + i] == 0 || offsets[first + i] != want;
     }
     if (plane.irregular) {
       plane.first = r->offsets_.size();
@@ -329,7 +332,7 @@ std::unique_ptr<RawTiffReader> RawTiffReader::Probe(GDALDatasetH h, const std::s
 int64_t RawTiffReader::OffsetOf(int plane, int bx, int by) const {
   const Plane& p = planes_[static_cast<size_t>(plane)];
   if (p.irregular) return static_cast<int64_t>(offsets_[p.first + static_cast<size_t>(int64_t{by} * blocks_x_ + bx)]);
-  return p.base + bx * p.step_x + by * p.step_y;
+  return static_cast<int64_t>(p.base + static_cast<uint64_t>(bx) * p.step_x + static_cast<uint64_t>(by) * p.step_y);
 }
 
 int RawTiffReader::OpenFd() const {

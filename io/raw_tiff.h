@@ -94,7 +94,7 @@ class RawTiffReader {
   // `irregular`, offsets_[first + by * blocks_x_ + bx].
   struct Plane {
     bool irregular = false;
-    int64_t base = 0, step_x = 0, step_y = 0;
+    uint64_t base = 0, step_x = 0, step_y = 0;
     size_t first = 0;
   };
   int blocks_x_ = 0;
