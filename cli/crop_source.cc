@@ -11,12 +11,23 @@ absl::Status CropSource::Read(const View& dst) {
   return base_->Read(View(dst.data(), dst.type(), dst.bands(), shifted, dst.row_stride(), dst.band_stride()));
 }
 
-std::vector<int> CropSource::column_seams() const {
-  std::vector<int> seams;
-  for (int x : base_->column_seams()) {
-    if (x > window_.x && x < window_.x + window_.width) seams.push_back(x - window_.x);
+namespace {
+
+// The seams within [origin, origin + extent), from `origin`.
+std::vector<int> Shifted(const std::vector<int>& seams, int origin, int extent) {
+  std::vector<int> out;
+  for (int v : seams) {
+    if (v > origin && v < origin + extent) out.push_back(v - origin);
   }
-  return seams;
+  return out;
 }
+
+}  // namespace
+
+std::vector<int> CropSource::column_seams() const {
+  return Shifted(base_->column_seams(), window_.x, window_.width);
+}
+
+std::vector<int> CropSource::row_seams() const { return Shifted(base_->row_seams(), window_.y, window_.height); }
 
 }  // namespace eoscale::cli

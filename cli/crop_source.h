@@ -21,6 +21,8 @@ class CropSource : public RasterSource {
   int block_width() const override { return base_->block_width(); }
   int block_height() const override { return base_->block_height(); }
   std::vector<int> column_seams() const override;
+  std::vector<int> row_seams() const override;
+  bool decodes_whole_blocks() const override { return base_->decodes_whole_blocks(); }
   absl::Status Read(const View& dst) override;
   const std::string& description() const override { return base_->description(); }
   std::vector<std::string> files() const override { return base_->files(); }

@@ -35,6 +35,15 @@ class RasterSource {
   // not cut those blocks (a cut block is read once per tile it touches).
   // Sorted, each in (0, width). Empty: one grid from column 0.
   virtual std::vector<int> column_seams() const { return {}; }
+  // The same for rows: where blocks that are decoded whole restart (a
+  // compressed file's, whose block a tile row cuts is decoded once per
+  // tile row). Rows of blocks read without decoding (an uncompressed
+  // GeoTIFF's, read raw) are not seams: a read takes only the rows it
+  // needs. Sorted, each in (0, height).
+  virtual std::vector<int> row_seams() const { return {}; }
+  // Whether a read of part of a block decodes the whole block (a
+  // compressed file), so that cutting blocks costs decoding again.
+  virtual bool decodes_whole_blocks() const { return false; }
   // Reads the pixels of dst.window() into dst (all selected bands).
   // REQUIRES: dst's type and band count match profile(); the window is
   // inside the image.
@@ -112,6 +121,11 @@ struct SinkLayout {
   // after the commit): WriteOptions::durable. False: leave it to the page
   // cache.
   bool durable = true;
+  // The tiles' rows do not follow the blocks' (a grid whose rows restart at
+  // a mosaic's row seams): the sink keeps the blocks a tile row cuts until
+  // the next row of tiles has filled them (about one row of blocks across
+  // the image), rather than writing them in parts.
+  bool assemble_rows = false;
 };
 
 // Opens and creates rasters by path: what Context::Open(path) and

@@ -177,7 +177,7 @@ absl::StatusOr<TileGrid> MakeTileGrid(int width, int height, const TilingOptions
 
 absl::StatusOr<TileGrid> MakeTileGrid(int width, int height, const TilingOptions& options,
                                       int workers, const DefaultTile& default_tile,
-                                      const std::vector<int>& column_seams) {
+                                      const std::vector<int>& column_seams, const std::vector<int>& row_seams) {
   if (width <= 0 || height <= 0) {
     return absl::InvalidArgumentError(absl::StrCat("cannot tile an image of ", width, "x", height));
   }
@@ -204,9 +204,12 @@ absl::StatusOr<TileGrid> MakeTileGrid(int width, int height, const TilingOptions
       if (options.tile_max_size > 0) size = std::min(size, options.tile_max_size);
     }
     if (size == 0) {
-      if (column_seams.empty()) return checked(TileGrid::Uniform(width, height, default_w, default_h));
-      return checked(TileGrid(SeamedBoundaries(width, default_w, column_seams),
-                              Boundaries(height, default_h)));
+      if (column_seams.empty() && row_seams.empty()) {
+        return checked(TileGrid::Uniform(width, height, default_w, default_h));
+      }
+      return checked(TileGrid(
+          column_seams.empty() ? Boundaries(width, default_w) : SeamedBoundaries(width, default_w, column_seams),
+          row_seams.empty() ? Boundaries(height, default_h) : SeamedBoundaries(height, default_h, row_seams)));
     }
     size = std::max(size, 1);
     return checked(TileGrid::Uniform(width, height, size, size));

@@ -161,12 +161,14 @@ std::vector<int> SeamedBoundaries(int width, int step, const std::vector<int>& s
 // The grid for an image under `options`. `workers` drives EOScale's
 // one-tile-per-worker sizing; `default_tile` is the streaming tile (used
 // when options.tile_size is 0 and one_tile_per_worker is false), whose
-// columns restart at `column_seams` (where the inputs' blocks restart,
-// RasterSource::column_seams in the grid's coordinates; SeamedBoundaries).
+// columns restart at `column_seams` and rows at `row_seams` (where the
+// inputs' blocks restart, RasterSource::column_seams and row_seams in the
+// grid's coordinates; SeamedBoundaries).
 // Errors: non-positive sizes, zero workers, negative tile sizes.
 absl::StatusOr<TileGrid> MakeTileGrid(int width, int height, const TilingOptions& options,
                                       int workers, const DefaultTile& default_tile,
-                                      const std::vector<int>& column_seams = {});
+                                      const std::vector<int>& column_seams = {},
+                                      const std::vector<int>& row_seams = {});
 // The same with a square default tile of `default_size` (256 when not
 // positive) and no row alignment.
 absl::StatusOr<TileGrid> MakeTileGrid(int width, int height, const TilingOptions& options,

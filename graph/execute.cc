@@ -292,12 +292,23 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
     const std::vector<int>& ids = group_nodes[gi];
     const Window region = GrowRegion(*this, ids, Window{kx, ky, kw, kh}, w, h);
     const DefaultTile default_tile = DefaultTileSize(*this, ids, region.width, region.height);
+    // Rows restarted at a mosaic's row seams too, where the outputs can
+    // assemble the blocks that leaves cut (FollowedRowSeams): a share of the
+    // budget, kept out of the tiles' like the filters' scratch.
+    int64_t assembly = 0;
+    const std::vector<int> row_seams =
+        dist == nullptr && default_tile.width % 16 == 0 && default_tile.height % 16 == 0
+            ? FollowedRowSeams(*this, ids, region, by_key[order[gi]], default_tile,
+                               (total_budget > 0 ? total_budget : kDefaultBudget) / 8, &assembly)
+            : std::vector<int>{};
     absl::StatusOr<TileGrid> grid = MakeTileGrid(region.width, region.height, options.tiling, options.workers,
-                                                 default_tile, ColumnSeams(*this, ids, region));
+                                                 default_tile, ColumnSeams(*this, ids, region), row_seams);
     if (!grid.ok()) {
       abort_all();
       return done(grid.status());
     }
+    const bool row_seamed = !row_seams.empty() && !RowsUniform(*grid);
+    if (!row_seamed) assembly = 0;
     GroupPlan plan;
     if (dist != nullptr) {
       // This rank's rows of the single-process grid (distributed_run.h).
@@ -377,7 +388,7 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
     const int64_t scratch = ScratchReserve(plan, options.workers);
     last_stats.scratch_reserve_bytes = std::max(last_stats.scratch_reserve_bytes, scratch);
     const int64_t held = channel != nullptr ? channel->max_held_tiles() * gathered_tile_bytes : 0;
-    const int64_t reserve = scratch + held;
+    const int64_t reserve = scratch + held + assembly;
     max_reserve = std::max(max_reserve, reserve);
     // The default: 64 MiB in all, or, for a graph whose minimum is above
     // that, the minimum plus one tile's admission per worker (at its bare
@@ -401,12 +412,14 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
     if (uniform && tg.tiles_y() == 1 && tg.tiles_x() > 1) th = (th + 15) / 16 * 16;
     // Columns restarted at a mosaic's seams (ColumnSeams), rows uniform:
     // blocks of the default tile, each row of tiles one row of blocks (the
-    // sink assembles the blocks a seam's tiles cut, GeoTiffSink).
-    const bool seamed = !uniform && dist == nullptr && RowsUniform(tg) && default_tile.width % 16 == 0 &&
-                        (tg.tiles_y() == 1 || (tg.ys()[1] - tg.ys()[0]) % 16 == 0);
+    // sink assembles the blocks a seam's tiles cut, GeoTiffSink). Rows
+    // restarted too: blocks of the default tile, assembled across rows.
+    const bool seamed = !uniform && dist == nullptr && (RowsUniform(tg) || row_seamed) &&
+                        default_tile.width % 16 == 0 &&
+                        (tg.tiles_y() == 1 || row_seamed || (tg.ys()[1] - tg.ys()[0]) % 16 == 0);
     if (seamed) {
       tw = default_tile.width;
-      th = tg.tiles_y() == 1 ? 256 : tg.ys()[1] - tg.ys()[0];
+      th = tg.tiles_y() == 1 ? 256 : row_seamed ? default_tile.height : tg.ys()[1] - tg.ys()[0];
     }
     std::vector<std::pair<int, RasterSink*>> files;
     for (size_t ei = 0; ei < plan.exec.size(); ++ei) {
@@ -428,6 +441,7 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
         layout.block_width = (uniform || seamed) && aligned ? tw : 256;
         layout.block_height = (uniform || seamed) && aligned ? th : 256;
         layout.durable = r->durable;
+        layout.assemble_rows = seamed && row_seamed && aligned;
         absl::StatusOr<std::unique_ptr<RasterSink>> f = format->Create(r->path, p, layout, r->options);
         if (!f.ok()) {
           abort_all();

@@ -168,18 +168,52 @@ DefaultTile DefaultTileSize(const GraphState& g, const std::vector<int>& node_id
   return ChooseDefaultTile(width, height, blocks, static_cast<int>(chain));
 }
 
-std::vector<int> ColumnSeams(const GraphState& g, const std::vector<int>& node_ids, const Window& region) {
+namespace {
+
+std::vector<int> Seams(const GraphState& g, const std::vector<int>& node_ids, const Window& region, bool rows) {
   std::vector<int> seams;
   if (LongestMarginChain(g, node_ids) > 0) return seams;
+  const int origin = rows ? region.y : region.x;
+  const int extent = rows ? region.height : region.width;
   for (int id : node_ids) {
     if (const SourceNode* s = g.nodes[id]->AsSource(); s != nullptr) {
-      for (int x : s->source->column_seams()) {
-        if (x - region.x > 0 && x - region.x < region.width) seams.push_back(x - region.x);
+      for (int v : rows ? s->source->row_seams() : s->source->column_seams()) {
+        if (v - origin > 0 && v - origin < extent) seams.push_back(v - origin);
       }
     }
   }
   std::sort(seams.begin(), seams.end());
   seams.erase(std::unique(seams.begin(), seams.end()), seams.end());
+  return seams;
+}
+
+}  // namespace
+
+std::vector<int> ColumnSeams(const GraphState& g, const std::vector<int>& node_ids, const Window& region) {
+  return Seams(g, node_ids, region, /*rows=*/false);
+}
+
+std::vector<int> RowSeams(const GraphState& g, const std::vector<int>& node_ids, const Window& region) {
+  return Seams(g, node_ids, region, /*rows=*/true);
+}
+
+std::vector<int> FollowedRowSeams(const GraphState& g, const std::vector<int>& node_ids, const Window& region,
+                                  const std::vector<SinkRequest*>& sinks, const DefaultTile& tile, int64_t limit,
+                                  int64_t* assembly_bytes) {
+  *assembly_bytes = 0;
+  std::vector<int> seams = RowSeams(g, node_ids, region);
+  if (seams.empty() || tile.width <= 0 || tile.height <= 0) return {};
+  const int64_t columns = region.width / tile.width + 2 + static_cast<int64_t>(ColumnSeams(g, node_ids, region).size());
+  const int64_t rows = region.height / tile.height + 2 + static_cast<int64_t>(seams.size());
+  if (columns * rows > kMaxRowSeamedTiles) return {};
+  int64_t bytes = 0;
+  for (const SinkRequest* r : sinks) {
+    if (r->kind != SinkRequest::Kind::kFile) continue;
+    const Profile& p = g.ProfileOf(r->port);
+    bytes += int64_t{r->Region(p).width} * tile.height * p.bands * static_cast<int64_t>(PixelSize(p.type));
+  }
+  if (bytes > limit) return {};
+  *assembly_bytes = bytes;
   return seams;
 }
 

@@ -159,6 +159,22 @@ DefaultTile DefaultTileSize(const GraphState& g, const std::vector<int>& node_id
 // non-uniform grid would only cost the outputs their whole-block writes:
 // none then. REQUIRES: node_ids sorted.
 std::vector<int> ColumnSeams(const GraphState& g, const std::vector<int>& node_ids, const Window& region);
+// The same for rows (RasterSource::row_seams: only sources that decode
+// whole blocks have any).
+std::vector<int> RowSeams(const GraphState& g, const std::vector<int>& node_ids, const Window& region);
+
+// The row seams a group's default grid follows, if following them is worth
+// what it holds: each file output (of `sinks`) then keeps the blocks a row
+// of tiles cuts until the next row has filled them (GeoTiffSink's assembly,
+// SinkLayout::assemble_rows): one row of blocks `tile.height` high across
+// the output, every band, `*assembly_bytes` in all, which must be at most
+// `limit`. And the grid's rows are no longer uniform, so its cost model
+// replays every tile (CostModel): at most kMaxRowSeamedTiles of them.
+// Empty (and *assembly_bytes 0) otherwise.
+inline constexpr int64_t kMaxRowSeamedTiles = int64_t{1} << 16;
+std::vector<int> FollowedRowSeams(const GraphState& g, const std::vector<int>& node_ids, const Window& region,
+                                  const std::vector<SinkRequest*>& sinks, const DefaultTile& tile, int64_t limit,
+                                  int64_t* assembly_bytes);
 
 // The region a group must compute so that `keep` (image coordinates) is
 // exact: grown by the longest chain of margins between the sinks and the

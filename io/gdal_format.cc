@@ -33,7 +33,7 @@ class GdalFormat final : public RasterFormat {
                                                      const SinkLayout& layout,
                                                      const std::vector<std::string>& options) override {
     return io::CreateGeoTiff(path, profile, layout.block_width, layout.block_height, options,
-                             layout.durable);
+                             layout.durable, layout.assemble_rows);
   }
 };
 

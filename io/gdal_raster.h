@@ -69,7 +69,9 @@ absl::StatusOr<std::unique_ptr<RasterSource>> OpenRaster(const std::string& path
 // them, pass to the new file; its hard links do not (they keep the old
 // bytes). Finish closes and fsyncs the temporary: a full disk fails Finish.
 // With `durable` false, nothing is fsync'ed (the file is left to the page
-// cache; WriteOptions::durable says what that risks).
+// cache; WriteOptions::durable says what that risks). With `assemble_rows`
+// (SinkLayout::assemble_rows), windows that cut the blocks' rows are
+// assembled into whole blocks too (the engine's own layout only).
 //
 // Errors: those of CheckWritable; InvalidArgument (a creation option that is
 // not KEY=VALUE or that the GTiff driver does not accept, naming it; a block
@@ -80,7 +82,7 @@ absl::StatusOr<std::unique_ptr<RasterSink>> CreateGeoTiff(const std::string& pat
                                                           const Profile& profile,
                                                           int block_width, int block_height,
                                                           const std::vector<std::string>& options = {},
-                                                          bool durable = true);
+                                                          bool durable = true, bool assemble_rows = false);
 
 // Checks now that `path` could be created: its folder exists and is
 // writable, its name fits the file system (NAME_MAX), and it is not a

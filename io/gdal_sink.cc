@@ -113,7 +113,7 @@ absl::Status CheckWritable(const std::string& path) {
 absl::StatusOr<std::unique_ptr<RasterSink>> CreateGeoTiff(const std::string& path, const Profile& profile,
                                                           int block_width, int block_height,
                                                           const std::vector<std::string>& options,
-                                                          bool durable) {
+                                                          bool durable, bool assemble_rows) {
   EnsureGdalInitialized();
   if (absl::Status s = CheckWritable(path); !s.ok()) return s;
   for (const std::vector<std::string>* list : {&profile.writer_options, &options}) {
@@ -229,7 +229,8 @@ absl::StatusOr<std::unique_ptr<RasterSink>> CreateGeoTiff(const std::string& pat
         absl::StrCat("cannot set up '", path, "': ", WithoutTemporary(errors.message(), tmp_path)));
   }
   return std::unique_ptr<RasterSink>(new GeoTiffSink(path, *std::move(loc), dirfd, std::move(tmp_name), fd, h,
-                                                     profile, block_width, block_height, direct, durable));
+                                                     profile, block_width, block_height, direct, durable,
+                                                     direct && assemble_rows));
 }
 
 }  // namespace eoscale::io

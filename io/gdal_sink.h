@@ -67,10 +67,10 @@ class GeoTiffSink final : public RasterSink {
   // Takes ownership of `dirfd` (the output's folder) and `fd` (the locked
   // temporary `tmp_name` in it) and of `h` (GDAL's handle on it).
   GeoTiffSink(std::string path, OutputLocation loc, int dirfd, std::string tmp_name, int fd, GDALDatasetH h,
-              Profile profile, int bw, int bh, bool direct_blocks, bool durable)
+              Profile profile, int bw, int bh, bool direct_blocks, bool durable, bool assemble_rows = false)
       : path_(std::move(path)), loc_(std::move(loc)), dirfd_(dirfd), tmp_name_(std::move(tmp_name)), fd_(fd),
         h_(h), profile_(std::move(profile)), block_w_(bw), block_h_(bh), direct_blocks_(direct_blocks),
-        durable_(durable) {}
+        assemble_rows_(assemble_rows), durable_(durable) {}
   // A sink dropped while committed keeps its commit (the engine was told it
   // succeeded); otherwise it aborts.
   ~GeoTiffSink() override {
@@ -130,12 +130,15 @@ class GeoTiffSink final : public RasterSink {
   Profile profile_;
   int block_w_, block_h_;
   bool direct_blocks_;
+  bool assemble_rows_;  // every window assembled (SinkLayout::assemble_rows)
   bool durable_;  // fsync the file (Finish) and its folder (Sync); start writeback as it is written
   State state_ = State::kWriting;
   Placed placed_ = Placed::kNew;
   std::vector<std::byte> scratch_;
   // A block that windows not on the block grid (a grid following a mosaic's
-  // seams) fill in parts: its pixels, every band, until all are written.
+  // seams) fill in parts: its pixels, every band, until all are written
+  // (the next tile or two across a column seam; the next row of tiles
+  // across a row seam).
   struct Pending {
     std::vector<std::byte> pixels;  // bands x block_h_ x block_w_
     int64_t filled = 0;             // pixels written so far

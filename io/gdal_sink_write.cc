@@ -56,8 +56,10 @@ absl::Status GeoTiffSink::WriteLocked(const ConstView& src) {
   ScopedGdalErrors errors;
   const Window& w = src.window();
   const int psize = static_cast<int>(PixelSize(profile_.type));
-  // One row of blocks, whole in height: block by block, without GDAL's cache.
-  if (direct_blocks_ && w.y % block_h_ == 0 && w.height == std::min(block_h_, profile_.height - w.y)) {
+  // One row of blocks, whole in height, or any window when the tiles' rows
+  // do not follow the blocks': block by block, without GDAL's cache.
+  if (direct_blocks_ &&
+      (assemble_rows_ || (w.y % block_h_ == 0 && w.height == std::min(block_h_, profile_.height - w.y)))) {
     return AssembleLocked(src, errors);
   }
   GDALRasterIOExtraArg extra;
@@ -85,55 +87,61 @@ absl::Status GeoTiffSink::WriteBlockLocked(int bx, int by, const std::byte* pixe
   return absl::OkStatus();
 }
 
-// A window within one row of blocks, whole in height. A block it covers
-// whole goes straight to the file; of a block it covers in part, the part
-// is kept until the windows beside it have filled the rest (tiles of a grid
-// that follows a mosaic's seams: in raster order, the next tile or two).
+// A window's blocks: a block it covers whole goes straight to the file; of
+// a block it covers in part, the part is kept until the windows around it
+// have filled the rest (tiles of a grid that follows a mosaic's seams: in
+// raster order, the next tile or two across a column seam, the next row of
+// tiles across a row seam).
 absl::Status GeoTiffSink::AssembleLocked(const ConstView& src, ScopedGdalErrors& errors) {
   const Window& w = src.window();
   const size_t psize = PixelSize(profile_.type);
   const size_t band_bytes = static_cast<size_t>(block_w_) * block_h_ * psize;
-  const int by = w.y / block_h_;
   const int blocks_x = (profile_.width + block_w_ - 1) / block_w_;
-  for (int bx = w.x / block_w_; bx * block_w_ < w.x + w.width; ++bx) {
-    const int bx0 = bx * block_w_;
-    const Window valid{bx0, w.y, std::min(block_w_, profile_.width - bx0), w.height};  // the block in the image
-    const int x0 = std::max(w.x, bx0), x1 = std::min(w.x + w.width, bx0 + valid.width);
-    const Window part{x0, w.y, x1 - x0, w.height};
-    if (part == w && w.width == block_w_ && w.height == block_h_ && src.row_stride() == block_w_) {
-      // The window is one whole block, each band laid out as one: written from it.
+  for (int by = w.y / block_h_; by * block_h_ < w.y + w.height; ++by) {
+    const int by0 = by * block_h_;
+    for (int bx = w.x / block_w_; bx * block_w_ < w.x + w.width; ++bx) {
+      const int bx0 = bx * block_w_;
+      // The block in the image, and the part of it the window covers.
+      const Window valid{bx0, by0, std::min(block_w_, profile_.width - bx0), std::min(block_h_, profile_.height - by0)};
+      const int x0 = std::max(w.x, bx0), x1 = std::min(w.x + w.width, bx0 + valid.width);
+      const int y0 = std::max(w.y, by0), y1 = std::min(w.y + w.height, by0 + valid.height);
+      const Window part{x0, y0, x1 - x0, y1 - y0};
+      if (part == w && w.width == block_w_ && w.height == block_h_ && src.row_stride() == block_w_) {
+        // The window is one whole block, each band laid out as one: written from it.
+        for (int b = 0; b < profile_.bands; ++b) {
+          if (GDALWriteBlock(GDALGetRasterBand(h_, b + 1), bx, by, const_cast<void*>(src.RowPtr(b, 0))) != CE_None ||
+              errors.failed()) {
+            return WriteError(errors, absl::StrCat("writing '", path_, "' at ", DescribeWindow(w)));
+          }
+        }
+        continue;
+      }
+      std::byte* pixels = nullptr;
+      Pending* pending = nullptr;
+      const int64_t key = int64_t{by} * blocks_x + bx;
+      if (part == valid) {
+        scratch_.assign(band_bytes * profile_.bands, std::byte{0});
+        pixels = scratch_.data();
+      } else {
+        pending = &pending_[key];
+        if (pending->pixels.empty()) pending->pixels.assign(band_bytes * profile_.bands, std::byte{0});
+        pixels = pending->pixels.data();
+      }
       for (int b = 0; b < profile_.bands; ++b) {
-        if (GDALWriteBlock(GDALGetRasterBand(h_, b + 1), bx, by, const_cast<void*>(src.RowPtr(b, 0))) != CE_None ||
-            errors.failed()) {
-          return WriteError(errors, absl::StrCat("writing '", path_, "' at ", DescribeWindow(w)));
+        for (int y = y0; y < y1; ++y) {
+          std::memcpy(pixels + b * band_bytes + (static_cast<size_t>(y - by0) * block_w_ + (x0 - bx0)) * psize,
+                      static_cast<const std::byte*>(src.RowPtr(b, y - w.y)) + static_cast<size_t>(x0 - w.x) * psize,
+                      static_cast<size_t>(part.width) * psize);
         }
       }
-      continue;
-    }
-    std::byte* pixels = nullptr;
-    Pending* pending = nullptr;
-    if (part == valid) {
-      scratch_.assign(band_bytes * profile_.bands, std::byte{0});
-      pixels = scratch_.data();
-    } else {
-      pending = &pending_[int64_t{by} * blocks_x + bx];
-      if (pending->pixels.empty()) pending->pixels.assign(band_bytes * profile_.bands, std::byte{0});
-      pixels = pending->pixels.data();
-    }
-    for (int b = 0; b < profile_.bands; ++b) {
-      for (int y = 0; y < part.height; ++y) {
-        std::memcpy(pixels + b * band_bytes + (static_cast<size_t>(y) * block_w_ + (x0 - bx0)) * psize,
-                    static_cast<const std::byte*>(src.RowPtr(b, y)) + static_cast<size_t>(x0 - w.x) * psize,
-                    static_cast<size_t>(part.width) * psize);
+      if (pending != nullptr) {
+        pending->filled += part.Pixels();
+        if (pending->filled < valid.Pixels()) continue;  // its other parts are still to come
       }
+      absl::Status s = WriteBlockLocked(bx, by, pixels, errors);
+      if (pending != nullptr) pending_.erase(key);
+      if (!s.ok()) return s;
     }
-    if (pending != nullptr) {
-      pending->filled += part.Pixels();
-      if (pending->filled < valid.Pixels()) continue;  // its other parts are still to come
-    }
-    absl::Status s = WriteBlockLocked(bx, by, pixels, errors);
-    if (pending != nullptr) pending_.erase(int64_t{by} * blocks_x + bx);
-    if (!s.ok()) return s;
   }
   return absl::OkStatus();
 }

@@ -97,6 +97,9 @@ class GdalSource final : public RasterSource {
   const Profile& profile() const override { return profile_; }
   int block_width() const override { return block_w_; }
   int block_height() const override { return block_h_; }
+  // Through GDAL, a read of part of a block reads (decodes) all of it; raw
+  // reads take the rows they need.
+  bool decodes_whole_blocks() const override { return raw_ == nullptr; }
   const std::string& description() const override { return path_; }
   std::vector<std::string> files() const override { return files_; }
 

@@ -176,20 +176,30 @@ class VrtMosaic final : public RasterSource {
       : path_(std::move(path)), profile_(std::move(profile)), block_w_(bw), block_h_(bh), state_(state),
         parts_(std::move(parts)) {
     fill_ = profile_.nodata.value_or(0.0);
-    // Each file's blocks start where its first whole block column lands.
+    // Each file's blocks start where its first whole block column lands;
+    // and, for a file whose blocks are decoded whole, its first whole row.
     for (const Part& p : parts_) {
       const int cbw = std::max(p.source->block_width(), 1);
       const int x = p.dst.x + (cbw - p.src.x % cbw) % cbw;
       if (x > 0 && x < profile_.width) seams_.push_back(x);
+      if (!p.source->decodes_whole_blocks()) continue;
+      decodes_ = true;
+      const int cbh = std::max(p.source->block_height(), 1);
+      const int y = p.dst.y + (cbh - p.src.y % cbh) % cbh;
+      if (y > 0 && y < profile_.height) row_seams_.push_back(y);
     }
-    std::sort(seams_.begin(), seams_.end());
-    seams_.erase(std::unique(seams_.begin(), seams_.end()), seams_.end());
+    for (std::vector<int>* v : {&seams_, &row_seams_}) {
+      std::sort(v->begin(), v->end());
+      v->erase(std::unique(v->begin(), v->end()), v->end());
+    }
   }
 
   const Profile& profile() const override { return profile_; }
   int block_width() const override { return block_w_; }
   int block_height() const override { return block_h_; }
   std::vector<int> column_seams() const override { return seams_; }
+  std::vector<int> row_seams() const override { return row_seams_; }
+  bool decodes_whole_blocks() const override { return decodes_; }
   const std::string& description() const override { return path_; }
 
   std::vector<std::string> files() const override {
@@ -240,6 +250,8 @@ class VrtMosaic final : public RasterSource {
   const FileState state_;
   std::vector<Part> parts_;
   std::vector<int> seams_;
+  std::vector<int> row_seams_;
+  bool decodes_ = false;
   double fill_ = 0;
 };
 

@@ -29,7 +29,10 @@
 //
 // Its column seams (RasterSource::column_seams) are where each file's first
 // whole block column lands: a run without margins then tiles each file on
-// its own block grid rather than cutting its blocks.
+// its own block grid rather than cutting its blocks. Its row seams
+// (RasterSource::row_seams) are where the first whole block row of each
+// file read by decoding whole blocks lands (a compressed file's; a raw
+// read takes only the rows it needs).
 #ifndef EOSCALE_IO_VRT_MOSAIC_H_
 #define EOSCALE_IO_VRT_MOSAIC_H_
 

@@ -97,6 +97,17 @@ TEST(SeamedBoundariesTest, OnlyTheDefaultTilesFollowSeams) {
   EXPECT_EQ(g->xs(), (std::vector<int>{0, 1000}));
 }
 
+TEST(SeamedBoundariesTest, RowsRestartAtRowSeams) {
+  absl::StatusOr<TileGrid> g = MakeTileGrid(1000, 700, TilingOptions{}, 2, DefaultTile{256, 256, 256}, {}, {300});
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_EQ(g->xs(), (std::vector<int>{0, 256, 512, 768, 1000}));  // no column seam: as before
+  EXPECT_EQ(g->ys(), (std::vector<int>{0, 300, 556, 700}));         // the sliver [256, 300) joins
+  g = MakeTileGrid(1000, 700, TilingOptions{}, 2, DefaultTile{256, 256, 256}, {300}, {300});
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->xs(), (std::vector<int>{0, 300, 556, 812, 1000}));
+  EXPECT_EQ(g->ys(), (std::vector<int>{0, 300, 556, 700}));
+}
+
 // --- Through a Context, on a gdalbuildvrt mosaic -------------------------------
 
 // A source that records the windows read through it (and passes on the
@@ -108,6 +119,8 @@ class Recording final : public RasterSource {
   int block_width() const override { return inner_->block_width(); }
   int block_height() const override { return inner_->block_height(); }
   std::vector<int> column_seams() const override { return inner_->column_seams(); }
+  std::vector<int> row_seams() const override { return inner_->row_seams(); }
+  bool decodes_whole_blocks() const override { return inner_->decodes_whole_blocks(); }
   absl::Status Read(const View& dst) override {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -122,6 +135,12 @@ class Recording final : public RasterSource {
     return static_cast<int>(std::count_if(windows_.begin(), windows_.end(),
                                           [x](const Window& w) { return w.x < x && w.x + w.width > x; }));
   }
+  // How many cross row y.
+  int CrossingRow(int y) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return static_cast<int>(std::count_if(windows_.begin(), windows_.end(),
+                                          [y](const Window& w) { return w.y < y && w.y + w.height > y; }));
+  }
 
  private:
   std::shared_ptr<RasterSource> inner_;
@@ -131,8 +150,9 @@ class Recording final : public RasterSource {
 
 // Four 300 x 200 files of 3 int16 bands in 64^2 blocks, placed 2 x 2 by
 // gdalbuildvrt: a 600 x 400 mosaic whose right column of files starts at
-// 300, not a multiple of 64.
-std::string MakeMosaic(const TempDir& dir) {
+// 300, not a multiple of 64, and whose lower row at 200, neither.
+// `compressed`: the files are DEFLATE-compressed (read by decoding blocks).
+std::string MakeMosaic(const TempDir& dir, bool compressed = false) {
   std::vector<std::string> files;
   for (int i = 0; i < 4; ++i) {
     Profile p;
@@ -141,15 +161,27 @@ std::string MakeMosaic(const TempDir& dir) {
     p.bands = 3;
     p.type = PixelType::kI16;
     p.geotransform = {300.0 * (i % 2), 1, 0, -200.0 * (i / 2), 0, -1};
-    files.push_back(dir.File(absl::StrCat("t", i, ".tif")));
-    testing::WriteTiff(testing::RandomArray(p, 40 + i), files.back(), 64);
+    const std::string raw = dir.File(absl::StrCat("t", i, ".tif"));
+    testing::WriteTiff(testing::RandomArray(p, 40 + i), raw, 64);
+    files.push_back(raw);
+    if (!compressed) continue;
+    files.back() = dir.File(absl::StrCat("z", i, ".tif"));
+    GDALDatasetH src = GDALOpen(raw.c_str(), GA_ReadOnly);
+    EXPECT_NE(src, nullptr);
+    const char* options[] = {"TILED=YES", "BLOCKXSIZE=64", "BLOCKYSIZE=64", "COMPRESS=DEFLATE", nullptr};
+    GDALDatasetH z = GDALCreateCopy(GDALGetDriverByName("GTiff"), files.back().c_str(), src, FALSE,
+                                    const_cast<char**>(options), nullptr, nullptr);
+    EXPECT_NE(z, nullptr) << files.back();
+    GDALClose(z);
+    GDALClose(src);
   }
-  return testing::GdalBuildVrt(dir.File("mosaic.vrt"), files);
+  return testing::GdalBuildVrt(dir.File(compressed ? "zmosaic.vrt" : "mosaic.vrt"), files);
 }
 
 // Copies the mosaic to `out` through a filter of margin `margin` (0: the
 // tile itself) with `tile_size` (0: the default), and returns the recording.
-std::shared_ptr<Recording> Copy(const std::string& vrt, const std::string& out, int margin, int tile_size = 0) {
+std::shared_ptr<Recording> Copy(const std::string& vrt, const std::string& out, int margin, int tile_size = 0,
+                                int64_t budget = 0) {
   absl::StatusOr<std::shared_ptr<RasterSource>> opened = DefaultRasterFormat()->Open(vrt, {});
   EXPECT_TRUE(opened.ok()) << opened.status();
   if (!opened.ok()) return nullptr;
@@ -157,6 +189,7 @@ std::shared_ptr<Recording> Copy(const std::string& vrt, const std::string& out, 
   ContextOptions o;
   o.workers = 2;
   o.tiling.tile_size = tile_size;
+  o.memory_budget_bytes = budget;
   absl::StatusOr<std::unique_ptr<Context>> ctx = Context::Create(o);
   EXPECT_TRUE(ctx.ok()) << ctx.status();
   if (!ctx.ok()) return nullptr;
@@ -202,6 +235,39 @@ TEST(MosaicSeamsTest, AMosaicReportsWhereItsFilesBlocksStart) {
   absl::StatusOr<std::shared_ptr<RasterSource>> file = DefaultRasterFormat()->Open(dir.File("t1.tif"), {});
   ASSERT_TRUE(file.ok()) << file.status();
   EXPECT_TRUE((*file)->column_seams().empty());
+  // Its files are read raw: a read takes only the rows it needs, so rows
+  // are no seams. Compressed files decode whole blocks: the lower row of
+  // files is one.
+  EXPECT_FALSE((*src)->decodes_whole_blocks());
+  EXPECT_TRUE((*src)->row_seams().empty());
+  absl::StatusOr<std::shared_ptr<RasterSource>> zsrc = DefaultRasterFormat()->Open(MakeMosaic(dir, true), {});
+  ASSERT_TRUE(zsrc.ok()) << zsrc.status();
+  EXPECT_TRUE((*zsrc)->decodes_whole_blocks());
+  EXPECT_EQ((*zsrc)->column_seams(), (std::vector<int>{300}));
+  EXPECT_EQ((*zsrc)->row_seams(), (std::vector<int>{200}));
+}
+
+// On compressed files, no tile cuts a block row of the lower files either
+// (each block is decoded once), and the output, whose 256-high blocks the
+// rows of tiles then cut, is assembled exactly. With a small budget the
+// outputs' assembly row does not fit (an eighth of it): rows stay uniform.
+TEST(MosaicSeamsTest, TilesOfCompressedFilesDoNotCrossTheRowSeamAndTheOutputIsExact) {
+  TempDir dir;
+  const std::string vrt = MakeMosaic(dir, true);
+  const Array expected = ReadTiff(vrt);
+  std::shared_ptr<Recording> rec = Copy(vrt, dir.File("rows.tif"), 0);
+  ASSERT_NE(rec, nullptr);
+  EXPECT_EQ(rec->Crossing(300), 0);
+  EXPECT_EQ(rec->CrossingRow(200), 0);
+  EXPECT_EQ(BlockWidthOf(dir.File("rows.tif")), 256);
+  EXPECT_TRUE(SameBytes(ReadTiff(dir.File("rows.tif")), expected));
+  // 600 x 256 x 3 x 2 bytes = 0.9 MiB of assembly row; an eighth of 6 MiB
+  // is 0.75 MiB.
+  rec = Copy(vrt, dir.File("small.tif"), 0, 0, int64_t{6} << 20);
+  ASSERT_NE(rec, nullptr);
+  EXPECT_EQ(rec->Crossing(300), 0);
+  EXPECT_GT(rec->CrossingRow(200), 0);
+  EXPECT_TRUE(SameBytes(ReadTiff(dir.File("small.tif")), expected));
 }
 
 // Without margins no tile reads across the seam, and the output (whose
@@ -264,6 +330,35 @@ TEST(SinkAssemblyTest, BlocksCutByWindowsAreWrittenWhenComplete) {
   ASSERT_TRUE((*sink)->Commit().ok());
   (*sink)->Cleanup();
   EXPECT_TRUE(SameBytes(ReadTiff(dir.File("out.tif")), data));
+}
+
+// With assemble_rows, windows that cut the blocks' rows too (a grid whose
+// rows restart at a row seam) are assembled: a block row waits for the
+// next row of windows.
+TEST(SinkAssemblyTest, WindowsAcrossBlockRowsAreAssembled) {
+  TempDir dir;
+  const Profile p = SinkProfile();  // 700 x 300: blocks rows [0, 256) [256, 300)
+  const Array data = testing::RandomArray(p, 11);
+  absl::StatusOr<std::unique_ptr<RasterSink>> sink =
+      io::CreateGeoTiff(dir.File("rows.tif"), p, 256, 256, {}, false, /*assemble_rows=*/true);
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  auto* tiff = dynamic_cast<io::internal::GeoTiffSink*>(sink->get());
+  ASSERT_NE(tiff, nullptr);
+  // Rows of windows [0, 200) and [200, 300); columns [0, 300) [300, 700).
+  ASSERT_TRUE((*sink)->Write(data.view().Sub({0, 0, 300, 200})).ok());
+  EXPECT_EQ(tiff->pending_blocks(), 2u);  // blocks 0 and 1 of row 0, in part
+  ASSERT_TRUE((*sink)->Write(data.view().Sub({300, 0, 400, 200})).ok());
+  EXPECT_EQ(tiff->pending_blocks(), 3u);  // the whole row of blocks waits for the next row of windows
+  ASSERT_TRUE((*sink)->Write(data.view().Sub({0, 200, 300, 100})).ok());
+  // Block 0 of row 0 completed, and block 0 of row 1 written whole (the
+  // window covers all of it); block 1 of row 1 started.
+  EXPECT_EQ(tiff->pending_blocks(), 3u);
+  ASSERT_TRUE((*sink)->Write(data.view().Sub({300, 200, 400, 100})).ok());
+  EXPECT_EQ(tiff->pending_blocks(), 0u);
+  ASSERT_TRUE((*sink)->Finish().ok());
+  ASSERT_TRUE((*sink)->Commit().ok());
+  (*sink)->Cleanup();
+  EXPECT_TRUE(SameBytes(ReadTiff(dir.File("rows.tif")), data));
 }
 
 // A block whose other parts never come is written at Finish, the rest 0 (as
