@@ -293,13 +293,13 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
     const Window region = GrowRegion(*this, ids, Window{kx, ky, kw, kh}, w, h);
     const DefaultTile default_tile = DefaultTileSize(*this, ids, region.width, region.height);
     // Rows restarted at a mosaic's row seams too, where the outputs can
-    // assemble the blocks that leaves cut (FollowedRowSeams): a share of the
-    // budget, kept out of the tiles' like the filters' scratch.
+    // assemble the blocks that leaves cut (FollowedRowSeams) in half the
+    // I/O share: I/O buffering, like GDAL's blocks in flight, so that the
+    // tiles' budget is the same either way.
     int64_t assembly = 0;
     const std::vector<int> row_seams =
         dist == nullptr && default_tile.width % 16 == 0 && default_tile.height % 16 == 0
-            ? FollowedRowSeams(*this, ids, region, by_key[order[gi]], default_tile,
-                               (total_budget > 0 ? total_budget : kDefaultBudget) / 8, &assembly)
+            ? FollowedRowSeams(*this, ids, region, by_key[order[gi]], default_tile, io_share / 2, &assembly)
             : std::vector<int>{};
     absl::StatusOr<TileGrid> grid = MakeTileGrid(region.width, region.height, options.tiling, options.workers,
                                                  default_tile, ColumnSeams(*this, ids, region), row_seams);
@@ -308,7 +308,6 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
       return done(grid.status());
     }
     const bool row_seamed = !row_seams.empty() && !RowsUniform(*grid);
-    if (!row_seamed) assembly = 0;
     GroupPlan plan;
     if (dist != nullptr) {
       // This rank's rows of the single-process grid (distributed_run.h).
@@ -388,7 +387,7 @@ absl::Status GraphState::Execute(std::vector<SinkRequest> sinks) {
     const int64_t scratch = ScratchReserve(plan, options.workers);
     last_stats.scratch_reserve_bytes = std::max(last_stats.scratch_reserve_bytes, scratch);
     const int64_t held = channel != nullptr ? channel->max_held_tiles() * gathered_tile_bytes : 0;
-    const int64_t reserve = scratch + held + assembly;
+    const int64_t reserve = scratch + held;
     max_reserve = std::max(max_reserve, reserve);
     // The default: 64 MiB in all, or, for a graph whose minimum is above
     // that, the minimum plus one tile's admission per worker (at its bare

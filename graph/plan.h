@@ -168,9 +168,10 @@ std::vector<int> RowSeams(const GraphState& g, const std::vector<int>& node_ids,
 // of tiles cuts until the next row has filled them (GeoTiffSink's assembly,
 // SinkLayout::assemble_rows): one row of blocks `tile.height` high across
 // the output, every band, `*assembly_bytes` in all, which must be at most
-// `limit`. And the grid's rows are no longer uniform, so its cost model
-// replays every tile (CostModel): at most kMaxRowSeamedTiles of them.
-// Empty (and *assembly_bytes 0) otherwise.
+// `limit` (the engine gives half the budget's I/O share). And the grid's
+// rows are no longer uniform, so its cost model replays every tile
+// (CostModel): at most kMaxRowSeamedTiles of them. Empty (and
+// *assembly_bytes 0) otherwise.
 inline constexpr int64_t kMaxRowSeamedTiles = int64_t{1} << 16;
 std::vector<int> FollowedRowSeams(const GraphState& g, const std::vector<int>& node_ids, const Window& region,
                                   const std::vector<SinkRequest*>& sinks, const DefaultTile& tile, int64_t limit,

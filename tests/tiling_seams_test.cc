@@ -250,7 +250,8 @@ TEST(MosaicSeamsTest, AMosaicReportsWhereItsFilesBlocksStart) {
 // On compressed files, no tile cuts a block row of the lower files either
 // (each block is decoded once), and the output, whose 256-high blocks the
 // rows of tiles then cut, is assembled exactly. With a small budget the
-// outputs' assembly row does not fit (an eighth of it): rows stay uniform.
+// outputs' assembly row does not fit (half its I/O share): rows stay
+// uniform.
 TEST(MosaicSeamsTest, TilesOfCompressedFilesDoNotCrossTheRowSeamAndTheOutputIsExact) {
   TempDir dir;
   const std::string vrt = MakeMosaic(dir, true);
@@ -261,8 +262,8 @@ TEST(MosaicSeamsTest, TilesOfCompressedFilesDoNotCrossTheRowSeamAndTheOutputIsEx
   EXPECT_EQ(rec->CrossingRow(200), 0);
   EXPECT_EQ(BlockWidthOf(dir.File("rows.tif")), 256);
   EXPECT_TRUE(SameBytes(ReadTiff(dir.File("rows.tif")), expected));
-  // 600 x 256 x 3 x 2 bytes = 0.9 MiB of assembly row; an eighth of 6 MiB
-  // is 0.75 MiB.
+  // 600 x 256 x 3 x 2 bytes = 0.9 MiB of assembly row; a 6 MiB budget's
+  // I/O share is 1 MiB (an eighth, at least 1 MiB), half of it 0.5 MiB.
   rec = Copy(vrt, dir.File("small.tif"), 0, 0, int64_t{6} << 20);
   ASSERT_NE(rec, nullptr);
   EXPECT_EQ(rec->Crossing(300), 0);
