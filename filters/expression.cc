@@ -14,6 +14,7 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "eoscale/core/row_loop.h"
 #include "eoscale/filters/expression_compiler.h"
 #include "eoscale/filters/expression_ops.h"
 
@@ -54,14 +55,7 @@ constexpr int kChunk = 256;
 // for AVX2 (twice as many doubles per instruction), and the loader picks the
 // one the CPU runs (GCC/Clang function multiversioning). Each loop applies
 // one IEEE operation or one libm call per element, so both versions give the
-// same bits.
-// Clang (14) does not multiversion function templates: one baseline version.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(EOSCALE_NO_TARGET_CLONES)
-#define EOSCALE_ROW_LOOP __attribute__((target_clones("avx2", "default")))
-#else
-#define EOSCALE_ROW_LOOP
-#endif
+// same bits (EOSCALE_ROW_LOOP, eoscale/core/row_loop.h).
 
 // d[i] = op(a[i], b[i], c[i]) for i < n. `d` never aliases an operand (the
 // register allocator guarantees it), which lets the compiler vectorise

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "eoscale/core/row_loop.h"
 #include "eoscale/filters/sample.h"
 
 namespace eoscale::filters {
@@ -39,6 +40,12 @@ void LoadRow(const MapTile& t, size_t input, int band, int y, std::vector<float>
       row[x] = is_nodata(s[x]) ? std::numeric_limits<float>::quiet_NaN() : static_cast<float>(s[x]);
     }
   });
+}
+
+// d = (a - b) / (a + b + epsilon), element by element.
+EOSCALE_ROW_LOOP void RatioRow(const float* __restrict a, const float* __restrict b, float epsilon,
+                               float* __restrict d, int n) {
+  for (int x = 0; x < n; ++x) d[x] = (a[x] - b[x]) / (a[x] + b[x] + epsilon);
 }
 
 }  // namespace
@@ -82,8 +89,7 @@ MapFilter NormalizedDifference(int band_a, int band_b, float epsilon) {
     for (int y = 0; y < dst.rows(); ++y) {
       LoadRow(t, ia, ba, y, a);
       LoadRow(t, ib, bb, y, b);
-      float* d = dst.Row(0, y);
-      for (int x = 0; x < dst.cols(); ++x) d[x] = (a[x] - b[x]) / (a[x] + b[x] + epsilon);
+      RatioRow(a.data(), b.data(), epsilon, dst.Row(0, y), dst.cols());
     }
     return absl::OkStatus();
   };

@@ -2,19 +2,22 @@
 
 #include <vector>
 
+#include "eoscale/core/row_loop.h"
+
 namespace eoscale::filters {
 namespace {
+
+template <typename T, typename Cmp>
+EOSCALE_ROW_LOOP void ThresholdRow(const T* __restrict s, uint8_t* __restrict d, int n, Cmp cmp) {
+  for (int x = 0; x < n; ++x) d[x] = cmp(static_cast<double>(s[x])) ? 1 : 0;
+}
 
 template <typename T, typename Cmp>
 void ThresholdTile(const MapTile& t, Cmp cmp) {
   const auto src = t.In<T>(0);
   const auto dst = t.Out<uint8_t>(0);
   for (int b = 0; b < dst.bands(); ++b) {
-    for (int y = 0; y < dst.rows(); ++y) {
-      const T* s = src.Row(b, y);
-      uint8_t* d = dst.Row(b, y);
-      for (int x = 0; x < dst.cols(); ++x) d[x] = cmp(static_cast<double>(s[x])) ? 1 : 0;
-    }
+    for (int y = 0; y < dst.rows(); ++y) ThresholdRow<T>(src.Row(b, y), dst.Row(b, y), dst.cols(), cmp);
   }
 }
 

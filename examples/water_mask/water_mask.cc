@@ -5,28 +5,34 @@
 
 #include "absl/strings/str_cat.h"
 #include "eoscale/core/pixel_type.h"
+#include "eoscale/core/row_loop.h"
 #include "eoscale/core/view.h"
 #include "eoscale/graph/context.h"
 
 namespace eoscale::examples {
 namespace {
 
-// One tile of NDWI from bands G and NIR of any numeric pixel type, read as
+// One row of NDWI from bands G and NIR of any numeric pixel type, read as
 // float32 (so uint16, int16 and float32 inputs of the same values give the
 // same NDWI bit for bit).
+template <typename T>
+EOSCALE_ROW_LOOP void NdwiRow(const T* __restrict g, const T* __restrict nir, float* __restrict o, int n) {
+  for (int x = 0; x < n; ++x) {
+    const float gf = static_cast<float>(g[x]), nf = static_cast<float>(nir[x]);
+    o[x] = (gf - nf) / (gf + nf + 0.001f);
+  }
+}
+
 template <typename T>
 void NdwiTile(const ConstView& in_view, const View& out_view) {
   const auto in = in_view.As<T>();
   const auto out = out_view.As<float>();
-  for (int y = 0; y < out.rows(); ++y) {
-    const T* g = in.Row(0, y);
-    const T* nir = in.Row(1, y);
-    float* o = out.Row(0, y);
-    for (int x = 0; x < out.cols(); ++x) {
-      const float gf = static_cast<float>(g[x]), nf = static_cast<float>(nir[x]);
-      o[x] = (gf - nf) / (gf + nf + 0.001f);
-    }
-  }
+  for (int y = 0; y < out.rows(); ++y) NdwiRow<T>(in.Row(0, y), in.Row(1, y), out.Row(0, y), out.cols());
+}
+
+// The pixels of a row above `threshold`: 1, else 0.
+EOSCALE_ROW_LOOP void ThresholdRow(const float* __restrict a, float threshold, uint8_t* __restrict o, int n) {
+  for (int x = 0; x < n; ++x) o[x] = a[x] > threshold ? 1 : 0;
 }
 
 // NDWI = (G - NIR) / (G + NIR + 0.001), float32, from a 2-band (G, NIR)
@@ -60,11 +66,7 @@ MapFilter Threshold(float threshold) {
   f.fn = [threshold](const MapTile& t) {
     const auto in = t.inputs[0].As<float>();
     const auto out = t.outputs[0].As<uint8_t>();
-    for (int y = 0; y < out.rows(); ++y) {
-      const float* a = in.Row(0, y);
-      uint8_t* o = out.Row(0, y);
-      for (int x = 0; x < out.cols(); ++x) o[x] = a[x] > threshold ? 1 : 0;
-    }
+    for (int y = 0; y < out.rows(); ++y) ThresholdRow(in.Row(0, y), threshold, out.Row(0, y), out.cols());
     return absl::OkStatus();
   };
   return f;
