@@ -178,12 +178,16 @@ def n_images_to_m_images_filter(inputs: list = None,
         chunks = _stable_outputs(image_filter, filter_parameters, tile.inputs, _tile_profiles(input_profiles), mp)
         if len(chunks) > n_out:
             raise ValueError(f"the filter returned {len(chunks)} outputs for {n_out} output profiles")
-        for c, chunk in enumerate(chunks):
-            tile.outputs[c][...] = chunk  # broadcast and cast as EOScale's default_reduce
+        if len(chunks) == n_out:
+            return chunks  # stored by the engine: broadcast and cast as EOScale's default_reduce (casting below)
+        for c, chunk in enumerate(chunks):  # fewer: the others stay zeros
+            tile.outputs[c][...] = chunk
     run_tile.__name__ = name
 
+    # "unsafe": EOScale stores a filter's outputs with NumPy's assignment, which casts any type to any.
     outs = context_manager._ctx.map(images, run_tile, margin=stable_margin,
-                                    profiles=[eotools.native_profile(p) for p in output_profiles], name=name)
+                                    profiles=[eotools.native_profile(p) for p in output_profiles], name=name,
+                                    casting="unsafe")
     return [context_manager._add_lazy(image, p) for image, p in zip(outs, output_profiles)]
 
 

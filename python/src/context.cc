@@ -3,6 +3,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <any>
 #include <atomic>
 #include <chrono>
@@ -264,18 +265,23 @@ class PyContext {
   }
 
   py::list map(const py::object& inputs, const py::object& fn, int margin, const py::object& profiles,
-               const py::object& name) {
+               const py::object& name, const std::string& casting) {
     Busy busy(*state_);
     MapFilter f;
     if (py::isinstance<NativeFilter>(fn)) {
-      if (margin != 0 || !profiles.is_none()) {
-        throw py::value_error("map: margin and profiles are set by a built-in filter, not by map()");
+      if (margin != 0 || !profiles.is_none() || casting != "same_kind") {
+        throw py::value_error("map: margin, profiles and casting are set by a built-in filter, not by map()");
       }
       f = fn.cast<NativeFilter&>().filter;
       if (!name.is_none()) f.name = name.cast<std::string>();
     } else if (PyCallable_Check(fn.ptr())) {
       std::string n = name.is_none() ? std::string(py::str(py::getattr(fn, "__name__", py::str("map")))) : name.cast<std::string>();
-      f = MakePythonMap(fn, margin, profiles, n);
+      static const char* const kCastings[] = {"no", "equiv", "safe", "same_kind", "unsafe"};
+      if (std::find(std::begin(kCastings), std::end(kCastings), casting) == std::end(kCastings)) {
+        throw py::value_error("map: casting must be one of 'no', 'equiv', 'safe', 'same_kind', 'unsafe' (NumPy's "
+                              "rules), got '" + casting + "'");
+      }
+      f = MakePythonMap(fn, margin, profiles, n, casting);
     } else {
       throw py::type_error("map: fn must be a callable or an eoscale.filters filter");
     }
@@ -377,8 +383,9 @@ void BindContext(py::module_& m) {
   py::class_<PyTile>(m, "Tile", "One tile of a Python filter's call; valid during the call only.")
       .def_property_readonly("inputs", [](const PyTile& t) { t.CheckValid(); return t.inputs; },
                              "Input arrays (bands, rows, cols), read-only, with the margin")
-      .def_property_readonly("outputs", [](const PyTile& t) { t.CheckValid(); return t.outputs; },
-                             "Output arrays (bands, rows, cols) of the stable window, zeroed: write them")
+      .def_property_readonly("outputs", [](PyTile& t) { t.CheckValid(); return t.Outputs(); },
+                             "Output arrays (bands, rows, cols) of the stable window, zeroed: write them "
+                             "(made when first asked for: a function that returns its outputs does not pay for them)")
       .def_property_readonly("window", [](const PyTile& t) {
             t.CheckValid();
             return py::make_tuple(t.tile.window.x, t.tile.window.y, t.tile.window.width, t.tile.window.height);
@@ -406,7 +413,7 @@ void BindContext(py::module_& m) {
       .def("constant", &PyContext::constant, py::arg("profile"), py::arg("value") = 0.0)
       .def("from_array", &PyContext::from_array, py::arg("array"), py::arg("profile") = py::none())
       .def("map", &PyContext::map, py::arg("inputs"), py::arg("fn"), py::arg("margin") = 0,
-           py::arg("profiles") = py::none(), py::arg("name") = py::none())
+           py::arg("profiles") = py::none(), py::arg("name") = py::none(), py::arg("casting") = "same_kind")
       .def("reduce", &PyContext::reduce, py::arg("inputs"), py::arg("map_fn"), py::arg("combine_fn") = py::none(),
            py::arg("name") = "reduce")
       .def("write", &PyContext::write, py::arg("image"), py::arg("path"), py::arg("options") = py::none(),

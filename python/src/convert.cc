@@ -108,40 +108,6 @@ py::array ArrayLike(const ConstView& v) {
   return py::array(DtypeOf(v.type()), std::vector<py::ssize_t>{v.bands(), v.rows(), v.cols()});
 }
 
-py::array OutputSource(const py::handle& obj, const View& dst) {
-  py::module_ np = py::module_::import("numpy");
-  py::array a = np.attr("asarray")(obj);
-  if (a.ndim() == 2 && dst.bands() == 1) a = a.attr("reshape")(1, a.shape(0), a.shape(1));
-  try {
-    a = np.attr("broadcast_to")(a, py::make_tuple(dst.bands(), dst.rows(), dst.cols()));
-  } catch (py::error_already_set&) {
-    throw py::value_error("an output of shape " + std::string(py::str(py::tuple(a.attr("shape")))) +
-                          " does not fit the tile's (bands, rows, cols) = (" + std::to_string(dst.bands()) + ", " +
-                          std::to_string(dst.rows()) + ", " + std::to_string(dst.cols()) + ")");
-  }
-  return a.attr("astype")(DtypeOf(dst.type()), py::arg("casting") = "same_kind", py::arg("copy") = false);
-}
-
-Strided StridedOf(const py::array& a) {
-  return Strided{static_cast<const std::byte*>(a.data()), {a.strides(0), a.strides(1), a.strides(2)}};
-}
-
-void CopyStrided(const Strided& src, const View& dst) {
-  const size_t px = PixelSize(dst.type());
-  const size_t row_bytes = static_cast<size_t>(dst.cols()) * px;
-  for (int b = 0; b < dst.bands(); ++b) {
-    for (int y = 0; y < dst.rows(); ++y) {
-      const std::byte* in = src.data + b * src.strides[0] + y * src.strides[1];
-      auto* out = static_cast<std::byte*>(dst.RowPtr(b, y));
-      if (src.strides[2] == static_cast<ptrdiff_t>(px)) {
-        std::memcpy(out, in, row_bytes);
-      } else {
-        for (int x = 0; x < dst.cols(); ++x) std::memcpy(out + x * px, in + x * src.strides[2], px);
-      }
-    }
-  }
-}
-
 void CopyIn(const ConstView& v, void* contiguous) {
   const size_t row_bytes = static_cast<size_t>(v.cols()) * PixelSize(v.type());
   auto* out = static_cast<std::byte*>(contiguous);

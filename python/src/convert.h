@@ -51,20 +51,6 @@ Profile ProfileFromDict(const py::dict& d, const Profile* base = nullptr);
 // A new, uninitialised C-contiguous (bands, rows, cols) array of the view's
 // type and shape (fill it with CopyIn, without the GIL).
 py::array ArrayLike(const ConstView& v);
-// `a` as an array of the view's type and shape (cast with NumPy's same_kind
-// rule, broadcast as NumPy does, any strides: no copy when only the layout
-// differs), for CopyStrided. Raises ValueError on a shape that does not
-// broadcast to (bands, rows, cols).
-py::array OutputSource(const py::handle& a, const View& dst);
-// Where the samples of a (bands, rows, cols) array of dst's type and shape
-// are: its data and byte strides (0 along a broadcast axis, maybe negative).
-// Take it with the GIL, while the array lives; CopyStrided needs no GIL.
-struct Strided {
-  const std::byte* data;
-  ptrdiff_t strides[3];
-};
-Strided StridedOf(const py::array& a);
-void CopyStrided(const Strided& src, const View& dst);
 // Copies between a view and C-contiguous (bands, rows, cols) memory of its
 // type and shape (no GIL needed).
 void CopyIn(const ConstView& v, void* contiguous);

@@ -61,56 +61,92 @@ absl::Status WithGil(const std::string& what, F&& body) {
   }
 }
 
-// NumPy arrays for a tile: copies of the inputs (read-only) and zero-filled
-// outputs. They are allocated with the GIL and filled without it, so that the
-// copies of two workers overlap each other and other threads' Python code.
-struct TileArrays {
-  py::list inputs;
-  py::list outputs;
-};
-TileArrays MakeTileArrays(absl::Span<const ConstView> inputs, absl::Span<const View> outputs) {
-  std::vector<py::array> in, out;
-  std::vector<void*> in_data, out_data;
-  std::vector<size_t> out_bytes;
-  for (const ConstView& v : inputs) {
-    in.push_back(ArrayLike(v));
-    in_data.push_back(in.back().mutable_data());
-  }
-  for (const View& v : outputs) {
-    out.push_back(ArrayLike(v));
-    out_data.push_back(out.back().mutable_data());
-    out_bytes.push_back(static_cast<size_t>(out.back().nbytes()));
+// NumPy arrays of `views`: zero-filled (`inputs` false) or copies of the
+// views, read-only. They are allocated with the GIL and filled without it,
+// so that the copies of two workers overlap each other and other threads'
+// Python code.
+py::list MakeArrays(absl::Span<const ConstView> views, bool inputs) {
+  std::vector<py::array> arrays;
+  std::vector<void*> data;
+  for (const ConstView& v : views) {
+    arrays.push_back(ArrayLike(v));
+    data.push_back(arrays.back().mutable_data());
   }
   {
     py::gil_scoped_release nogil;
-    for (size_t i = 0; i < inputs.size(); ++i) CopyIn(inputs[i], in_data[i]);
-    for (size_t j = 0; j < outputs.size(); ++j) std::memset(out_data[j], 0, out_bytes[j]);
+    for (size_t i = 0; i < views.size(); ++i) {
+      if (inputs) {
+        CopyIn(views[i], data[i]);
+      } else {
+        std::memset(data[i], 0, static_cast<size_t>(views[i].bands()) * views[i].rows() * views[i].cols() *
+                                    PixelSize(views[i].type()));
+      }
+    }
   }
-  TileArrays t;
-  for (py::array& a : in) {
-    a.attr("flags").attr("writeable") = false;  // inputs are read-only, as in the engine
-    t.inputs.append(a);
+  py::list l;
+  for (py::array& a : arrays) {
+    if (inputs) a.attr("flags").attr("writeable") = false;  // inputs are read-only, as in the engine
+    l.append(a);
   }
-  for (py::array& a : out) t.outputs.append(a);
-  return t;
+  return l;
 }
 
-// Copies `sources` (one per output, any array-like: see OutputSource) into
-// the tile's outputs, the copies without the GIL.
-void WriteOutputs(const py::list& sources, absl::Span<const View> outputs) {
-  std::vector<py::array> src;
-  std::vector<Strided> where;
+// Stores `sources` (one array-like per output) into the outputs with
+// numpy.copyto: NumPy's broadcasting and `casting`, straight into the
+// engine's buffers, in one pass (copyto releases the GIL while it copies).
+// The arrays over the engine's buffers never leave this function.
+void CopyToOutputs(const py::sequence& sources, absl::Span<const View> outputs, const std::string& casting) {
+  py::module_ np = py::module_::import("numpy");
+  py::object copyto = np.attr("copyto");
   for (size_t j = 0; j < outputs.size(); ++j) {
-    src.push_back(OutputSource(sources[j], outputs[j]));
-    where.push_back(StridedOf(src.back()));
+    const View& v = outputs[j];
+    const auto px = static_cast<py::ssize_t>(PixelSize(v.type()));
+    py::array dst(DtypeOf(v.type()), std::vector<py::ssize_t>{v.bands(), v.rows(), v.cols()},
+                  std::vector<py::ssize_t>{v.band_stride() * px, v.row_stride() * px, px}, v.data(),
+                  py::capsule(v.data(), [](void*) {}));
+    py::object src = sources[j];
+    try {
+      copyto(dst, src, py::arg("casting") = casting);
+    } catch (py::error_already_set& e) {
+      // NumPy checks the casting before the shapes: a shape that does not
+      // fit is named as such, whatever else is wrong.
+      py::object shape = np.attr("shape")(src);
+      bool fits = true;
+      try {
+        np.attr("broadcast_shapes")(shape, dst.attr("shape"));
+        fits = py::len(shape) <= 3;
+      } catch (py::error_already_set&) {
+        fits = false;
+      }
+      if (fits) throw;
+      throw py::value_error("an output of shape " + std::string(py::str(shape)) +
+                            " does not fit the tile's (bands, rows, cols) = (" + std::to_string(v.bands()) + ", " +
+                            std::to_string(v.rows()) + ", " + std::to_string(v.cols()) + ")");
+    }
   }
+}
+
+void ZeroOutputs(absl::Span<const View> outputs) {
   py::gil_scoped_release nogil;
-  for (size_t j = 0; j < outputs.size(); ++j) CopyStrided(where[j], outputs[j]);
+  for (const View& v : outputs) {
+    const size_t row_bytes = static_cast<size_t>(v.cols()) * PixelSize(v.type());
+    for (int b = 0; b < v.bands(); ++b) {
+      for (int y = 0; y < v.rows(); ++y) std::memset(v.RowPtr(b, y), 0, row_bytes);
+    }
+  }
 }
 
 }  // namespace
 
-MapFilter MakePythonMap(py::object fn, int margin, py::object profiles, std::string name) {
+py::list PyTile::Outputs() {
+  if (!outputs) {
+    std::vector<ConstView> views(output_views.begin(), output_views.end());
+    outputs = MakeArrays(views, /*inputs=*/false);
+  }
+  return *outputs;
+}
+
+MapFilter MakePythonMap(py::object fn, int margin, py::object profiles, std::string name, std::string casting) {
   MapFilter f;
   f.name = name;
   f.margin = margin;
@@ -138,24 +174,22 @@ MapFilter MakePythonMap(py::object fn, int margin, py::object profiles, std::str
       return out;
     };
   }
-  f.fn = [fn_ref, name](const MapTile& t) -> absl::Status {
+  f.fn = [fn_ref, name, casting](const MapTile& t) -> absl::Status {
     return WithGil("filter '" + name + "': ", [&]() -> absl::Status {
       auto tile = std::make_unique<PyTile>();
       tile->tile = t.tile;
-      TileArrays arrays = MakeTileArrays(t.inputs.span(), t.outputs.span());
-      tile->inputs = std::move(arrays.inputs);
-      tile->outputs = std::move(arrays.outputs);
-      py::list outputs = tile->outputs;
+      tile->inputs = MakeArrays(t.inputs.span(), /*inputs=*/true);
+      tile->output_views.assign(t.outputs.begin(), t.outputs.end());
+      PyTile* pt = tile.get();
       py::object handle = py::cast(std::move(tile), py::return_value_policy::take_ownership);
       struct Invalidate {  // also when fn raises
-        py::object& h;
+        PyTile* pt;
         ~Invalidate() {
-          PyTile& pt = h.cast<PyTile&>();
-          pt.valid = false;
-          pt.inputs = py::list();
-          pt.outputs = py::list();
+          pt->valid = false;
+          pt->inputs = py::list();
+          pt->outputs.reset();
         }
-      } invalidate{handle};
+      } invalidate{pt};
       py::object ret = (*fn_ref)(handle);
       if (!ret.is_none()) {
         // Returned outputs: an array (one output) or a sequence of them.
@@ -169,9 +203,11 @@ MapFilter MakePythonMap(py::object fn, int margin, py::object profiles, std::str
           return absl::InvalidArgumentError("returned " + std::to_string(rets.size()) + " arrays for " +
                                             std::to_string(t.outputs.size()) + " outputs");
         }
-        WriteOutputs(rets, t.outputs.span());
+        CopyToOutputs(rets, t.outputs.span(), casting);
+      } else if (pt->outputs) {
+        CopyToOutputs(*pt->outputs, t.outputs.span(), casting);
       } else {
-        WriteOutputs(outputs, t.outputs.span());
+        ZeroOutputs(t.outputs.span());  // never asked for: the outputs are zeros
       }
       return absl::OkStatus();
     });
@@ -189,7 +225,7 @@ ReduceFilter<PyValue> MakePythonReduce(py::object map_fn, py::object combine_fn,
     absl::Status s = WithGil("reduce '" + name + "': ", [&]() -> absl::Status {
       auto tile = std::make_unique<PyTile>();
       tile->tile = t.tile;
-      tile->inputs = MakeTileArrays(t.inputs.span(), {}).inputs;
+      tile->inputs = MakeArrays(t.inputs.span(), /*inputs=*/true);
       py::object handle = py::cast(std::move(tile), py::return_value_policy::take_ownership);
       struct Invalidate {
         py::object& h;

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "eoscale/graph/filter.h"
 
@@ -49,19 +50,27 @@ PyRef MakeRef(py::object o);
 // What a Python tile function receives: NumPy arrays of the inputs (with
 // their margin) and of the outputs (the stable window), and where the tile
 // is. Valid during the call only: afterwards every attribute raises.
+// The output arrays are made (zero-filled) when first asked for: a function
+// that returns its outputs never pays for them.
 struct PyTile {
   Tile tile;
   py::list inputs;
-  py::list outputs;
+  std::vector<View> output_views;  // the engine's outputs, for Outputs()
+  std::optional<py::list> outputs;  // made by Outputs()
   bool valid = true;
   void CheckValid() const;
+  // REQUIRES: the GIL. The output arrays, made on the first call.
+  py::list Outputs();
 };
 
 // A Map whose `fn(tile)` is Python. `profiles` is None (the outputs copy the
 // input profiles), a list of (partial) profile dicts, each completed from the
 // first input's profile, or a callable taking the list of input profile
-// dicts and returning such a list.
-MapFilter MakePythonMap(py::object fn, int margin, py::object profiles, std::string name);
+// dicts and returning such a list. Arrays `fn` returns are cast into the
+// outputs under NumPy's `casting` rule ("same_kind", or "unsafe" as NumPy's
+// assignment does).
+MapFilter MakePythonMap(py::object fn, int margin, py::object profiles, std::string name,
+                        std::string casting = "same_kind");
 
 // The value a Python reduction folds: a Python object, or the error that
 // stopped the fold (a combine that raised).

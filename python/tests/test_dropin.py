@@ -209,6 +209,27 @@ def test_several_outputs_profiles_and_casting(tif, data):
     np.testing.assert_array_equal(gb, np.broadcast_to(data[1] * 3, (2, H, W)))
 
 
+def test_outputs_cast_and_broadcast_as_numpy_assignment(tif, data):
+    """EOScale stores a filter's outputs with NumPy's assignment: any cast (a float into uint8 wraps and
+    truncates), a bool mask into float32, one band broadcast over the profile's; outputs the filter does not
+    return stay zeros."""
+    def fn(bufs, profiles, params):
+        b = bufs[0].astype(np.float64)
+        return [b[0] * 2.7 - 40.0, b[1] > 100]
+    def profiles(input_profiles, params):
+        p = input_profiles[0]
+        return [dict(p, count=1, dtype="uint8"), dict(p, count=3, dtype="float32"), dict(p, count=1)]
+    with manager(tile_max_size=50) as m:
+        a, b, c = eoexe.n_images_to_m_images_filter(inputs=[m.open_raster(tif)], image_filter=fn,
+                                                    generate_output_profiles=profiles, context_manager=m)
+        ga, gb, gc = m.get_array(a), m.get_array(b), m.get_array(c)
+    ref = np.zeros((1, H, W), np.uint8)
+    ref[...] = data[0].astype(np.float64) * 2.7 - 40.0
+    np.testing.assert_array_equal(ga, ref)
+    np.testing.assert_array_equal(gb, np.broadcast_to((data[1] > 100).astype(np.float32), (3, H, W)))
+    np.testing.assert_array_equal(gc, np.zeros((1, H, W), data.dtype))
+
+
 def test_scalars_map_reduce(tif, data):
     def minmax(bufs, profiles, params):
         return [bufs[0].min(), bufs[0].max()]

@@ -165,6 +165,44 @@ def test_returned_outputs_of_any_layout(ctx, s2_like):
     np.testing.assert_array_equal(sliced, s2_like)
 
 
+def test_returned_outputs_are_cast_by_the_casting_rule(ctx):
+    """Returned arrays are cast into the outputs with NumPy's rule: same_kind by default (a float array into
+    uint8 fails the run), any rule by name ("unsafe" casts as NumPy's assignment does)."""
+    values = np.array([[300.7, -1.5, 2.5, 255.9]] * 3, dtype=np.float64)  # wraps, truncates as NumPy casts
+    img = ctx.from_array(np.zeros((3, 4), np.uint8))
+    bad = ctx.map(img, lambda t: values[:, :t.window[2]], name="floats")[0]
+    with pytest.raises(RuntimeError, match="filter 'floats'.*Cannot cast.*same_kind"):
+        ctx.read(bad)
+    ok = ctx.map(img, lambda t: values[:, :t.window[2]], casting="unsafe")[0]
+    np.testing.assert_array_equal(ctx.read(ok)[0], values.astype(np.uint8))
+    with pytest.raises(ValueError, match="casting must be one of"):
+        ctx.map(img, lambda t: None, casting="sometimes")
+    with pytest.raises(ValueError, match="casting are set by a built-in filter"):
+        ctx.map(img, filters.cast("float32"), casting="unsafe")
+
+
+def test_outputs_never_asked_for_are_zeros(ctx, s2_like):
+    """A function that neither returns nor touches tile.outputs leaves zeros, even in recycled tile buffers
+    that held other values (the engine's buffers are not initialised; the arrays are made on demand)."""
+    img = ctx.from_array(s2_like)
+    filled = ctx.map(img, lambda t: t.inputs[0] + 1)[0]
+    assert ctx.read(filled).min() >= 2  # the pool now holds tiles full of non-zero values
+    asked = []
+
+    def nothing(t):
+        asked.append(t.index)
+
+    out = ctx.map(img, nothing)[0]
+    np.testing.assert_array_equal(ctx.read(out), np.zeros_like(s2_like))
+    assert len(asked) == 20  # 200 x 300 in 64-pixel tiles: every tile was called
+
+    def written_in_place(t):
+        t.outputs[0][1] = 7  # the other bands stay zero
+
+    inplace = ctx.read(ctx.map(img, written_in_place)[0])
+    assert (inplace[1] == 7).all() and not inplace[[0, 2, 3]].any()
+
+
 def test_chain_and_stats(ctx, s2_like, tmp_path):
     img = ctx.from_array(s2_like)
     ndwi = ctx.map(img, filters.ndwi(green=2, nir=4))[0]
