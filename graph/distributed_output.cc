@@ -85,24 +85,32 @@ std::string VrtText(const DistributedOutput& out) {
 }
 
 // A small text file (the VRT) with the RasterSink commit protocol: written
-// and synced under a temporary name at Finish, renamed into place at
-// Commit, what it replaced kept under a backup name until Cleanup.
+// under a temporary name at Finish, renamed into place at Commit, what it
+// replaced kept under a backup name until Cleanup. Durable (the output's
+// WriteOptions::durable), the file is fsync'ed at Finish and its folder at
+// Sync (or when the sink is dropped without it), as the GDAL sink does;
+// otherwise both are left to the page cache.
 class TextFileSink final : public RasterSink {
  public:
-  TextFileSink(std::string path, std::string text) : path_(std::move(path)), text_(std::move(text)) {
+  TextFileSink(std::string path, std::string text, bool durable)
+      : path_(std::move(path)), text_(std::move(text)), durable_(durable) {
     const size_t slash = path_.rfind('/');
     const std::string dir = slash == std::string::npos ? "" : path_.substr(0, slash + 1);
     const std::string stem = absl::StrCat(dir, ".", BaseName(path_), ".eoscale-", ::getpid());
     temp_ = stem + ".tmp";
     backup_ = stem + ".bak";
   }
-  ~TextFileSink() override { Abort(); }
+  ~TextFileSink() override {
+    Abort();
+    Sync();
+  }
   absl::Status Write(const ConstView&) override { return absl::OkStatus(); }
   absl::Status Finish() override {
     const int fd = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) return Error("cannot create");
     have_temp_ = true;
-    const bool ok = ::write(fd, text_.data(), text_.size()) == static_cast<ssize_t>(text_.size()) && ::fsync(fd) == 0;
+    const bool ok = ::write(fd, text_.data(), text_.size()) == static_cast<ssize_t>(text_.size()) &&
+                    (!durable_ || ::fsync(fd) == 0);
     const int err = errno;
     const bool closed = ::close(fd) == 0;
     errno = err;
@@ -118,6 +126,7 @@ class TextFileSink final : public RasterSink {
     }
     have_temp_ = false;
     committed_ = true;
+    folder_changed_ = true;
     return absl::OkStatus();
   }
   void Rollback() override {
@@ -133,6 +142,16 @@ class TextFileSink final : public RasterSink {
     if (committed_ && had_target_) ::unlink(backup_.c_str());
     committed_ = false;
   }
+  void Sync() override {
+    if (!durable_ || !folder_changed_) return;
+    folder_changed_ = false;
+    const size_t slash = path_.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path_.substr(0, slash);
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return;  // best effort, as the GDAL sink's: the rename itself succeeded
+    ::fsync(fd);
+    ::close(fd);
+  }
   void Abort() override {
     if (have_temp_) ::unlink(temp_.c_str());
     have_temp_ = false;
@@ -145,14 +164,16 @@ class TextFileSink final : public RasterSink {
     return absl::InternalError(absl::StrCat("'", path_, "': ", what, ": ", std::strerror(errno)));
   }
   std::string path_, text_, temp_, backup_;
+  bool durable_;
   bool have_temp_ = false, had_target_ = false, committed_ = false;
+  bool folder_changed_ = false;  // renamed into place, folder not yet synced
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RasterSink>> JoinOutput(GraphState& g, const DistributedOutput& out) {
   if (out.vrt) {
-    auto sink = std::make_unique<TextFileSink>(out.path, VrtText(out));
+    auto sink = std::make_unique<TextFileSink>(out.path, VrtText(out), out.layout.durable);
     if (absl::Status s = sink->Finish(); !s.ok()) return s;
     return std::unique_ptr<RasterSink>(std::move(sink));
   }

@@ -234,6 +234,7 @@ absl::Status FinishDistributed(GraphState& g, Distribution& d, absl::Status loca
     t.profile = out.profile;
     t.block_width = out.layout.block_width;
     t.block_height = out.layout.block_height;
+    t.durable = out.layout.durable;
     absl::Status prepared;
     if (d.rank() == 0) {
       absl::StatusOr<std::unique_ptr<RasterSink>> sink = g.format->Create(out.path, out.profile, out.layout, out.options);

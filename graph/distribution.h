@@ -53,6 +53,7 @@ struct InPlaceTiff {
   int block_height = 0;
   std::string part_path;   // this rank's part (a GeoTIFF), empty when it has none
   Window part_window;      // the part's place in the output: whole rows of blocks
+  bool durable = true;     // WriteOptions::durable: sync the blocks written to the disk
 };
 
 // Tiles of outputs sent to rank 0 during a run, which writes them into the

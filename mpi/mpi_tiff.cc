@@ -8,7 +8,7 @@
 // "TIFF", per band: the sink interleaves by band) and broadcasts them; every
 // rank opens the file with MPI_File_open (on its own; the ranks agree on the
 // opens) and writes the blocks of its rows, read from its part, with
-// MPI_File_write_at; MPI_File_sync, then one agreement. Little-endian hosts only (GDAL writes native order; the caller
+// MPI_File_write_at; MPI_File_sync (durable outputs), then one agreement. Little-endian hosts only (GDAL writes native order; the caller
 // checks).
 #include <gdal.h>
 
@@ -193,7 +193,11 @@ absl::Status MpiDistribution::WriteTiffInPlace(const absl::Status& prepared, con
     return opened;
   }
   if (!t.part_path.empty()) local = WriteBlocks(fh, t, g, offsets, sizes);
-  if (MPI_File_sync(fh) != MPI_SUCCESS && local.ok()) local = absl::DataLossError("MPI_File_sync failed");
+  // Not durable: the blocks stay in the page cache, as the GDAL sink leaves
+  // its file (MPI_File_close makes them visible to rank 0's rename).
+  if (t.durable && MPI_File_sync(fh) != MPI_SUCCESS && local.ok()) {
+    local = absl::DataLossError("MPI_File_sync failed");
+  }
   MPI_File_close(&fh);
   if (!local.ok()) local = absl::Status(local.code(), absl::StrCat("writing '", path, "' in place: ", local.message()));
   return Agree(local);

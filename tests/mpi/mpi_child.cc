@@ -14,6 +14,10 @@
 //   --slow-ms N: each tile of the mean sleeps N ms; with --figures every
 //     rank prints "filtered K N" (tiles its mean ran), even when it failed
 //   --trace FILE, --dot FILE: rank 0 writes the run's Chrome trace, DOT graph
+//   --not-durable: OUTPUT written with WriteOptions::durable false
+//   --count-fsync: every rank prints "fsyncs K N" after a successful run (N:
+//     fsync calls made in this process; this program defines fsync itself,
+//     so that the engine's calls land here, are counted and forwarded)
 //   --figures: rank 0 prints "tiles N", "tasks N", "ranks N", one
 //     "per_rank K tiles T owned O tasks N peak P budget B" line per rank,
 //     "progress DONE TOTAL" (its callback's last call), "progress_calls N",
@@ -28,6 +32,8 @@
 // Exit status: 0, 1 (the run failed: its error on stderr, on every rank).
 #include <mpi.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -46,6 +52,15 @@
 #include "eoscale/graph/report.h"
 #include "eoscale/mpi/mpi_distribution.h"
 #include "eoscale/mpi/session.h"
+
+namespace {
+std::atomic<int> g_fsyncs{0};
+}  // namespace
+
+extern "C" int fsync(int fd) {
+  g_fsyncs.fetch_add(1);
+  return static_cast<int>(::syscall(SYS_fsync, fd));
+}
 
 namespace {
 
@@ -113,9 +128,21 @@ int main(int argc, char** argv) {
   bool figures = false;
   int slow_ms = 0;  // --slow-ms: each tile of the mean sleeps this long
   std::vector<std::string> write_options;  // --compress: DEFLATE
+  bool durable = true;                     // --not-durable
+  bool count_fsync = false;                // --count-fsync
   for (int i = 4; i < argc; i += 2) {
     if (std::strcmp(argv[i], "--compress") == 0) {
       write_options.push_back("COMPRESS=DEFLATE");
+      --i;
+      continue;
+    }
+    if (std::strcmp(argv[i], "--not-durable") == 0) {
+      durable = false;
+      --i;
+      continue;
+    }
+    if (std::strcmp(argv[i], "--count-fsync") == 0) {
+      count_fsync = true;
       --i;
       continue;
     }
@@ -221,7 +248,10 @@ int main(int argc, char** argv) {
   auto s = c.Reduce<double>(*smooth, sum);
   auto bl = c.Reduce<std::vector<double>>(*smooth, blocks);
   if (!s.ok() || !bl.ok()) return 1;
-  if (absl::Status st = c.Write((*smooth)[0], output, write_options); !st.ok()) {
+  eoscale::WriteOptions wo;
+  wo.creation_options = write_options;
+  wo.durable = durable;
+  if (absl::Status st = c.Write((*smooth)[0], output, wo); !st.ok()) {
     std::fprintf(stderr, "mpi_child: %s\n", st.ToString().c_str());
     return 1;
   }
@@ -239,6 +269,10 @@ int main(int argc, char** argv) {
   auto bv = bl->Get();
   if (!sv.ok() || !bv.ok()) return 1;
   print_filtered();
+  if (count_fsync) {
+    std::printf("fsyncs %d %d\n", rank, g_fsyncs.load());
+    std::fflush(stdout);
+  }
   const eoscale::RunStats& st = c.last_run_stats();
   if (figures) {
     const int64_t own_peak = st.per_rank.empty() ? st.peak_live_bytes : st.per_rank[0].peak_live_bytes;

@@ -3,8 +3,10 @@
 // workers; a failing rank fails every rank with its message and leaves
 // nothing; a killed rank fails the job instead of hanging it.
 #include <filesystem>
+#include <map>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include "gtest/gtest.h"
 #include "mpi_run.h"
@@ -195,6 +197,71 @@ TEST_F(MpiEngineTest, Rank0GathersTheProgressFiguresAndTraceOfEveryRank) {
     size_t events = 0;
     for (size_t p = 0; (p = json.find("\"ph\":\"X\"", p)) != std::string::npos; ++p) ++events;
     EXPECT_EQ(static_cast<int64_t>(events), tasks);
+  }
+}
+
+// "fsyncs K N" of every rank (mpi_child --count-fsync), by rank.
+std::map<int, int> FsyncsByRank(const std::string& out) {
+  std::map<int, int> n;
+  std::istringstream in(out);
+  std::string word;
+  while (in >> word) {
+    int rank = 0, count = 0;
+    if (word == "fsyncs" && (in >> rank >> count)) n[rank] = count;
+  }
+  return n;
+}
+
+TEST_F(MpiEngineTest, NotDurableOutputsAreNeverSyncedAndDurableOnesAreWithTheirFolder) {
+  // WriteOptions::durable for every kind of distributed output: in place
+  // (MPI-IO), parts joined by a VRT, compressed and gathered on rank 0. Not
+  // durable: no rank calls fsync, and the files hold the same pixels. Durable: the
+  // VRT adds its own file's and its folder's fsync on rank 0 to the parts'
+  // (each rank: its part and the part's folder).
+  struct Case {
+    const char* name;
+    const char* file;
+    bool compress;
+  };
+  for (const Case c : {Case{"in-place", "out.tif", false}, Case{"vrt", "out.vrt", false},
+                       Case{"gathered", "out.tif", true}}) {
+    SCOPED_TRACE(c.name);
+    std::vector<std::string> names;
+    Array pixels;
+    for (const bool durable : {true, false}) {
+      const std::string sub = dir_ + "/durable-" + c.name + (durable ? "-yes" : "-no");
+      std::filesystem::create_directory(sub);
+      std::vector<std::string> args = {"run", "0", sub + "/" + c.file, "--count-fsync"};
+      if (c.compress) args.push_back("--compress");
+      if (!durable) args.push_back("--not-durable");
+      const RunResult r = RunMpi(2, EOSCALE_MPI_CHILD, args);
+      ASSERT_EQ(r.status, 0) << r.err;
+      const std::map<int, int> n = FsyncsByRank(r.out);
+      ASSERT_EQ(n.size(), 2u) << r.out;
+      if (!durable) {
+        EXPECT_EQ(n.at(0), 0) << r.out;
+        EXPECT_EQ(n.at(1), 0) << r.out;
+      } else {
+        EXPECT_GE(n.at(0), 2) << r.out;  // at least the output and its folder
+        if (!c.compress) {
+          EXPECT_GE(n.at(1), 1) << r.out;
+        }
+        if (std::string(c.name) == "vrt") {
+          EXPECT_EQ(n.at(0), n.at(1) + 2) << r.out;
+        }
+      }
+      // The same files, with the same pixels (the blocks' order in a file
+      // follows the order the tiles were written in, which varies).
+      std::vector<std::string> files = FilesIn(sub);
+      if (names.empty()) names = files;
+      EXPECT_EQ(files, names);
+      Array got = ReadTiff(sub + "/" + c.file);
+      if (durable) {
+        pixels = std::move(got);
+      } else {
+        EXPECT_TRUE(SameBytes(got, pixels));
+      }
+    }
   }
 }
 
