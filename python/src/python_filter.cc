@@ -188,6 +188,7 @@ MapFilter MakePythonMap(py::object fn, int margin, py::object profiles, std::str
           pt->valid = false;
           pt->inputs = py::list();
           pt->outputs.reset();
+          pt->output_views.clear();  // the engine's buffers are not the tile's any more
         }
       } invalidate{pt};
       py::object ret = (*fn_ref)(handle);
