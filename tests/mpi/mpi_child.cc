@@ -43,6 +43,7 @@
 #include <optional>
 #include <thread>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -127,32 +128,22 @@ int main(int argc, char** argv) {
   std::string trace, dot;
   bool figures = false;
   int slow_ms = 0;  // --slow-ms: each tile of the mean sleeps this long
-  std::vector<std::string> write_options;  // --compress: DEFLATE
-  bool durable = true;                     // --not-durable
-  bool count_fsync = false;                // --count-fsync
+  bool compress = false;     // --compress: OUTPUT written with DEFLATE
+  bool not_durable = false;  // --not-durable
+  bool count_fsync = false;  // --count-fsync
+  bool funneled_seen = false;  // --funneled: read above, before MPI starts
+  const std::pair<const char*, bool*> switches[] = {{"--compress", &compress},
+                                                    {"--not-durable", &not_durable},
+                                                    {"--count-fsync", &count_fsync},
+                                                    {"--funneled", &funneled_seen},
+                                                    {"--figures", &figures}};
   for (int i = 4; i < argc; i += 2) {
-    if (std::strcmp(argv[i], "--compress") == 0) {
-      write_options.push_back("COMPRESS=DEFLATE");
-      --i;
-      continue;
+    bool is_switch = false;
+    for (const auto& [name, flag] : switches) {
+      if (std::strcmp(argv[i], name) == 0) is_switch = *flag = true;
     }
-    if (std::strcmp(argv[i], "--not-durable") == 0) {
-      durable = false;
-      --i;
-      continue;
-    }
-    if (std::strcmp(argv[i], "--count-fsync") == 0) {
-      count_fsync = true;
-      --i;
-      continue;
-    }
-    if (std::strcmp(argv[i], "--funneled") == 0) {
-      --i;
-      continue;
-    }
-    if (std::strcmp(argv[i], "--figures") == 0) {
-      figures = true;
-      --i;
+    if (is_switch) {
+      --i;  // a switch takes no value
       continue;
     }
     if (i + 1 >= argc) return 2;
@@ -249,8 +240,8 @@ int main(int argc, char** argv) {
   auto bl = c.Reduce<std::vector<double>>(*smooth, blocks);
   if (!s.ok() || !bl.ok()) return 1;
   eoscale::WriteOptions wo;
-  wo.creation_options = write_options;
-  wo.durable = durable;
+  if (compress) wo.creation_options.push_back("COMPRESS=DEFLATE");
+  wo.durable = !not_durable;
   if (absl::Status st = c.Write((*smooth)[0], output, wo); !st.ok()) {
     std::fprintf(stderr, "mpi_child: %s\n", st.ToString().c_str());
     return 1;
